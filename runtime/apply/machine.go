@@ -1,0 +1,174 @@
+// Package apply is br2k's deterministic core: it applies log entries to a
+// service's state in index order. It does no I/O and reads no clock; time and
+// randomness come from the entries. Given the same entries, every replica
+// ends with the same state, the same outcomes and the same idempotency
+// records.
+package apply
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+)
+
+// DefaultKeyTTL is how long an idempotency record is kept, measured in entry
+// time (the leader's stamps), not the local clock.
+const DefaultKeyTTL = 24 * time.Hour
+
+// Record is what is remembered about a call made with an Idempotency-Key.
+type Record struct {
+	Op      string
+	Digest  [sha256.Size]byte // of the payload, to detect a key reused for another request
+	Outcome runtime.Outcome
+	Index   uint64 // entry that recorded it
+	Time    int64  // entry time, for expiry
+}
+
+// Matches reports whether a call of op with payload is the request the
+// record was made for.
+func (r Record) Matches(op string, payload []byte) bool {
+	return r.Op == op && r.Digest == sha256.Sum256(payload)
+}
+
+// Machine applies entries to a runtime.Service. It is not safe for
+// concurrent use: the caller serialises Apply with every other use of the
+// service's state.
+type Machine struct {
+	svc      runtime.Service
+	self     string // this replica's id: Ctx.IsLeader is Subject.ID == self
+	keyTTL   int64
+	applied  uint64
+	lastTime int64
+	records  map[string]Record
+	expiry   []expiring // keys in the order they were recorded (entry time is monotone)
+}
+
+type expiring struct {
+	key  string
+	time int64
+}
+
+// New returns a machine for svc on replica self with nothing applied. A
+// keyTTL of zero means DefaultKeyTTL.
+func New(svc runtime.Service, self string, keyTTL time.Duration) *Machine {
+	if keyTTL <= 0 {
+		keyTTL = DefaultKeyTTL
+	}
+	return &Machine{svc: svc, self: self, keyTTL: int64(keyTTL), records: map[string]Record{}}
+}
+
+// Applied is the index of the last applied entry.
+func (m *Machine) Applied() uint64 { return m.applied }
+
+// LastTime is the time stamp of the last applied entry.
+func (m *Machine) LastTime() int64 { return m.lastTime }
+
+// Lookup returns the record kept for an idempotency key.
+func (m *Machine) Lookup(key string) (Record, bool) {
+	r, ok := m.records[key]
+	return r, ok
+}
+
+// ErrOutOfOrder is returned by Apply for an entry that is not the next one.
+// It is a bug in the caller (the log guarantees order), never a property of
+// the entry, so nothing is applied and the caller must stop.
+type ErrOutOfOrder struct{ Applied, Got uint64 }
+
+func (e *ErrOutOfOrder) Error() string {
+	return fmt.Sprintf("apply: entry %d out of order: applied index is %d", e.Got, e.Applied)
+}
+
+// Apply applies e, which must be entry Applied()+1, and returns its outcome.
+// Every outcome, success or failure, is deterministic and advances the
+// applied index: a handler error is the entry's result, not a reason to stop.
+func (m *Machine) Apply(e *runtime.Entry) (runtime.Outcome, error) {
+	if e.Index != m.applied+1 {
+		return runtime.Outcome{}, &ErrOutOfOrder{Applied: m.applied, Got: e.Index}
+	}
+	m.expire(e.Time)
+	var out runtime.Outcome
+	switch e.Kind {
+	case runtime.KindReplicate:
+		out = m.replicate(e)
+	case runtime.KindOnlyOnce:
+		out = m.onlyOnce(e)
+	default:
+		// A kind this binary does not know: every replica of the same
+		// version sees the same, so the outcome is deterministic.
+		out = runtime.ErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "entry %d has unknown kind %q", e.Index, byte(e.Kind)))
+	}
+	m.applied = e.Index
+	if e.Time > m.lastTime {
+		m.lastTime = e.Time
+	}
+	return out, nil
+}
+
+func (m *Machine) replicate(e *runtime.Entry) runtime.Outcome {
+	if e.Key != "" {
+		if rec, ok := m.records[e.Key]; ok {
+			return replay(rec, e)
+		}
+	}
+	ctx := runtime.NewCtx(nil, e, e.Subject.ID == m.self)
+	out := m.svc.Apply(ctx, e.Op, e.Payload)
+	if e.Key != "" {
+		m.record(e, out)
+	}
+	return out
+}
+
+func (m *Machine) onlyOnce(e *runtime.Entry) runtime.Outcome {
+	if e.Result == nil {
+		return runtime.ErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "onlyonce entry %d has no result", e.Index))
+	}
+	if e.Key != "" {
+		if rec, ok := m.records[e.Key]; ok {
+			// Two leaders raced on the same key (the first one's outcome
+			// was recorded while the second ran): the first record wins
+			// on every replica.
+			return replay(rec, e)
+		}
+		m.record(e, *e.Result)
+	}
+	return *e.Result
+}
+
+// replay answers a call whose key was recorded: with the recorded outcome if
+// it is the same request, else with a mismatch error.
+func replay(rec Record, e *runtime.Entry) runtime.Outcome {
+	if !rec.Matches(e.Op, e.Payload) {
+		return MismatchOutcome(e.Key, rec.Op)
+	}
+	return rec.Outcome
+}
+
+// MismatchOutcome is the outcome of a call that reuses key, recorded for op,
+// with another request.
+func MismatchOutcome(key, op string) runtime.Outcome {
+	return runtime.ErrorOutcome(runtime.NewError(http.StatusUnprocessableEntity, runtime.CodeIdempotencyMismatch,
+		"Idempotency-Key %q was used for a different %s request", key, op))
+}
+
+func (m *Machine) record(e *runtime.Entry, out runtime.Outcome) {
+	m.records[e.Key] = Record{Op: e.Op, Digest: sha256.Sum256(e.Payload), Outcome: out, Index: e.Index, Time: e.Time}
+	m.expiry = append(m.expiry, expiring{key: e.Key, time: e.Time})
+}
+
+// expire drops records older than the TTL at entry time now.
+func (m *Machine) expire(now int64) {
+	n := 0
+	for n < len(m.expiry) && m.expiry[n].time < now-m.keyTTL {
+		k := m.expiry[n].key
+		if r, ok := m.records[k]; ok && r.Time == m.expiry[n].time {
+			delete(m.records, k)
+		}
+		n++
+	}
+	if n > 0 {
+		m.expiry = append(m.expiry[:0:0], m.expiry[n:]...)
+	}
+}

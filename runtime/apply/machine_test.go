@@ -1,0 +1,209 @@
+package apply_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/br2k/br2k/example/ledger"
+	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/apply"
+)
+
+// entries builds a log: each element is kind, op, key, payload.
+type step struct {
+	kind    runtime.Kind
+	op      string
+	key     string
+	payload string
+	result  *runtime.Outcome
+}
+
+func build(steps []step, start uint64, t0 int64) []*runtime.Entry {
+	var es []*runtime.Entry
+	for i, s := range steps {
+		es = append(es, &runtime.Entry{
+			Index: start + uint64(i), Term: 7, Kind: s.kind, Op: s.op, Key: s.key,
+			Subject: runtime.Subject{ID: "r1", Index: uint64(i + 1)},
+			Time:    t0 + int64(i)*int64(time.Second), Seed: uint64(i) * 31,
+			Payload: []byte(s.payload), Result: s.result,
+		})
+	}
+	return es
+}
+
+func newMachine(self string) (*apply.Machine, *ledger.Service) {
+	svc := ledger.NewService(ledger.New(nil))
+	return apply.New(svc, self, time.Hour), svc
+}
+
+func mustApply(t *testing.T, m *apply.Machine, es []*runtime.Entry) []runtime.Outcome {
+	t.Helper()
+	var outs []runtime.Outcome
+	for _, e := range es {
+		o, err := m.Apply(e)
+		if err != nil {
+			t.Fatalf("apply %d: %v", e.Index, err)
+		}
+		outs = append(outs, o)
+	}
+	return outs
+}
+
+var workload = []step{
+	{kind: runtime.KindReplicate, op: "OpenAccount", payload: `{"id":"alice","owner":"0x01"}`},
+	{kind: runtime.KindReplicate, op: "OpenAccount", payload: `{"id":"bob"}`},
+	{kind: runtime.KindReplicate, op: "RequestMint", payload: `{"id":"alice","amount":100}`},
+	{kind: runtime.KindReplicate, op: "ApproveMint", payload: `{"mint":1}`},
+	{kind: runtime.KindReplicate, op: "Transfer", payload: `{"from":"alice","to":"bob","amount":30}`},
+	{kind: runtime.KindReplicate, op: "Transfer", payload: `{"from":"bob","to":"alice","amount":31}`}, // fails: insufficient funds
+	{kind: runtime.KindReplicate, op: "OpenAccount", payload: `{"id":"alice"}`},                       // fails: exists
+}
+
+func TestReplicasApplyingTheSameEntriesEndInTheSameState(t *testing.T) {
+	es := build(workload, 1, 1_700_000_000_000_000_000)
+	m1, s1 := newMachine("r1")
+	m2, s2 := newMachine("r2")
+	o1 := mustApply(t, m1, es)
+	o2 := mustApply(t, m2, es)
+	for i := range o1 {
+		if o1[i].Status != o2[i].Status || !bytes.Equal(o1[i].Body, o2[i].Body) {
+			t.Errorf("entry %d: outcomes differ: %s vs %s", i+1, o1[i].Body, o2[i].Body)
+		}
+	}
+	snap1, _ := s1.Snapshot()
+	snap2, _ := s2.Snapshot()
+	if !bytes.Equal(snap1, snap2) {
+		t.Fatalf("states differ:\n%s\n%s", snap1, snap2)
+	}
+	if m1.Applied() != uint64(len(es)) {
+		t.Errorf("applied = %d, want %d", m1.Applied(), len(es))
+	}
+	if got := o1[5].Status; got != 409 {
+		t.Errorf("overdraft transfer: status %d, want 409", got)
+	}
+	if code, _, _ := o1[6].DecodeError(); code != "ACCOUNT_EXISTS" {
+		t.Errorf("duplicate account: code %q, want ACCOUNT_EXISTS", code)
+	}
+}
+
+func TestFailedHandlerLeavesStateAsBefore(t *testing.T) {
+	es := build(workload[:5], 1, 1)
+	m, svc := newMachine("r1")
+	mustApply(t, m, es)
+	before, _ := svc.Snapshot()
+	// The first transfer of the batch succeeds and is applied by the
+	// handler; the second fails: the first must be undone.
+	bad := build([]step{{kind: runtime.KindReplicate, op: "TransferBatch",
+		payload: `{"transfers":[{"from":"alice","to":"bob","amount":50},{"from":"alice","to":"bob","amount":50}]}`}}, 6, 20)
+	out := mustApply(t, m, bad)[0]
+	if code, msg, _ := out.DecodeError(); code != "INSUFFICIENT_FUNDS" || msg != `transfer 1: account "alice" has 20, needs 50` {
+		t.Fatalf("overdrawing batch: %d %s", out.Status, out.Body)
+	}
+	after, _ := svc.Snapshot()
+	if !bytes.Equal(before, after) {
+		t.Fatalf("state changed by a failed call:\nbefore %s\nafter  %s", before, after)
+	}
+	if m.Applied() != 6 {
+		t.Fatalf("a failed call must still advance the applied index: %d", m.Applied())
+	}
+}
+
+func TestEntriesMustComeInIndexOrder(t *testing.T) {
+	m, _ := newMachine("r1")
+	es := build(workload[:2], 1, 1)
+	_, err := m.Apply(es[1])
+	var ooo *apply.ErrOutOfOrder
+	if !errors.As(err, &ooo) || ooo.Got != 2 || ooo.Applied != 0 {
+		t.Fatalf("err = %v, want out of order (applied 0, got 2)", err)
+	}
+	if m.Applied() != 0 {
+		t.Fatalf("applied moved to %d", m.Applied())
+	}
+}
+
+func TestReplicatedCallWithKnownKeyReplaysOutcomeWithoutRunning(t *testing.T) {
+	m, svc := newMachine("r1")
+	mustApply(t, m, build(workload[:4], 1, 1))
+	steps := []step{
+		{kind: runtime.KindReplicate, op: "Transfer", key: "k1", payload: `{"from":"alice","to":"bob","amount":10}`},
+		{kind: runtime.KindReplicate, op: "Transfer", key: "k1", payload: `{"from":"alice","to":"bob","amount":10}`},
+		{kind: runtime.KindReplicate, op: "Transfer", key: "k1", payload: `{"from":"alice","to":"bob","amount":11}`},
+	}
+	outs := mustApply(t, m, build(steps, 5, 100))
+	if !bytes.Equal(outs[0].Body, outs[1].Body) || outs[0].Status != outs[1].Status {
+		t.Errorf("retry got %s, first got %s", outs[1].Body, outs[0].Body)
+	}
+	if code, _, _ := outs[2].DecodeError(); code != runtime.CodeIdempotencyMismatch || outs[2].Status != 422 {
+		t.Errorf("reused key with other payload: %d %s", outs[2].Status, outs[2].Body)
+	}
+	snap, _ := svc.Snapshot()
+	var st struct {
+		Accounts map[string]struct{ Balance uint64 } `json:"accounts"`
+	}
+	json.Unmarshal(snap, &st)
+	if st.Accounts["alice"].Balance != 90 {
+		t.Fatalf("alice has %d, want 90 (transfer applied once)", st.Accounts["alice"].Balance)
+	}
+}
+
+func TestOnlyOnceEntryRecordsItsOutcomeUnderItsKey(t *testing.T) {
+	m, _ := newMachine("r2")
+	res := runtime.Outcome{Status: 200, Body: []byte(`{"ref":"0xabc"}`)}
+	other := runtime.Outcome{Status: 200, Body: []byte(`{"ref":"0xdef"}`)}
+	steps := []step{
+		{kind: runtime.KindOnlyOnce, op: "IssueReceipt", key: "r-1", payload: `{"mint":1}`, result: &res},
+		// A second leader's outcome for the same key loses to the first.
+		{kind: runtime.KindOnlyOnce, op: "IssueReceipt", key: "r-1", payload: `{"mint":1}`, result: &other},
+	}
+	outs := mustApply(t, m, build(steps, 1, 1))
+	rec, ok := m.Lookup("r-1")
+	if !ok || !bytes.Equal(rec.Outcome.Body, res.Body) || rec.Index != 1 {
+		t.Fatalf("record = %+v, %v", rec, ok)
+	}
+	if !bytes.Equal(outs[1].Body, res.Body) {
+		t.Fatalf("second outcome %s, want the first %s", outs[1].Body, res.Body)
+	}
+	if !rec.Matches("IssueReceipt", []byte(`{"mint":1}`)) || rec.Matches("IssueReceipt", []byte(`{"mint":2}`)) {
+		t.Fatal("Matches does not compare op and payload")
+	}
+}
+
+func TestIdempotencyRecordsExpireByEntryTime(t *testing.T) {
+	m, _ := newMachine("r1")
+	mustApply(t, m, build(workload[:1], 1, 0))
+	res := runtime.Outcome{Status: 200, Body: []byte(`{}`)}
+	first := build([]step{{kind: runtime.KindOnlyOnce, op: "Balance", key: "old", payload: `{}`, result: &res}}, 2, int64(time.Minute))
+	mustApply(t, m, first)
+	if _, ok := m.Lookup("old"); !ok {
+		t.Fatal("record missing right after apply")
+	}
+	// 59 minutes later (entry time) it is still there; 61 minutes later it is gone.
+	mustApply(t, m, build(workload[1:2], 3, int64(60*time.Minute)))
+	if _, ok := m.Lookup("old"); !ok {
+		t.Fatal("record expired early")
+	}
+	mustApply(t, m, build(workload[2:3], 4, int64(62*time.Minute)))
+	if _, ok := m.Lookup("old"); ok {
+		t.Fatal("record outlived its TTL")
+	}
+}
+
+func TestCtxIsLeaderOnlyOnTheSubjectReplica(t *testing.T) {
+	// RequestMint draws a ticket from ctx.Rand: it must be the same on
+	// leader and follower, while IsLeader differs.
+	es := build(workload[:3], 1, 5)
+	ma, _ := newMachine("r1")
+	mb, _ := newMachine("r9")
+	oa := mustApply(t, ma, es)
+	ob := mustApply(t, mb, es)
+	if !bytes.Equal(oa[2].Body, ob[2].Body) {
+		t.Fatalf("random ticket differs between replicas: %s vs %s", oa[2].Body, ob[2].Body)
+	}
+	e := es[0]
+	if !runtime.NewCtx(nil, e, e.Subject.ID == "r1").IsLeader() {
+		t.Fatal("subject replica is not leader")
+	}
+}

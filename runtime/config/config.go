@@ -1,0 +1,321 @@
+// Package config loads, defaults and validates a br2k replica's configuration.
+//
+// The file is JSON. Keys are kebab-case; service-registry, state-config and
+// webpack-config keep br2k-was's names, replica and etcd are new. Load reads a
+// file, then, in this order: decodes it strictly (unknown keys and wrong types
+// are errors naming the full key path), applies environment overrides, fills
+// defaults and validates. The result is meant to be treated as read-only.
+//
+// Relative paths (state-path, data-dir, json-interface-path, dist) are used as
+// given, i.e. relative to the process's working directory.
+//
+// This is the only br2k package that reads the environment:
+//
+//	BR2K_PRIVATE_KEY        service-registry.access-perm.private-key
+//	BR2K_REGISTRY_PASSWORD  service-registry.access-perm.password
+//	BR2K_BACKUP_PASSWORD    state-config.backup-storage-auth.password
+//
+// A non-empty variable overrides the file's value.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Replica         Replica         `json:"replica"`
+	Etcd            Etcd            `json:"etcd"`
+	ServiceRegistry ServiceRegistry `json:"service-registry"`
+	StateConfig     StateConfig     `json:"state-config"`
+	WebpackConfig   WebpackConfig   `json:"webpack-config"`
+}
+
+// Replica describes this replica process.
+type Replica struct {
+	// ID names the replica among its peers: required, letters, digits, '_'
+	// and '-' only. No default.
+	ID string `json:"id"`
+	// Listen is the host:port the HTTP server binds, e.g. "127.0.0.1:8081"
+	// or ":8081"; port 1..65535. Required, no default.
+	Listen string `json:"listen"`
+	// AdvertiseURL is the absolute http(s) URL peers and clients use to reach
+	// this replica (followers forward to the leader's). Default "http://"+Listen.
+	AdvertiseURL string `json:"advertise-url"`
+	// RequestTimeout bounds one client request, ordering and apply included.
+	// Default 10s; must be > 0.
+	RequestTimeout Duration `json:"request-timeout"`
+	// MaxBatch is the most requests the leader orders in one etcd
+	// transaction. Default 256; 1..10000.
+	MaxBatch int `json:"max-batch"`
+}
+
+// Etcd says how to reach the etcd cluster that orders requests. Exactly one of
+// Endpoints (an external cluster) and Embed (run an etcd member in-process)
+// must be set.
+type Etcd struct {
+	// Endpoints are the client URLs of an external etcd cluster, e.g.
+	// ["http://127.0.0.1:2379"]. No default.
+	Endpoints []string `json:"endpoints"`
+	// Prefix is the etcd key prefix of this service's log, leases and state;
+	// it must start and end with "/". Default "/br2k/<service-registry.id>/".
+	Prefix string `json:"prefix"`
+	// SessionTTL is the lease TTL of the replica's etcd session; leadership is
+	// lost this long after the replica stops renewing it. Whole seconds, >= 1s
+	// (etcd leases are in seconds). Default 2s.
+	SessionTTL Duration `json:"session-ttl"`
+	// DialTimeout bounds connecting to etcd. Default 5s; must be > 0.
+	DialTimeout Duration `json:"dial-timeout"`
+	// Embed, when set, runs an etcd member inside this process. Nil by default.
+	Embed *Embed `json:"embed"`
+}
+
+// Embed configures the in-process etcd member.
+type Embed struct {
+	// Name is the member name, as used in InitialCluster. Required.
+	Name string `json:"name"`
+	// DataDir is the member's data directory. Required.
+	DataDir string `json:"data-dir"`
+	// ClientURL is the URL the member serves clients on, e.g.
+	// "http://127.0.0.1:2379". Required.
+	ClientURL string `json:"client-url"`
+	// PeerURL is the URL the member serves peers on, e.g.
+	// "http://127.0.0.1:2380". Required.
+	PeerURL string `json:"peer-url"`
+	// InitialCluster lists every member as name=peer-url,...; it must contain
+	// Name=PeerURL. Required, no default.
+	InitialCluster string `json:"initial-cluster"`
+	// InitialClusterState is "new" (bootstrap a cluster) or "existing" (join
+	// one). Default "new".
+	InitialClusterState string `json:"initial-cluster-state"`
+	// HeartbeatInterval is etcd's raft heartbeat. Default 100ms; must be > 0.
+	HeartbeatInterval Duration `json:"heartbeat-interval"`
+	// ElectionTimeout is etcd's raft election timeout. Default 1s; must be
+	// >= 5 * HeartbeatInterval.
+	ElectionTimeout Duration `json:"election-timeout"`
+}
+
+// Service registry types.
+const (
+	RegistryTest     = "test"     // no chain; access-perm is ignored
+	RegistryEthereum = "ethereum" // an Ethereum contract
+	RegistryKlaytn   = "klaytn"   // a Klaytn contract
+)
+
+// ServiceRegistry is where the service registers itself and its backups
+// (br2k-was's service-registry).
+type ServiceRegistry struct {
+	// Type is "test", "ethereum" or "klaytn". Default "test".
+	Type string `json:"type"`
+	// ID names the replicated service; letters, digits, '_' and '-' only.
+	// Default "default".
+	ID string `json:"id"`
+	// AccessPerm holds chain credentials; required for ethereum and klaytn,
+	// ignored for test.
+	AccessPerm AccessPerm `json:"access-perm"`
+}
+
+// AccessPerm holds the chain credentials (br2k-was's access-perm).
+type AccessPerm struct {
+	// Endpoint is the chain node's URL. Required for ethereum/klaytn.
+	Endpoint string `json:"endpoint"`
+	// Account is the sender address, "0x" + 40 hex digits. Required for
+	// ethereum/klaytn.
+	Account string `json:"account"`
+	// PrivateKey signs transactions. Env BR2K_PRIVATE_KEY overrides it.
+	// For ethereum/klaytn one of PrivateKey and Password is required.
+	PrivateKey Secret `json:"private-key"`
+	// Password unlocks Account on the node. Env BR2K_REGISTRY_PASSWORD
+	// overrides it.
+	Password Secret `json:"password"`
+	// Contract is the registry contract. Required for ethereum/klaytn.
+	Contract Contract `json:"contract"`
+}
+
+// Contract locates the registry contract.
+type Contract struct {
+	// JSONInterfacePath is the path of the JSON file holding the contract's
+	// ABI. Required for ethereum/klaytn.
+	JSONInterfacePath string `json:"json-interface-path"`
+	// Address is the contract address, "0x" + 40 hex digits. Required for
+	// ethereum/klaytn. (br2k-was's README spells it "addresss"; that key is
+	// rejected as unknown.)
+	Address string `json:"address"`
+}
+
+// State modes.
+const (
+	StateModeDefault  = "default"
+	StateModeRollback = "rollback"
+)
+
+// Backup storage types.
+const (
+	BackupMySQL = "mysql"
+	BackupFile  = "file"
+)
+
+// StateConfig controls state snapshots and their backup (br2k-was's
+// state-config).
+type StateConfig struct {
+	// VersionUpSize is how many applied entries make a new state version
+	// (snapshot). Default 50000; must be > 0.
+	VersionUpSize int `json:"version-up-size"`
+	// StatePath is the directory holding state versions. Default "state".
+	StatePath string `json:"state-path"`
+	// MaxStateVersion is how many state versions are kept. Default 10; >= 1.
+	MaxStateVersion int `json:"max-state-version"`
+	// StateMode is "default" or "rollback". Default "default".
+	StateMode string `json:"state-mode"`
+	// BackupStorageType is "mysql" or "file". Default "mysql".
+	BackupStorageType string `json:"backup-storage-type"`
+	// BackupStorageAuth is the backup database; Host and Database are
+	// required when BackupStorageType is "mysql".
+	BackupStorageAuth BackupStorageAuth `json:"backup-storage-auth"`
+}
+
+// BackupStorageAuth is the backup MySQL database.
+type BackupStorageAuth struct {
+	// Host is the server, "host" or "host:port".
+	Host string `json:"host"`
+	// User is the MySQL user.
+	User string `json:"user"`
+	// Password is the user's password. Env BR2K_BACKUP_PASSWORD overrides it.
+	Password Secret `json:"password"`
+	// Database is the database name.
+	Database string `json:"database"`
+}
+
+// WebpackConfig is br2k-was's webpack-config.
+type WebpackConfig struct {
+	// Dist is a directory of static files served at "/", if set. No default.
+	Dist string `json:"dist"`
+}
+
+// Environment variables read by Load and Parse.
+const (
+	EnvPrivateKey       = "BR2K_PRIVATE_KEY"       // service-registry.access-perm.private-key
+	EnvRegistryPassword = "BR2K_REGISTRY_PASSWORD" // service-registry.access-perm.password
+	EnvBackupPassword   = "BR2K_BACKUP_PASSWORD"   // state-config.backup-storage-auth.password
+)
+
+// Load reads the file at path and returns its validated configuration: see
+// Parse. Errors carry the path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes data, applies environment overrides from os.LookupEnv, fills
+// defaults and validates. source (a file name) prefixes error messages. The
+// error, if any, is an *Error listing every problem.
+func Parse(data []byte, source string) (*Config, error) {
+	return ParseEnv(data, source, os.LookupEnv)
+}
+
+// ParseEnv is Parse with the environment lookup injected (os.LookupEnv in
+// Parse); lookup may be nil for no environment.
+func ParseEnv(data []byte, source string, lookup func(string) (string, bool)) (*Config, error) {
+	c := new(Config)
+	present, errs := decode(data, c)
+	if len(errs) > 0 {
+		return nil, &Error{Source: source, Errors: errs}
+	}
+	c.applyEnv(lookup)
+	c.fill(present)
+	if err := c.Validate(); err != nil {
+		err.(*Error).Source = source
+		return nil, err
+	}
+	return c, nil
+}
+
+// Default returns the defaults alone, what an empty {} decodes to before
+// validation. It does not read the environment and is not valid as is:
+// replica.id, replica.listen and etcd.endpoints or etcd.embed are unset. A
+// caller that fills fields in should call SetDefaults again (for
+// advertise-url) and then Validate.
+func Default() *Config {
+	c := new(Config)
+	c.SetDefaults()
+	return c
+}
+
+// SetDefaults fills every field that has a default and is zero. It is
+// idempotent. (Parse fills a field only when its key is absent or null, so an
+// explicit "max-batch": 0 is reported by Validate rather than replaced.)
+func (c *Config) SetDefaults() { c.fill(nil) }
+
+// fill sets defaults on zero fields whose keys are not in present.
+func (c *Config) fill(present map[string]bool) {
+	str := func(key string, p *string, v string) {
+		if *p == "" && !present[key] {
+			*p = v
+		}
+	}
+	num := func(key string, p *int, v int) {
+		if *p == 0 && !present[key] {
+			*p = v
+		}
+	}
+	dur := func(key string, p *Duration, v time.Duration) {
+		if p.Duration == 0 && !present[key] {
+			p.Duration = v
+		}
+	}
+
+	r := &c.Replica
+	if r.Listen != "" {
+		str("replica.advertise-url", &r.AdvertiseURL, "http://"+r.Listen)
+	}
+	dur("replica.request-timeout", &r.RequestTimeout, 10*time.Second)
+	num("replica.max-batch", &r.MaxBatch, 256)
+
+	s := &c.ServiceRegistry
+	str("service-registry.type", &s.Type, RegistryTest)
+	str("service-registry.id", &s.ID, "default")
+
+	e := &c.Etcd
+	id := s.ID
+	if id == "" {
+		id = "default"
+	}
+	str("etcd.prefix", &e.Prefix, "/br2k/"+id+"/")
+	dur("etcd.session-ttl", &e.SessionTTL, 2*time.Second)
+	dur("etcd.dial-timeout", &e.DialTimeout, 5*time.Second)
+	if m := e.Embed; m != nil {
+		str("etcd.embed.initial-cluster-state", &m.InitialClusterState, "new")
+		dur("etcd.embed.heartbeat-interval", &m.HeartbeatInterval, 100*time.Millisecond)
+		dur("etcd.embed.election-timeout", &m.ElectionTimeout, time.Second)
+	}
+
+	st := &c.StateConfig
+	num("state-config.version-up-size", &st.VersionUpSize, 50000)
+	str("state-config.state-path", &st.StatePath, "state")
+	num("state-config.max-state-version", &st.MaxStateVersion, 10)
+	str("state-config.state-mode", &st.StateMode, StateModeDefault)
+	str("state-config.backup-storage-type", &st.BackupStorageType, BackupMySQL)
+}
+
+func (c *Config) applyEnv(lookup func(string) (string, bool)) {
+	if lookup == nil {
+		return
+	}
+	for _, o := range []struct {
+		name string
+		dst  *Secret
+	}{
+		{EnvPrivateKey, &c.ServiceRegistry.AccessPerm.PrivateKey},
+		{EnvRegistryPassword, &c.ServiceRegistry.AccessPerm.Password},
+		{EnvBackupPassword, &c.StateConfig.BackupStorageAuth.Password},
+	} {
+		if v, ok := lookup(o.name); ok && v != "" {
+			*o.dst = NewSecret(v)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FieldError is one problem with the configuration.
+type FieldError struct {
+	// Key is the full key path ("etcd.embed.peer-url", "etcd.endpoints[1]");
+	// empty for a problem with the file as a whole (a JSON syntax error).
+	Key     string
+	Message string
+	// Line and Col locate decode errors in the file (1-based, Col in bytes);
+	// zero for validation errors, which concern the defaulted values.
+	Line, Col int
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%d:%d: ", e.Line, e.Col)
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// Error is every problem found in one configuration: decode errors (sorted by
+// position) or validation errors (sorted by key), never both, since
+// validation runs only on a file that decoded. Its message has one line per
+// problem, each prefixed with Source when set:
+//
+//	br2k.json:3:5: state-config.version-up-sise: unknown key
+//	br2k.json: replica.id: required
+type Error struct {
+	Source string // file name, or "" (Validate)
+	Errors []FieldError
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		switch {
+		case e.Source == "":
+			lines[i] = fe.Error()
+		case fe.Line > 0:
+			lines[i] = e.Source + ":" + fe.Error()
+		default:
+			lines[i] = e.Source + ": " + fe.Error()
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	idRE      = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	addressRE = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
+)
+
+// Validate checks c, which should have its defaults filled, and returns an
+// *Error listing every problem sorted by key, or nil.
+func (c *Config) Validate() error {
+	var v validator
+
+	r := c.Replica
+	v.id("replica.id", r.ID)
+	v.hostPort("replica.listen", r.Listen)
+	if r.AdvertiseURL != "" || r.Listen != "" {
+		v.url("replica.advertise-url", r.AdvertiseURL, "http", "https")
+	}
+	v.positive("replica.request-timeout", r.RequestTimeout)
+	if r.MaxBatch < 1 || r.MaxBatch > 10000 {
+		v.add("replica.max-batch", "must be 1..10000, got %d", r.MaxBatch)
+	}
+
+	e := c.Etcd
+	switch {
+	case len(e.Endpoints) > 0 && e.Embed != nil:
+		v.add("etcd", "set only one of endpoints and embed, not both")
+	case len(e.Endpoints) == 0 && e.Embed == nil:
+		v.add("etcd", "set one of endpoints (an external cluster) and embed (an in-process member)")
+	}
+	for i, ep := range e.Endpoints {
+		v.url(fmt.Sprintf("etcd.endpoints[%d]", i), ep, "http", "https")
+	}
+	if !strings.HasPrefix(e.Prefix, "/") || !strings.HasSuffix(e.Prefix, "/") {
+		v.add("etcd.prefix", `must start and end with "/", got %q`, e.Prefix)
+	}
+	switch ttl := e.SessionTTL.Duration; {
+	case ttl < time.Second:
+		v.add("etcd.session-ttl", "must be >= 1s, got %s", ttl)
+	case ttl%time.Second != 0:
+		v.add("etcd.session-ttl", "must be whole seconds (etcd lease TTLs are), got %s", ttl)
+	}
+	v.positive("etcd.dial-timeout", e.DialTimeout)
+	if m := e.Embed; m != nil {
+		v.embed(m)
+	}
+
+	s := c.ServiceRegistry
+	v.id("service-registry.id", s.ID)
+	switch s.Type {
+	case RegistryTest:
+	case RegistryEthereum, RegistryKlaytn:
+		const p = "service-registry.access-perm."
+		a := s.AccessPerm
+		v.url(p+"endpoint", a.Endpoint)
+		v.address(p+"account", a.Account)
+		v.address(p+"contract.address", a.Contract.Address)
+		v.required(p+"contract.json-interface-path", a.Contract.JSONInterfacePath)
+		if a.PrivateKey.IsZero() && a.Password.IsZero() {
+			v.add(p+"private-key", "required for type %q unless password is set (or set %s or %s)",
+				s.Type, EnvPrivateKey, EnvRegistryPassword)
+		}
+	default:
+		v.oneOf("service-registry.type", s.Type, RegistryTest, RegistryEthereum, RegistryKlaytn)
+	}
+
+	st := c.StateConfig
+	if st.VersionUpSize <= 0 {
+		v.add("state-config.version-up-size", "must be > 0, got %d", st.VersionUpSize)
+	}
+	v.required("state-config.state-path", st.StatePath)
+	if st.MaxStateVersion < 1 {
+		v.add("state-config.max-state-version", "must be >= 1, got %d", st.MaxStateVersion)
+	}
+	v.oneOf("state-config.state-mode", st.StateMode, StateModeDefault, StateModeRollback)
+	v.oneOf("state-config.backup-storage-type", st.BackupStorageType, BackupMySQL, BackupFile)
+	if st.BackupStorageType == BackupMySQL {
+		v.required("state-config.backup-storage-auth.host", st.BackupStorageAuth.Host)
+		v.required("state-config.backup-storage-auth.database", st.BackupStorageAuth.Database)
+	}
+
+	return v.err()
+}
+
+func (v *validator) embed(m *Embed) {
+	const p = "etcd.embed."
+	v.id(p+"name", m.Name)
+	v.required(p+"data-dir", m.DataDir)
+	v.url(p+"client-url", m.ClientURL, "http", "https")
+	peerOK := v.url(p+"peer-url", m.PeerURL, "http", "https")
+	v.oneOf(p+"initial-cluster-state", m.InitialClusterState, "new", "existing")
+	v.positive(p+"heartbeat-interval", m.HeartbeatInterval)
+	if hb, el := m.HeartbeatInterval.Duration, m.ElectionTimeout.Duration; hb > 0 && el < 5*hb {
+		v.add(p+"election-timeout", "must be >= 5 * heartbeat-interval (%s), got %s", 5*hb, el)
+	}
+
+	const key = p + "initial-cluster"
+	if m.InitialCluster == "" {
+		v.add(key, "required, like %q", "r1=http://127.0.0.1:2380,r2=http://127.0.0.1:2382")
+		return
+	}
+	self := false
+	for i, member := range strings.Split(m.InitialCluster, ",") {
+		name, peer, ok := strings.Cut(strings.TrimSpace(member), "=")
+		if !ok || name == "" {
+			v.add(key, "member %d: want name=peer-url, got %q", i+1, member)
+			return
+		}
+		if u, err := url.Parse(peer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(key, "member %q: want an http(s) peer URL, got %q", name, peer)
+			return
+		}
+		self = self || name == m.Name && peer == m.PeerURL
+	}
+	if !self && m.Name != "" && peerOK {
+		v.add(key, "must contain this member, %s=%s", m.Name, m.PeerURL)
+	}
+}
+
+// validator collects FieldErrors.
+type validator struct{ errs []FieldError }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) err() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(v.errs, func(a, b FieldError) int { return strings.Compare(a.Key, b.Key) })
+	return &Error{Errors: v.errs}
+}
+
+func (v *validator) required(key, s string) bool {
+	if s == "" {
+		v.add(key, "required")
+		return false
+	}
+	return true
+}
+
+func (v *validator) id(key, s string) {
+	if v.required(key, s) && !idRE.MatchString(s) {
+		v.add(key, "must be letters, digits, '_' and '-' only, got %q", s)
+	}
+}
+
+func (v *validator) oneOf(key, s string, allowed ...string) {
+	if !slices.Contains(allowed, s) {
+		v.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), s)
+	}
+}
+
+func (v *validator) positive(key string, d Duration) {
+	if d.Duration <= 0 {
+		v.add(key, "must be > 0, got %s", d)
+	}
+}
+
+func (v *validator) address(key, s string) {
+	if v.required(key, s) && !addressRE.MatchString(s) {
+		v.add(key, "must be 0x followed by 40 hex digits, got %q", s)
+	}
+}
+
+func (v *validator) hostPort(key, s string) {
+	if !v.required(key, s) {
+		return
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(key, "want host:port, got %q", s)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		v.add(key, "want a port 1..65535, got %q", port)
+	}
+}
+
+// url checks s is an absolute URL with a host and, if schemes are given, one
+// of those schemes. It reports whether s is fine.
+func (v *validator) url(key, s string, schemes ...string) bool {
+	if !v.required(key, s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		v.add(key, "want an absolute URL like %q, got %q", "http://127.0.0.1:2379", s)
+	case len(schemes) > 0 && !slices.Contains(schemes, u.Scheme):
+		v.add(key, "want an %s URL, got %q", strings.Join(schemes, " or "), s)
+	default:
+		return true
+	}
+	return false
+}

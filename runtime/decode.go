@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxBody is a route's request body limit when its directive sets no
+// maxbody option: 1 MiB.
+const DefaultMaxBody int64 = 1 << 20
+
+// DecodeJSON reads r's body, at most maxBody bytes, into v. An empty body
+// leaves v as it is (inputs may come from path parameters alone). Unknown
+// fields, trailing data and type mismatches are rejected with a 4xx *Error
+// that names the problem.
+func DecodeJSON(r *http.Request, maxBody int64, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return NewError(http.StatusBadRequest, CodeBadRequest, "read body: %v", err)
+	}
+	if int64(len(body)) > maxBody {
+		return NewError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body exceeds the limit of %d bytes", maxBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, body)
+	}
+	if dec.More() {
+		return NewError(http.StatusBadRequest, CodeBadJSON, "unexpected data after the JSON value at byte offset %d", dec.InputOffset())
+	}
+	return nil
+}
+
+// jsonError turns an encoding/json error into a client error naming the
+// field or byte offset at fault.
+func jsonError(err error, body []byte) *Error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return NewError(http.StatusBadRequest, CodeBadJSON, "malformed JSON at byte offset %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return NewError(http.StatusBadRequest, CodeBadJSON, "field %q: expected %s, got JSON %s", field, typ.Type, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return NewError(http.StatusBadRequest, CodeBadJSON, "malformed JSON: unexpected end of body after %d bytes", len(body))
+	}
+	// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return NewError(http.StatusBadRequest, CodeUnknownField, "unknown field %s", name)
+	}
+	return NewError(http.StatusBadRequest, CodeBadJSON, "%v", err)
+}
+
+// ParseIntParam parses path parameter name as a signed integer of bitSize bits.
+func ParseIntParam(name, raw string, bitSize int) (int64, error) {
+	v, err := strconv.ParseInt(raw, 10, bitSize)
+	if err != nil {
+		return 0, badParam(name, raw, fmt.Sprintf("an integer of %d bits", bitSize))
+	}
+	return v, nil
+}
+
+// ParseUintParam parses path parameter name as an unsigned integer of
+// bitSize bits.
+func ParseUintParam(name, raw string, bitSize int) (uint64, error) {
+	v, err := strconv.ParseUint(raw, 10, bitSize)
+	if err != nil {
+		return 0, badParam(name, raw, fmt.Sprintf("an unsigned integer of %d bits", bitSize))
+	}
+	return v, nil
+}
+
+// ParseBoolParam parses path parameter name as a bool.
+func ParseBoolParam(name, raw string) (bool, error) {
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, badParam(name, raw, "true or false")
+	}
+	return v, nil
+}
+
+func badParam(name, raw, want string) *Error {
+	return NewError(http.StatusBadRequest, CodeBadPathParam, "path parameter %q: %q is not %s", name, raw, want)
+}
+
+// WriteOutcome writes o to w as a JSON response.
+func WriteOutcome(w http.ResponseWriter, o Outcome) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(o.Status)
+	w.Write(o.Body)
+	w.Write([]byte{'\n'})
+}
+
+// WriteError writes err to w in the JSON error shape with err's status.
+func WriteError(w http.ResponseWriter, err error) {
+	WriteOutcome(w, ErrorOutcome(err))
+}
