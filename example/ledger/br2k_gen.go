@@ -56,7 +56,7 @@ func (s *Service) Ops() []runtime.Op {
 func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	r.Method(http.MethodPost, "/mints/{mint}/approve", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var in MintRef
-		if err := runtime.DecodeJSON(req, 1048576, &in); err != nil {
+		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
 			runtime.WriteError(w, err)
 			return
 		}
@@ -75,7 +75,7 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	}))
 	r.Method(http.MethodGet, "/accounts/{id}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var in BalanceIn
-		if err := runtime.DecodeJSON(req, 1048576, &in); err != nil {
+		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
 			runtime.WriteError(w, err)
 			return
 		}
@@ -89,7 +89,7 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	}))
 	r.Method(http.MethodPost, "/mints/{mint}/receipt", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var in MintRef
-		if err := runtime.DecodeJSON(req, 1048576, &in); err != nil {
+		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
 			runtime.WriteError(w, err)
 			return
 		}
@@ -108,7 +108,7 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	}))
 	r.Method(http.MethodPost, "/accounts", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var in OpenAccountIn
-		if err := runtime.DecodeJSON(req, 1048576, &in); err != nil {
+		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
 			runtime.WriteError(w, err)
 			return
 		}
@@ -135,7 +135,7 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	}))
 	r.Method(http.MethodPost, "/transfers", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var in TransferIn
-		if err := runtime.DecodeJSON(req, 1048576, &in); err != nil {
+		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
 			runtime.WriteError(w, err)
 			return
 		}
@@ -148,7 +148,7 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	}))
 	r.Method(http.MethodPost, "/transfers/batch", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var in BatchIn
-		if err := runtime.DecodeJSON(req, 1048576, &in); err != nil {
+		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
 			runtime.WriteError(w, err)
 			return
 		}

@@ -1,0 +1,93 @@
+package annotations
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Code is the stable identifier of a kind of diagnostic, e.g. BR2K103. Codes
+// never change meaning once released, so users and CI scripts may match on
+// them; new problems get new codes.
+type Code string
+
+// The diagnostic codes. BR2K0xx are about loading, BR2K10x about directives,
+// BR2K11x about handlers, BR2K12x about the state type, BR2K13x about the
+// generated names. The table Codes describes each.
+const (
+	CodeLoad               Code = "BR2K001"
+	CodeNoDirectives       Code = "BR2K100"
+	CodeUnknownDirective   Code = "BR2K101"
+	CodeMalformedDirective Code = "BR2K102"
+	CodeBadMethod          Code = "BR2K103"
+	CodeBadRoute           Code = "BR2K104"
+	CodeBadOption          Code = "BR2K105"
+	CodeDuplicateRoute     Code = "BR2K106"
+	CodeMisplaced          Code = "BR2K107"
+	CodeNoState            Code = "BR2K108"
+	CodeSeveralStates      Code = "BR2K109"
+	CodeSignature          Code = "BR2K110"
+	CodeSeveralRoutes      Code = "BR2K111"
+	CodeValueReceiver      Code = "BR2K112"
+	CodeBadInput           Code = "BR2K113"
+	CodePathParam          Code = "BR2K114"
+	CodeNotJSON            Code = "BR2K115"
+	CodeNotReplicable      Code = "BR2K120"
+	CodeHiddenField        Code = "BR2K121"
+	CodeStateNotStruct     Code = "BR2K122"
+	CodeBadTag             Code = "BR2K123"
+	CodeNameClash          Code = "BR2K130"
+)
+
+// CodeInfo is one row of the code table.
+type CodeInfo struct {
+	Code    Code
+	Summary string // one line, no trailing period
+}
+
+// Codes is the table of every diagnostic code, in code order. The README's
+// table is generated from it (see MarkdownTable), so this is the one place
+// where a code is described.
+var Codes = []CodeInfo{
+	{CodeLoad, "the package cannot be loaded or does not type-check"},
+	{CodeNoDirectives, "the package has no //br2k: directive"},
+	{CodeUnknownDirective, "unknown directive (want //br2k:state, //br2k:replicate or //br2k:onlyonce)"},
+	{CodeMalformedDirective, "directive lacks its METHOD and /path, or has arguments it does not take"},
+	{CodeBadMethod, "HTTP method is not one of GET, POST, PUT, PATCH, DELETE"},
+	{CodeBadRoute, "malformed route path (must start with /, no empty segments, no trailing /, {param} identifiers only)"},
+	{CodeBadOption, "unknown directive option, bad option value, or option given twice"},
+	{CodeDuplicateRoute, "two handlers have the same METHOD and path pattern"},
+	{CodeMisplaced, "directive is not on what it applies to (//br2k:state on a struct type, a route on a method of the state type)"},
+	{CodeNoState, "the package has route directives but no //br2k:state type"},
+	{CodeSeveralStates, "the package has more than one //br2k:state type"},
+	{CodeSignature, "handler is not func(*runtime.Ctx, In) (Out, error)"},
+	{CodeSeveralRoutes, "a method has more than one route directive"},
+	{CodeValueReceiver, "handler has a value receiver; it needs a pointer to the state type"},
+	{CodeBadInput, "handler input type is not a named struct type"},
+	{CodePathParam, "a {param} of the route has no single string, bool or integer field of the input type to bind to"},
+	{CodeNotJSON, "handler input or output type cannot be encoded as JSON"},
+	{CodeNotReplicable, "a replicated state field has a type that cannot be deep-copied and snapshotted"},
+	{CodeHiddenField, "a replicated field is unexported or tagged json:\"-\", so snapshots would lose it"},
+	{CodeStateNotStruct, "the //br2k:state type is not a non-generic struct type"},
+	{CodeBadTag, "a br2k struct tag has a value other than \"-\""},
+	{CodeNameClash, "the package already declares a name that br2kgen generates"},
+}
+
+// Summary returns the one-line description of c, or "" for an unknown code.
+func (c Code) Summary() string {
+	for _, info := range Codes {
+		if info.Code == c {
+			return info.Summary
+		}
+	}
+	return ""
+}
+
+// MarkdownTable renders Codes as a Markdown table for the README.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| code | meaning |\n|---|---|\n")
+	for _, info := range Codes {
+		fmt.Fprintf(&b, "| %s | %s |\n", info.Code, strings.ReplaceAll(info.Summary, "|", `\|`))
+	}
+	return b.String()
+}

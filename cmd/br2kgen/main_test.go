@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/br2k/br2k/generator"
+	"github.com/br2k/br2k/internal/testmod"
+)
+
+// runCmd runs the command in-process.
+func runCmd(args ...string) (status int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	status = run(args, &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+func TestGenerateThenCheck(t *testing.T) {
+	dir := testmod.New(t, "example.com/cmdtest")
+	pkg := filepath.Join(dir, "ledger")
+	testmod.CopyGoFiles(t, filepath.Join(testmod.Root(t), "testdata", "gen", "ledger"), pkg)
+
+	if status, _, stderr := runCmd("check", pkg); status != 1 || !strings.Contains(stderr, "br2k_gen.go: is missing; run go generate in ") {
+		t.Errorf("check before generating: %d %q", status, stderr)
+	}
+	if status, stdout, stderr := runCmd(pkg); status != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("generate: %d %q %q", status, stdout, stderr)
+	}
+	if status, _, stderr := runCmd("check", pkg); status != 0 || stderr != "" {
+		t.Errorf("check after generating: %d %q", status, stderr)
+	}
+	// Rename a handler: the committed file no longer matches.
+	src := filepath.Join(pkg, "ledger.go")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testmod.WriteFile(t, src, strings.ReplaceAll(string(data), "Balance(ctx", "Lookup(ctx"))
+	if status, _, stderr := runCmd("check", pkg); status != 1 || !strings.Contains(stderr, "br2k_gen.go: is stale") {
+		t.Errorf("check after an edit: %d %q", status, stderr)
+	}
+	// go generate runs in the package directory with no argument.
+	t.Chdir(pkg)
+	if status, _, stderr := runCmd(); status != 0 {
+		t.Fatalf("generate in the working directory: %d %q", status, stderr)
+	}
+	if status, _, stderr := runCmd("check"); status != 0 {
+		t.Errorf("check in the working directory: %d %q", status, stderr)
+	}
+	gen, _ := os.ReadFile(filepath.Join(pkg, generator.FileName))
+	if !bytes.Contains(gen, []byte("(*Ledger).Lookup")) {
+		t.Error("regenerated file does not have the renamed handler")
+	}
+	testmod.Go(t, dir, "build", "./ledger")
+}
+
+func TestDiagnosticsAreVetStyleRelativeToTheWorkingDirectory(t *testing.T) {
+	root := testmod.Root(t)
+	t.Chdir(root)
+	status, stdout, stderr := runCmd("testdata/errors/grammar")
+	if status != 1 || stdout != "" {
+		t.Fatalf("status %d, stdout %q", status, stdout)
+	}
+	want, err := os.ReadFile(filepath.Join(root, "testdata", "errors", "grammar", "want.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText := strings.ReplaceAll(string(want), "ledger.go:", "testdata/errors/grammar/ledger.go:")
+	if stderr != wantText {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, wantText)
+	}
+	// check reports the same problems.
+	if status, _, stderr := runCmd("check", "testdata/errors/grammar"); status != 1 || stderr != wantText {
+		t.Errorf("check: %d\n%s", status, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args   []string
+		status int
+		stderr string // substring
+	}{
+		{[]string{"-x"}, 2, "br2kgen: unknown flag -x"},
+		{[]string{"a", "b"}, 2, "want at most one directory, got 2 arguments"},
+		{[]string{"check", "-v"}, 2, "br2kgen check: unknown flag -v"},
+		{[]string{"init"}, 2, "want one directory, got 0 arguments"},
+		{[]string{"init", "-mod", "x", "dir"}, 2, "flag provided but not defined: -mod"},
+		{[]string{"init", "-module"}, 2, "flag needs an argument: -module"},
+		{[]string{"init", "-name", "lower", t.TempDir() + "/svc"}, 1, `-name: "lower" is not an exported Go identifier`},
+		{[]string{"init", "-name", "Service", t.TempDir() + "/svc"}, 1, "-name: Service is a name the service package already uses"},
+		{[]string{"init", "-module", "not a path", t.TempDir() + "/svc"}, 1, "-module: malformed module path"},
+		{[]string{"init", t.TempDir() + "/svc"}, 1, "-module: the directory is not inside a Go module"},
+		{[]string{"init", t.TempDir() + "/123"}, 1, "cannot make a Go package name"},
+		{[]string{"/nonexistent/dir"}, 1, "br2kgen: "},
+	}
+	for _, tt := range tests {
+		status, _, stderr := runCmd(tt.args...)
+		if status != tt.status || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("br2kgen %s: %d %q, want %d and %q", strings.Join(tt.args, " "), status, stderr, tt.status, tt.stderr)
+		}
+	}
+	if status, stdout, _ := runCmd("help"); status != 0 || !strings.Contains(stdout, "br2kgen init [-module path] [-name Name] dir") {
+		t.Errorf("help: %d %q", status, stdout)
+	}
+}
+
+func TestInitScaffoldParsesAndGenerates(t *testing.T) {
+	mod := testmod.New(t, "example.com/services")
+	dir := filepath.Join(mod, "shop-floor")
+	status, stdout, stderr := runCmd("init", "-name", "Floor", dir)
+	if status != 0 {
+		t.Fatalf("init: %d %s", status, stderr)
+	}
+	for _, f := range []string{"shopfloor.go", "cmd/shopfloor/main.go", "config.json"} {
+		if !strings.Contains(stdout, filepath.Join("shop-floor", f)) && !strings.Contains(stdout, f) {
+			t.Errorf("output does not list %s:\n%s", f, stdout)
+		}
+	}
+	fset := token.NewFileSet()
+	for _, f := range []string{"shopfloor.go", "cmd/shopfloor/main.go"} {
+		file, err := parser.ParseFile(fset, filepath.Join(dir, f), nil, parser.ParseComments)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if f == "cmd/shopfloor/main.go" {
+			found := false
+			for _, imp := range file.Imports {
+				found = found || imp.Path.Value == `"example.com/services/shop-floor"`
+			}
+			if !found {
+				t.Errorf("main.go does not import the service package")
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		t.Error("init inside a module wrote a go.mod")
+	}
+	if status, _, stderr := runCmd(dir); status != 0 {
+		t.Fatalf("generating the scaffold: %s", stderr)
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, generator.FileName))
+	if err != nil || !bytes.Contains(gen, []byte("func NewService(state *Floor) *Service")) {
+		t.Fatalf("generated file: %v\n%s", err, gen)
+	}
+	// The whole scaffold, command included, builds against the runtime.
+	testmod.Go(t, mod, "vet", "./shop-floor/...")
+	if status, _, stderr := runCmd("init", dir); status != 1 || !strings.Contains(stderr, "exists and is not empty") {
+		t.Errorf("init over an existing service: %d %q", status, stderr)
+	}
+}
+
+func TestInitWithModuleWritesGoMod(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "counter")
+	if status, _, stderr := runCmd("init", "-module", "example.com/counter", dir); status != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatalf("go.mod: %v\n%s", err, data)
+	}
+	if f.Module.Mod.Path != "example.com/counter" || len(f.Require) != 1 || f.Require[0].Mod.Path != "github.com/br2k/br2k" {
+		t.Errorf("go.mod:\n%s", data)
+	}
+	main, _ := os.ReadFile(filepath.Join(dir, "cmd", "counter", "main.go"))
+	if !bytes.Contains(main, []byte(`counter "example.com/counter"`)) {
+		t.Errorf("main.go imports:\n%s", main)
+	}
+}

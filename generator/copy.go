@@ -1,0 +1,257 @@
+package generator
+
+import (
+	"fmt"
+	"go/types"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// copier writes the deep-copy functions that back rollback: one function per
+// type that needs one, named after the type (br2kCopyAccount,
+// br2kCopyAccountPtr), emitted in depth-first order of first use, so the
+// output is deterministic and reads top-down.
+//
+// Every named struct type gets a function even when a plain assignment
+// would copy it, so that a field added to it later changes only that
+// function. Basic types, time.Time and arrays of them are copied by
+// assignment. A pointer graph with cycles is not supported: the copy would
+// not terminate (JSON snapshots cannot encode such graphs either). Two
+// pointers to one value become two values, as they do through a snapshot.
+type copier struct {
+	e     *emitter
+	funcs []jen.Code        // in emission order
+	byKey map[string]string // type string → function name
+	used  map[string]bool   // function names taken
+}
+
+func newCopier(e *emitter) *copier {
+	c := &copier{e: e, byKey: map[string]string{}, used: map[string]bool{}}
+	c.used[c.stateFuncName()] = true
+	return c
+}
+
+// stateFuncName is the copy function of the state, which takes and returns a
+// pointer and copies the replicated fields only.
+func (c *copier) stateFuncName() string { return "br2kCopy" + upperFirst(c.e.stateName()) }
+
+// stateFunc prepends the state's copy function to funcs.
+func (c *copier) stateFunc() {
+	st := c.e.stateName()
+	var idx []int
+	for _, f := range c.e.m.fields {
+		idx = append(idx, fieldIndex(c.e.m.state.Underlying().(*types.Struct), f.v))
+	}
+	body := []jen.Code{jen.Id("dst").Op(":=").Op("*").Id("src")}
+	body = append(body, c.fieldStmts(c.e.m.state.Underlying().(*types.Struct), idx)...)
+	body = append(body, jen.Return(jen.Op("&").Id("dst")))
+	name := c.stateFuncName()
+	fn := jen.Comment(fmt.Sprintf("%s deep-copies the replicated fields of src; the other fields", name)).Line().
+		Comment("are shared.").Line().
+		Func().Id(name).Params(jen.Id("src").Op("*").Id(st)).Op("*").Id(st).Block(body...)
+	c.funcs = append([]jen.Code{fn}, c.funcs...)
+}
+
+func fieldIndex(st *types.Struct, v *types.Var) int {
+	for i := 0; i < st.NumFields(); i++ {
+		if st.Field(i) == v {
+			return i
+		}
+	}
+	panic("field not in struct")
+}
+
+// trivial reports whether assignment deep-copies t.
+func trivial(t types.Type) bool {
+	switch t := types.Unalias(t).(type) {
+	case *types.Basic:
+		return true
+	case *types.Named:
+		if isNamed(t, "time", "Time") {
+			return true
+		}
+		if _, ok := t.Underlying().(*types.Struct); ok {
+			return false
+		}
+		return trivial(t.Underlying())
+	case *types.Array:
+		return trivial(t.Elem())
+	case *types.Struct:
+		for i := 0; i < t.NumFields(); i++ {
+			if !trivial(t.Field(i).Type()) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// expr is a deep copy of src, of type t.
+func (c *copier) expr(t types.Type, src jen.Code) jen.Code {
+	if trivial(t) {
+		return src
+	}
+	return jen.Id(c.ensure(t)).Call(src)
+}
+
+// ensure returns the name of t's copy function, generating it on first use.
+// The name is taken before the body is built, which is what stops the
+// recursion of recursive types.
+func (c *copier) ensure(t types.Type) string {
+	t = types.Unalias(t)
+	key := types.TypeString(t, nil)
+	if name, ok := c.byKey[key]; ok {
+		return name
+	}
+	base := c.typeName(t)
+	if types.Identical(t, c.e.m.state) {
+		base += "Value" // the state's own function takes a pointer
+	}
+	name := "br2kCopy" + base
+	for n := 2; c.used[name]; n++ {
+		name = "br2kCopy" + base + strconv.Itoa(n)
+	}
+	c.used[name] = true
+	c.byKey[key] = name
+	slot := len(c.funcs)
+	c.funcs = append(c.funcs, nil)
+	c.funcs[slot] = c.function(name, t)
+	return name
+}
+
+// typeName derives a function name suffix from a type: Account, AccountPtr,
+// AccountSlice, MapStringToAccountPtr, BigIntPtr.
+func (c *copier) typeName(t types.Type) string {
+	switch t := types.Unalias(t).(type) {
+	case *types.Named:
+		n := upperFirst(t.Obj().Name())
+		if p := t.Obj().Pkg(); p != nil && p != c.e.m.pkg {
+			n = upperFirst(p.Name()) + n
+		}
+		for i := 0; i < t.TypeArgs().Len(); i++ {
+			n += c.typeName(t.TypeArgs().At(i))
+		}
+		return n
+	case *types.Basic:
+		return upperFirst(t.Name())
+	case *types.Pointer:
+		return c.typeName(t.Elem()) + "Ptr"
+	case *types.Slice:
+		return c.typeName(t.Elem()) + "Slice"
+	case *types.Array:
+		return c.typeName(t.Elem()) + "Array" + strconv.FormatInt(t.Len(), 10)
+	case *types.Map:
+		return "Map" + c.typeName(t.Key()) + "To" + c.typeName(t.Elem())
+	case *types.Struct:
+		h := fnv.New32a()
+		h.Write([]byte(types.TypeString(t, nil)))
+		return fmt.Sprintf("Struct%08x", h.Sum32())
+	}
+	return "Type"
+}
+
+// function writes func name(src T) T for a non-trivial type.
+func (c *copier) function(name string, t types.Type) jen.Code {
+	src := func() *jen.Statement { return jen.Id("src") }
+	dst := func() *jen.Statement { return jen.Id("dst") }
+	nilCheck := jen.If(src().Op("==").Nil()).Block(jen.Return(jen.Nil()))
+	var body []jen.Code
+	switch u := t.Underlying().(type) {
+	case *types.Struct:
+		if types.Identical(t, c.e.m.state) {
+			body = []jen.Code{jen.Return(jen.Op("*").Id(c.stateFuncName()).Call(jen.Op("&").Id("src")))}
+			break
+		}
+		idx := make([]int, u.NumFields())
+		for i := range idx {
+			idx[i] = i
+		}
+		stmts := c.fieldStmts(u, idx)
+		if len(stmts) == 0 {
+			body = []jen.Code{jen.Return(src())}
+			break
+		}
+		body = append([]jen.Code{dst().Op(":=").Add(src())}, stmts...)
+		body = append(body, jen.Return(dst()))
+	case *types.Pointer:
+		body = []jen.Code{nilCheck}
+		if isNamed(u.Elem(), "math/big", "Int") {
+			body = append(body, jen.Return(jen.New(c.e.qual("math/big", "big", "Int")).Dot("Set").Call(src())))
+			break
+		}
+		body = append(body,
+			dst().Op(":=").Add(c.expr(u.Elem(), jen.Op("*").Add(src()))),
+			jen.Return(jen.Op("&").Add(dst())))
+	case *types.Slice:
+		body = []jen.Code{nilCheck, dst().Op(":=").Make(c.e.typ(t), jen.Len(src()))}
+		if trivial(u.Elem()) {
+			body = append(body, jen.Copy(dst(), src()))
+		} else {
+			body = append(body, jen.For(jen.Id("i").Op(":=").Range().Add(src())).Block(
+				dst().Index(jen.Id("i")).Op("=").Add(c.expr(u.Elem(), src().Index(jen.Id("i"))))))
+		}
+		body = append(body, jen.Return(dst()))
+	case *types.Map:
+		body = []jen.Code{
+			nilCheck,
+			dst().Op(":=").Make(c.e.typ(t), jen.Len(src())),
+			jen.For(jen.List(jen.Id("k"), jen.Id("v")).Op(":=").Range().Add(src())).Block(
+				dst().Index(jen.Id("k")).Op("=").Add(c.expr(u.Elem(), jen.Id("v")))),
+			jen.Return(dst()),
+		}
+	case *types.Array:
+		body = []jen.Code{
+			dst().Op(":=").Add(src()),
+			jen.For(jen.Id("i").Op(":=").Range().Add(src())).Block(
+				dst().Index(jen.Id("i")).Op("=").Add(c.expr(u.Elem(), src().Index(jen.Id("i"))))),
+			jen.Return(dst()),
+		}
+	default:
+		panic(fmt.Sprintf("br2kgen: no copy function for %s", t)) // excluded by the checks
+	}
+	return jen.Func().Id(name).Params(jen.Id("src").Add(c.e.typ(t))).Add(c.e.typ(t)).Block(body...)
+}
+
+// fieldStmts deep-copies the fields idx of struct st from src to dst, which
+// already holds a shallow copy. Slices and maps held directly in a field are
+// copied inline, as a careful hand-written copy would be; everything else
+// calls the copy function of its type.
+func (c *copier) fieldStmts(st *types.Struct, idx []int) []jen.Code {
+	var stmts []jen.Code
+	for _, i := range idx {
+		f := st.Field(i)
+		ft := f.Type()
+		if trivial(ft) {
+			continue
+		}
+		s := func() *jen.Statement { return jen.Id("src").Dot(f.Name()) }
+		d := func() *jen.Statement { return jen.Id("dst").Dot(f.Name()) }
+		switch u := types.Unalias(ft).(type) {
+		case *types.Slice:
+			inner := jen.For(jen.Id("i").Op(":=").Range().Add(s())).Block(
+				d().Index(jen.Id("i")).Op("=").Add(c.expr(u.Elem(), s().Index(jen.Id("i")))))
+			if trivial(u.Elem()) {
+				inner = jen.Copy(d(), s())
+			}
+			stmts = append(stmts, jen.If(s().Op("!=").Nil()).Block(
+				d().Op("=").Make(c.e.typ(ft), jen.Len(s())),
+				inner,
+			))
+		case *types.Map:
+			stmts = append(stmts, jen.If(s().Op("!=").Nil()).Block(
+				d().Op("=").Make(c.e.typ(ft), jen.Len(s())),
+				jen.For(jen.List(jen.Id("k"), jen.Id("v")).Op(":=").Range().Add(s())).Block(
+					d().Index(jen.Id("k")).Op("=").Add(c.expr(u.Elem(), jen.Id("v")))),
+			))
+		case *types.Array:
+			stmts = append(stmts, jen.For(jen.Id("i").Op(":=").Range().Add(s())).Block(
+				d().Index(jen.Id("i")).Op("=").Add(c.expr(u.Elem(), s().Index(jen.Id("i"))))))
+		default:
+			stmts = append(stmts, d().Op("=").Add(c.expr(ft, s())))
+		}
+	}
+	return stmts
+}

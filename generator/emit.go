@@ -1,0 +1,492 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"go/types"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/br2k/br2k/annotations"
+)
+
+const chiPath = "github.com/go-chi/chi/v5"
+
+// pinnedImports fixes the name of every package generated code may import,
+// so the import block never depends on jennifer's guesses. An empty name
+// imports the package under its own name without an alias. Packages of user
+// types are imported under their own (type-checked) names.
+var pinnedImports = map[string]string{
+	"bytes":         "",
+	"encoding/json": "",
+	"fmt":           "",
+	"math/big":      "",
+	"net/http":      "",
+	"strconv":       "",
+	"time":          "",
+	RuntimePath:     "runtime",
+	chiPath:         "chi",
+}
+
+// emitter writes the generated file of a checked model.
+type emitter struct {
+	m      *model
+	f      *jen.File
+	hinted map[string]bool // import paths whose name is set
+	copier *copier
+}
+
+// emit returns the generated file, gofmt-formatted.
+func emit(m *model) ([]byte, error) {
+	e := &emitter{m: m, f: jen.NewFilePathName(m.pkg.Path(), m.pkg.Name()), hinted: map[string]bool{}}
+	e.copier = newCopier(e)
+	e.assertions()
+	e.service()
+	e.ops()
+	e.mount()
+	e.dispatch(annotations.KindReplicate)
+	e.dispatch(annotations.KindOnlyOnce)
+	e.snapshot()
+	if e.has(annotations.KindReplicate) {
+		e.copier.stateFunc()
+		for _, fn := range e.copier.funcs {
+			e.f.Line()
+			e.f.Add(fn)
+		}
+	}
+	var buf bytes.Buffer
+	if err := e.f.Render(&buf); err != nil {
+		return nil, err
+	}
+	src := append([]byte(Header+"\n\n//go:build !"+BuildTag+"\n\n"), groupImports(buf.Bytes())...)
+	return format.Source(src)
+}
+
+// use sets the import name of path (once) and returns a qualified
+// identifier. A package-level name of the user's package that equals the
+// import name would clash with it, so the import then gets a br2k alias.
+func (e *emitter) qual(pkgPath, pkgName, name string) *jen.Statement {
+	if !e.hinted[pkgPath] {
+		e.hinted[pkgPath] = true
+		alias, pinned := pinnedImports[pkgPath]
+		explicit := pinned && alias != ""
+		if alias == "" {
+			alias = pkgName
+		}
+		if e.m.pkg.Scope().Lookup(alias) != nil {
+			alias, explicit = "br2k"+alias, true
+		}
+		if explicit || alias != path.Base(pkgPath) {
+			e.f.ImportAlias(pkgPath, alias)
+		} else {
+			e.f.ImportName(pkgPath, alias)
+		}
+	}
+	return jen.Qual(pkgPath, name)
+}
+
+func (e *emitter) rt(name string) *jen.Statement   { return e.qual(RuntimePath, "runtime", name) }
+func (e *emitter) http(name string) *jen.Statement { return e.qual("net/http", "http", name) }
+func (e *emitter) json(name string) *jen.Statement { return e.qual("encoding/json", "json", name) }
+func (e *emitter) chi(name string) *jen.Statement  { return e.qual(chiPath, "chi", name) }
+
+func (e *emitter) stateName() string { return e.m.state.Obj().Name() }
+
+func (e *emitter) has(k annotations.Kind) bool {
+	for _, o := range e.m.ops {
+		if o.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *emitter) comment(lines ...string) {
+	for _, l := range lines {
+		e.f.Comment(l)
+	}
+}
+
+// assertions makes the compiler check every handler's signature against
+// the generated calls, so a handler edited after generation fails to build
+// with a message that names it.
+func (e *emitter) assertions() {
+	if len(e.m.ops) == 0 {
+		return
+	}
+	e.comment("The handlers' signatures, checked by the compiler: a handler whose",
+		"signature changed fails to compile here until br2kgen runs again.")
+	defs := make([]jen.Code, len(e.m.ops))
+	for i, o := range e.m.ops {
+		defs[i] = jen.Id("_").Func().Params(jen.Op("*").Id(e.stateName()), jen.Op("*").Add(e.rt("Ctx")), e.typ(o.in)).
+			Params(e.typ(o.out), jen.Error()).Op("=").Parens(jen.Op("*").Id(e.stateName())).Dot(o.name)
+	}
+	e.f.Var().Defs(defs...)
+	e.f.Line()
+}
+
+func (e *emitter) service() {
+	st := e.stateName()
+	e.comment(fmt.Sprintf("Service is the br2k service of %s: its routes, dispatcher and codec.", st))
+	e.f.Type().Id("Service").Struct(jen.Id("state").Op("*").Id(st))
+	e.f.Line()
+	e.f.Var().Id("_").Add(e.rt("Service")).Op("=").Parens(jen.Op("*").Id("Service")).Parens(jen.Nil())
+	e.f.Line()
+	e.comment("NewService returns the service of state. The runtime serialises all access",
+		"to state from then on.")
+	e.f.Func().Id("NewService").Params(jen.Id("state").Op("*").Id(st)).Op("*").Id("Service").Block(
+		jen.Return(jen.Op("&").Id("Service").Values(jen.Id("state").Op(":").Id("state"))),
+	)
+	e.f.Line()
+}
+
+func (e *emitter) recv() *jen.Statement { return jen.Params(jen.Id("s").Op("*").Id("Service")) }
+
+func (e *emitter) kind(k annotations.Kind) *jen.Statement {
+	if k == annotations.KindReplicate {
+		return e.rt("KindReplicate")
+	}
+	return e.rt("KindOnlyOnce")
+}
+
+// httpMethod is the net/http constant of an HTTP method: POST → MethodPost.
+func (e *emitter) httpMethod(m string) *jen.Statement {
+	return e.http("Method" + m[:1] + strings.ToLower(m[1:]))
+}
+
+func (e *emitter) ops() {
+	e.comment("Ops lists the annotated handlers, sorted by name.")
+	var ret jen.Code = jen.Nil()
+	if len(e.m.ops) > 0 {
+		items := make([]jen.Code, len(e.m.ops))
+		for i, o := range e.m.ops {
+			items[i] = jen.Values(
+				jen.Id("Name").Op(":").Lit(o.name),
+				jen.Id("Kind").Op(":").Add(e.kind(o.kind)),
+				jen.Id("Method").Op(":").Add(e.httpMethod(o.method)),
+				jen.Id("Path").Op(":").Lit(o.path),
+			)
+		}
+		ret = jen.Index().Add(e.rt("Op")).Add(multi(items...))
+	}
+	e.f.Func().Add(e.recv()).Id("Ops").Params().Index().Add(e.rt("Op")).Block(jen.Return(ret))
+	e.f.Line()
+}
+
+// multi is a composite literal body with one element per line.
+func multi(items ...jen.Code) *jen.Statement {
+	return jen.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...)
+}
+
+// writeErr is `runtime.WriteError(w, err); return`.
+func (e *emitter) writeErr(err jen.Code) []jen.Code {
+	return []jen.Code{e.rt("WriteError").Call(jen.Id("w"), err), jen.Return()}
+}
+
+func (e *emitter) mount() {
+	e.comment("Mount registers one route per handler on r.")
+	var routes []jen.Code
+	for _, o := range e.m.ops {
+		var maxBody jen.Code = e.rt("DefaultMaxBody")
+		if o.maxBody > 0 {
+			maxBody = jen.Id(strconv.FormatInt(o.maxBody, 10))
+		}
+		body := []jen.Code{
+			jen.Var().Id("in").Add(e.typ(o.in)),
+			jen.If(jen.Err().Op(":=").Add(e.rt("DecodeJSON")).Call(jen.Id("req"), maxBody, jen.Op("&").Id("in")), jen.Err().Op("!=").Nil()).
+				Block(e.writeErr(jen.Err())...),
+		}
+		// Path parameters are bound after the body is decoded, so that they
+		// win over body fields of the same name.
+		for _, p := range o.params {
+			body = append(body, e.bindParam(p))
+		}
+		body = append(body,
+			jen.List(jen.Id("payload"), jen.Err()).Op(":=").Add(e.json("Marshal")).Call(jen.Id("in")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(e.writeErr(e.rt("Invalid").Call(jen.Lit("encode input: %v"), jen.Err()))...),
+			jen.Id("p").Dot("Submit").Call(jen.Id("w"), jen.Id("req"), e.rt("Call").Values(
+				jen.Id("Op").Op(":").Lit(o.name),
+				jen.Id("Kind").Op(":").Add(e.kind(o.kind)),
+				jen.Id("Payload").Op(":").Id("payload"),
+			)),
+		)
+		handler := e.http("HandlerFunc").Call(jen.Func().Params(
+			jen.Id("w").Add(e.http("ResponseWriter")),
+			jen.Id("req").Op("*").Add(e.http("Request")),
+		).Block(body...))
+		routes = append(routes, jen.Id("r").Dot("Method").Call(e.httpMethod(o.method), jen.Lit(o.path), handler))
+	}
+	e.f.Func().Add(e.recv()).Id("Mount").Params(jen.Id("r").Add(e.chi("Router")), jen.Id("p").Add(e.rt("Proposer"))).Block(routes...)
+	e.f.Line()
+}
+
+// bindParam sets the input field of one path parameter.
+func (e *emitter) bindParam(p *pathParam) jen.Code {
+	raw := e.chi("URLParam").Call(jen.Id("req"), jen.Lit(p.name))
+	field := jen.Id("in").Dot(p.field)
+	if p.parse == "" {
+		if types.Identical(p.typ, types.Typ[types.String]) {
+			return field.Op("=").Add(raw)
+		}
+		return field.Op("=").Add(e.typ(p.typ)).Call(raw)
+	}
+	args := []jen.Code{jen.Lit(p.name), raw}
+	switch {
+	case p.parse == "Bool":
+	case p.bits == 0:
+		args = append(args, e.qual("strconv", "strconv", "IntSize"))
+	default:
+		args = append(args, jen.Lit(p.bits))
+	}
+	return jen.If(
+		jen.List(jen.Id("v"), jen.Err()).Op(":=").Add(e.rt("Parse"+p.parse+"Param")).Call(args...),
+		jen.Err().Op("!=").Nil(),
+	).Block(e.writeErr(jen.Err())...).Else().Block(field.Op("=").Add(e.typ(p.typ)).Call(jen.Id("v")))
+}
+
+// dispatch writes Apply (replicate ops) or RunOnce (onlyonce ops).
+func (e *emitter) dispatch(k annotations.Kind) {
+	fname, what := "Apply", "replicated"
+	if k == annotations.KindOnlyOnce {
+		fname, what = "RunOnce", "onlyonce"
+		e.comment("RunOnce runs an onlyonce handler.")
+	} else {
+		e.comment("Apply runs a replicated handler. A handler error restores the state",
+			"copied before the call.")
+	}
+	var cases []jen.Code
+	for _, o := range e.m.ops {
+		if o.kind != k {
+			continue
+		}
+		body := []jen.Code{
+			jen.Var().Id("in").Add(e.typ(o.in)),
+			jen.If(jen.Err().Op(":=").Add(e.json("Unmarshal")).Call(jen.Id("payload"), jen.Op("&").Id("in")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(e.rt("ErrorOutcome").Call(e.rt("Invalid").Call(jen.Lit("decode "+o.name+" input: %v"), jen.Err()))),
+			),
+		}
+		onErr := []jen.Code{jen.Return(e.rt("ErrorOutcome").Call(jen.Err()))}
+		if k == annotations.KindReplicate {
+			// The copy is taken before every call: a handler may fail after
+			// changing the state, and every replica must then be left as it
+			// was, whatever the handler did first.
+			body = append(body, jen.Id("saved").Op(":=").Id(e.copier.stateFuncName()).Call(jen.Id("s").Dot("state")))
+			onErr = append([]jen.Code{jen.Op("*").Id("s").Dot("state").Op("=").Op("*").Id("saved")}, onErr...)
+		}
+		body = append(body,
+			jen.List(jen.Id("out"), jen.Err()).Op(":=").Id("s").Dot("state").Dot(o.name).Call(jen.Id("ctx"), jen.Id("in")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(onErr...),
+			jen.Return(e.rt("ResultOutcome").Call(jen.Id("out"))),
+		)
+		cases = append(cases, jen.Case(jen.Lit(o.name)).Block(body...))
+	}
+	var stmts []jen.Code
+	if len(cases) > 0 {
+		stmts = append(stmts, jen.Switch(jen.Id("op")).Block(cases...))
+	}
+	stmts = append(stmts, jen.Return(e.rt("ErrorOutcome").Call(e.rt("Invalid").Call(jen.Lit("unknown "+what+" op %q"), jen.Id("op")))))
+	e.f.Func().Add(e.recv()).Id(fname).Params(
+		jen.Id("ctx").Op("*").Add(e.rt("Ctx")),
+		jen.Id("op").String(),
+		jen.Id("payload").Index().Byte(),
+	).Add(e.rt("Outcome")).Block(stmts...)
+	e.f.Line()
+}
+
+func (e *emitter) snapshot() {
+	st := e.stateName()
+	snapType := "br2k" + upperFirst(st) + "Snapshot"
+	e.comment(fmt.Sprintf("%s holds the replicated fields of %s.", snapType, st))
+	fields := make([]jen.Code, len(e.m.fields))
+	values := make([]jen.Code, len(e.m.fields))
+	restores := make([]jen.Code, len(e.m.fields))
+	for i, f := range e.m.fields {
+		var field *jen.Statement
+		if f.v.Embedded() {
+			field = jen.Add(e.typ(f.v.Type()))
+		} else {
+			field = jen.Id(f.v.Name()).Add(e.typ(f.v.Type()))
+		}
+		if f.hasJSON {
+			field.Add(rawTag(`json:` + strconv.Quote(f.json)))
+		}
+		fields[i] = field
+		values[i] = jen.Id(f.v.Name()).Op(":").Id("s").Dot("state").Dot(f.v.Name())
+		restores[i] = jen.Id("s").Dot("state").Dot(f.v.Name()).Op("=").Id("snap").Dot(f.v.Name())
+	}
+	e.f.Type().Id(snapType).Struct(fields...)
+	e.f.Line()
+
+	e.comment("Snapshot encodes the replicated fields of the state as JSON.")
+	var lit jen.Code = jen.Id(snapType).Values()
+	if len(values) > 0 {
+		lit = jen.Id(snapType).Add(multi(values...))
+	}
+	e.f.Func().Add(e.recv()).Id("Snapshot").Params().Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.Return(e.json("Marshal").Call(lit)),
+	)
+	e.f.Line()
+
+	e.comment("Restore replaces the replicated fields of the state with a snapshot's.")
+	body := []jen.Code{
+		jen.Var().Id("snap").Id(snapType),
+		jen.Id("dec").Op(":=").Add(e.json("NewDecoder")).Call(e.qual("bytes", "bytes", "NewReader").Call(jen.Id("snapshot"))),
+		jen.Id("dec").Dot("DisallowUnknownFields").Call(),
+		jen.If(jen.Err().Op(":=").Id("dec").Dot("Decode").Call(jen.Op("&").Id("snap")), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(e.qual("fmt", "fmt", "Errorf").Call(jen.Lit("restore "+st+": %w"), jen.Err())),
+		),
+	}
+	body = append(body, restores...)
+	body = append(body, jen.Return(jen.Nil()))
+	e.f.Func().Add(e.recv()).Id("Restore").Params(jen.Id("snapshot").Index().Byte()).Error().Block(body...)
+}
+
+// rawTag is a struct tag written as is: jennifer's Tag would reorder keys,
+// and a different tag makes a different type.
+func rawTag(tag string) jen.Code {
+	if strings.Contains(tag, "`") {
+		return jen.Id(strconv.Quote(tag))
+	}
+	return jen.Id("`" + tag + "`")
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// typ writes t as Go source, qualifying other packages' names.
+func (e *emitter) typ(t types.Type) *jen.Statement {
+	switch t := t.(type) {
+	case *types.Alias:
+		return e.named(t.Obj(), t.TypeArgs())
+	case *types.Named:
+		return e.named(t.Obj(), t.TypeArgs())
+	case *types.Basic:
+		return jen.Id(t.Name())
+	case *types.Pointer:
+		return jen.Op("*").Add(e.typ(t.Elem()))
+	case *types.Slice:
+		return jen.Index().Add(e.typ(t.Elem()))
+	case *types.Array:
+		return jen.Index(jen.Id(strconv.FormatInt(t.Len(), 10))).Add(e.typ(t.Elem()))
+	case *types.Map:
+		return jen.Map(e.typ(t.Key())).Add(e.typ(t.Elem()))
+	case *types.Struct:
+		fields := make([]jen.Code, t.NumFields())
+		for i := range fields {
+			f := t.Field(i)
+			var s *jen.Statement
+			if f.Embedded() {
+				s = jen.Add(e.typ(f.Type()))
+			} else {
+				s = jen.Id(f.Name()).Add(e.typ(f.Type()))
+			}
+			if tag := t.Tag(i); tag != "" {
+				s.Add(rawTag(tag))
+			}
+			fields[i] = s
+		}
+		return jen.Struct(fields...)
+	case *types.Interface:
+		var items []jen.Code
+		for i := 0; i < t.NumEmbeddeds(); i++ {
+			items = append(items, e.typ(t.EmbeddedType(i)))
+		}
+		for i := 0; i < t.NumExplicitMethods(); i++ {
+			m := t.ExplicitMethod(i)
+			sig := m.Type().(*types.Signature)
+			items = append(items, jen.Id(m.Name()).Params(e.tuple(sig.Params(), sig.Variadic())...).Params(e.tuple(sig.Results(), false)...))
+		}
+		return jen.Interface(items...)
+	case *types.Signature:
+		return jen.Func().Params(e.tuple(t.Params(), t.Variadic())...).Params(e.tuple(t.Results(), false)...)
+	case *types.Chan:
+		switch t.Dir() {
+		case types.SendOnly:
+			return jen.Chan().Op("<-").Add(e.typ(t.Elem()))
+		case types.RecvOnly:
+			return jen.Op("<-").Chan().Add(e.typ(t.Elem()))
+		}
+		return jen.Chan().Add(e.typ(t.Elem()))
+	}
+	// Unreachable for checked models; keep the output compilable-looking so
+	// a bug shows up as a build error that names the type.
+	return jen.Id(types.TypeString(t, nil))
+}
+
+func (e *emitter) tuple(t *types.Tuple, variadic bool) []jen.Code {
+	out := make([]jen.Code, t.Len())
+	for i := range out {
+		ty := t.At(i).Type()
+		if variadic && i == t.Len()-1 {
+			out[i] = jen.Op("...").Add(e.typ(ty.(*types.Slice).Elem()))
+			continue
+		}
+		out[i] = e.typ(ty)
+	}
+	return out
+}
+
+func (e *emitter) named(obj *types.TypeName, args *types.TypeList) *jen.Statement {
+	var s *jen.Statement
+	switch p := obj.Pkg(); {
+	case p == nil: // error, any, comparable
+		s = jen.Id(obj.Name())
+	case p == e.m.pkg:
+		s = jen.Id(obj.Name())
+	default:
+		s = e.qual(p.Path(), p.Name(), obj.Name())
+	}
+	if args != nil && args.Len() > 0 {
+		ts := make([]jen.Code, args.Len())
+		for i := range ts {
+			ts[i] = e.typ(args.At(i))
+		}
+		s = s.Types(ts...)
+	}
+	return s
+}
+
+// groupImports splits the import block jennifer writes (one sorted group)
+// into the standard library and the rest, as goimports would.
+func groupImports(src []byte) []byte {
+	const open = "\nimport (\n"
+	i := bytes.Index(src, []byte(open))
+	if i < 0 {
+		return src
+	}
+	start := i + len(open)
+	end := bytes.Index(src[start:], []byte("\n)\n"))
+	if end < 0 {
+		return src
+	}
+	end += start
+	var std, other []string
+	for _, line := range strings.Split(string(src[start:end]), "\n") {
+		q := strings.Index(line, `"`)
+		if q < 0 {
+			continue
+		}
+		first, _, _ := strings.Cut(strings.Trim(line[q:], `"`), "/")
+		if strings.Contains(first, ".") {
+			other = append(other, line)
+		} else {
+			std = append(std, line)
+		}
+	}
+	block := strings.Join(std, "\n")
+	if len(std) > 0 && len(other) > 0 {
+		block += "\n\n"
+	}
+	block += strings.Join(other, "\n")
+	out := append([]byte(nil), src[:start]...)
+	out = append(out, block...)
+	return append(out, src[end:]...)
+}

@@ -1,0 +1,284 @@
+package generator
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/br2k/br2k/internal/testmod"
+)
+
+// TestGeneratedCodeCompilesAndRuns generates every golden case inside a
+// throwaway module that uses this repository through a replace directive
+// (as a user's module would), vets it, and runs a program that drives each
+// generated Service without etcd: Apply and RunOnce outcomes, rollback of a
+// failing handler, Snapshot/Restore round trips, and HTTP routes through
+// Mount with httptest.
+func TestGeneratedCodeCompilesAndRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a program; skipped with -short")
+	}
+	root := testmod.Root(t)
+	dir := testmod.New(t, "br2ktest")
+	for _, c := range cases(t, "gen") {
+		name := filepath.Base(c)
+		dst := filepath.Join(dir, name)
+		testmod.CopyGoFiles(t, c, dst)
+		res, err := Generate(dst)
+		if err != nil {
+			t.Fatalf("generate %s: %v", name, err)
+		}
+		// The golden test pins the output inside this module; it must not
+		// depend on the module it is generated in.
+		want, err := os.ReadFile(filepath.Join(root, "testdata", "gen", name, "br2k_gen.golden"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(want) != string(res.Code) {
+			t.Errorf("%s: output in another module differs from the golden file:\n%s", name, lineDiff(string(want), string(res.Code)))
+		}
+		if _, err := res.Write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testmod.WriteFile(t, filepath.Join(dir, "main.go"), runMain)
+	testmod.Go(t, dir, "vet", "./...")
+	out := testmod.Go(t, dir, "run", ".")
+	if strings.TrimSpace(out) != "ok" {
+		t.Errorf("program output:\n%s", out)
+	}
+}
+
+// runMain drives the generated services. It prints "ok", or one FAIL line
+// per failed check and exits 1.
+const runMain = `package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/br2k/br2k/runtime"
+	"github.com/go-chi/chi/v5"
+
+	"br2ktest/canvas"
+	"br2ktest/chain"
+	"br2ktest/deep"
+	"br2ktest/directory"
+	"br2ktest/ledger"
+	"br2ktest/params"
+)
+
+var failed bool
+
+func check(ok bool, format string, args ...any) {
+	if !ok {
+		failed = true
+		fmt.Printf("FAIL: "+format+"\n", args...)
+	}
+}
+
+// recorder is a Proposer that records the calls routes hand it.
+type recorder struct{ calls []runtime.Call }
+
+func (r *recorder) Submit(w http.ResponseWriter, req *http.Request, c runtime.Call) {
+	r.calls = append(r.calls, c)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+var index uint64
+
+// ctx is the context of the next log entry.
+func ctx() *runtime.Ctx {
+	index++
+	return runtime.NewCtx(nil, &runtime.Entry{Index: index, Time: 1700000000000000000 + int64(index), Seed: 7}, true)
+}
+
+func snapshot(s runtime.Service) string {
+	b, err := s.Snapshot()
+	check(err == nil, "Snapshot: %v", err)
+	return string(b)
+}
+
+func apply(s runtime.Service, op, payload string) runtime.Outcome {
+	return s.Apply(ctx(), op, []byte(payload))
+}
+
+func expect(o runtime.Outcome, status int, body string, what string) {
+	check(o.Status == status && (body == "" || string(o.Body) == body), "%s: got %d %s, want %d %s", what, o.Status, o.Body, status, body)
+}
+
+func expectCode(o runtime.Outcome, status int, code string, what string) {
+	got, msg, _ := o.DecodeError()
+	check(o.Status == status && got == code, "%s: got %d %s (%s), want %d %s", what, o.Status, got, msg, status, code)
+}
+
+// serve sends one request through the service's routes.
+func serve(s runtime.Service, method, path, body string) (*httptest.ResponseRecorder, *recorder) {
+	r := chi.NewRouter()
+	p := &recorder{}
+	s.Mount(r, p)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader(body)))
+	return w, p
+}
+
+func errorCode(w *httptest.ResponseRecorder) string {
+	var b struct {
+		Error struct{ Code string } ` + "`json:\"error\"`" + `
+	}
+	json.Unmarshal(w.Body.Bytes(), &b)
+	return b.Error.Code
+}
+
+// generic checks what every generated service must do.
+func generic(name string, s runtime.Service, fresh func() runtime.Service) {
+	ops := s.Ops()
+	check(len(ops) > 0, "%s: no ops", name)
+	check(sort.SliceIsSorted(ops, func(i, j int) bool { return ops[i].Name < ops[j].Name }), "%s: ops not sorted: %v", name, ops)
+
+	snap := snapshot(s)
+	other := fresh()
+	check(other.Restore([]byte(snap)) == nil, "%s: Restore of own snapshot failed", name)
+	check(snapshot(other) == snap, "%s: Snapshot→Restore→Snapshot changed bytes:\n%s\n%s", name, snap, snapshot(other))
+	check(other.Restore([]byte(` + "`{\"br2k_no_such_field\": 1}`" + `)) != nil, "%s: Restore accepted an unknown field", name)
+
+	expectCode(s.Apply(ctx(), "NoSuchOp", nil), 400, runtime.CodeBadRequest, name+": Apply of an unknown op")
+	expectCode(s.RunOnce(ctx(), "NoSuchOp", nil), 400, runtime.CodeBadRequest, name+": RunOnce of an unknown op")
+
+	for _, op := range ops {
+		path := op.Path
+		for strings.Contains(path, "{") {
+			i, j := strings.Index(path, "{"), strings.Index(path, "}")
+			path = path[:i] + "1" + path[j+1:]
+		}
+		w, p := serve(s, op.Method, path, ` + "`{\"br2k_unknown_field\": true}`" + `)
+		check(w.Code == 400 && errorCode(w) == runtime.CodeUnknownField && len(p.calls) == 0,
+			"%s: %s %s with an unknown field: %d %s", name, op.Method, path, w.Code, w.Body)
+	}
+}
+
+func main() {
+	services := []struct {
+		name  string
+		fresh func() runtime.Service
+	}{
+		{"canvas", func() runtime.Service { return canvas.NewService(&canvas.Canvas{}) }},
+		{"chain", func() runtime.Service { return chain.NewService(&chain.Chain{}) }},
+		{"deep", func() runtime.Service { return deep.NewService(&deep.Forest{}) }},
+		{"directory", func() runtime.Service { return directory.NewService(&directory.Directory{}) }},
+		{"ledger", func() runtime.Service { return ledger.NewService(ledger.New(nil)) }},
+		{"params", func() runtime.Service { return params.NewService(&params.Store{}) }},
+	}
+	for _, s := range services {
+		generic(s.name, s.fresh(), s.fresh)
+	}
+	ledgerChecks()
+	paramsChecks()
+	deepChecks()
+	chainChecks()
+	if failed {
+		os.Exit(1)
+	}
+	fmt.Println("ok")
+}
+
+func ledgerChecks() {
+	s := ledger.NewService(ledger.New(nil))
+	expect(apply(s, "OpenAccount", ` + "`{\"id\":\"alice\",\"owner\":\"0xA\"}`" + `), 200, "", "open alice")
+	expect(apply(s, "OpenAccount", ` + "`{\"id\":\"bob\"}`" + `), 200, "", "open bob")
+	expectCode(apply(s, "OpenAccount", ` + "`{\"id\":\"bob\"}`" + `), 409, "ACCOUNT_EXISTS", "open bob twice")
+	expect(apply(s, "RequestMint", ` + "`{\"id\":\"alice\",\"amount\":100}`" + `), 200, "", "request mint")
+	expect(apply(s, "ApproveMint", ` + "`{\"mint\":1}`" + `), 200, "", "approve mint")
+	expect(apply(s, "Transfer", ` + "`{\"from\":\"alice\",\"to\":\"bob\",\"amount\":30}`" + `), 200, ` + "`{\"from_balance\":70,\"to_balance\":30}`" + `, "transfer")
+
+	before := snapshot(s)
+	expectCode(apply(s, "Transfer", ` + "`{\"from\":\"alice\",\"to\":\"bob\",\"amount\":1000}`" + `), 409, "INSUFFICIENT_FUNDS", "overdraft")
+	expectCode(apply(s, "Transfer", ` + "`{\"from\":\"alice\",\"to\":\"nobody\",\"amount\":1}`" + `), 404, "NO_SUCH_ACCOUNT", "transfer to nobody")
+	expectCode(apply(s, "Transfer", ` + "`not json`" + `), 400, runtime.CodeBadRequest, "bad payload")
+	check(snapshot(s) == before, "failed calls changed the state")
+
+	o := s.RunOnce(ctx(), "Balance", []byte(` + "`{\"id\":\"alice\"}`" + `))
+	var a ledger.Account
+	check(o.Status == 200 && json.Unmarshal(o.Body, &a) == nil && a.Balance == 70 && a.Owner == "0xA", "balance: %d %s", o.Status, o.Body)
+	expectCode(s.RunOnce(ctx(), "IssueReceipt", []byte(` + "`{\"mint\":1}`" + `)), 503, "NO_NOTARY", "receipt without notary")
+
+	restored := ledger.NewService(ledger.New(nil))
+	check(restored.Restore([]byte(before)) == nil && snapshot(restored) == before, "ledger restore round trip")
+
+	// Path parameters win over body fields of the same name.
+	w, p := serve(s, "POST", "/accounts/alice/mints", ` + "`{\"id\":\"mallory\",\"amount\":5}`" + `)
+	check(w.Code == 202 && len(p.calls) == 1 && p.calls[0].Op == "RequestMint" && p.calls[0].Kind == runtime.KindReplicate &&
+		string(p.calls[0].Payload) == ` + "`{\"id\":\"alice\",\"amount\":5}`" + `, "mint route: %d %+v", w.Code, p.calls)
+	w, p = serve(s, "GET", "/accounts/bob", "")
+	check(w.Code == 202 && len(p.calls) == 1 && p.calls[0].Kind == runtime.KindOnlyOnce && string(p.calls[0].Payload) == ` + "`{\"id\":\"bob\"}`" + `, "balance route: %d %+v", w.Code, p.calls)
+	w, _ = serve(s, "POST", "/mints/abc/approve", "")
+	check(w.Code == 400 && errorCode(w) == runtime.CodeBadPathParam, "bad mint id: %d %s", w.Code, w.Body)
+	w, _ = serve(s, "POST", "/accounts/alice/mints", ` + "`{\"amount\":1,\"pad\":\"`" + `+strings.Repeat("x", 5000)+` + "`\"}`" + `)
+	check(w.Code == 413 && errorCode(w) == runtime.CodeBodyTooLarge, "maxbody=4KiB: %d %s", w.Code, w.Body)
+	w, _ = serve(s, "POST", "/transfers", ` + "`{\"amount\":\"many\"}`" + `)
+	check(w.Code == 400 && errorCode(w) == runtime.CodeBadJSON, "bad JSON type: %d %s", w.Code, w.Body)
+}
+
+func paramsChecks() {
+	s := params.NewService(&params.Store{})
+	w, p := serve(s, "PUT", "/items/k/7/-3/12/true", ` + "`{\"note\":\"n\",\"id\":99}`" + `)
+	var in params.ItemRef
+	check(w.Code == 202 && len(p.calls) == 1 && json.Unmarshal(p.calls[0].Payload, &in) == nil &&
+		in == params.ItemRef{Kind: "k", ID: 7, Shard: -3, Level: 12, Hidden: true, Note: "n"}, "put route: %d %+v %+v", w.Code, p.calls, in)
+	expect(s.Apply(ctx(), "Put", p.calls[0].Payload), 200, "", "put")
+	for _, path := range []string{"/items/k/7/300/12/true", "/items/k/-7/1/12/true", "/items/k/7/1/12/yes", "/items/k/7/1/99999/true"} {
+		w, _ := serve(s, "PUT", path, "")
+		check(w.Code == 400 && errorCode(w) == runtime.CodeBadPathParam, "PUT %s: %d %s", path, w.Code, w.Body)
+	}
+	w, p = serve(s, "GET", "/pages/5/6/-9", "")
+	in = params.ItemRef{}
+	check(w.Code == 202 && len(p.calls) == 1 && json.Unmarshal(p.calls[0].Payload, &in) == nil && in.Page == 5 && in.Offset == 6 && in.Big == -9, "pages route: %+v", in)
+	w, _ = serve(s, "GET", "/count", ` + "`{\"x\":\"`" + `+strings.Repeat("y", 2000)+` + "`\"}`" + `)
+	check(w.Code == 413, "maxbody=1KiB: %d", w.Code)
+
+	// Delete decrements the count before it fails: the rollback restores it.
+	before := snapshot(s)
+	expectCode(apply(s, "Delete", ` + "`{\"kind\":\"nope\",\"id\":1}`" + `), 404, "NO_SUCH_ITEM", "delete missing")
+	check(snapshot(s) == before, "failed Delete changed the state: %s -> %s", before, snapshot(s))
+	expect(apply(s, "Delete", ` + "`{\"kind\":\"k\",\"id\":7}`" + `), 200, "true", "delete")
+	expect(s.RunOnce(ctx(), "Counts", []byte("{}")), 200, ` + "`{\"count\":0}`" + `, "counts")
+}
+
+func deepChecks() {
+	f := &deep.Forest{}
+	s := deep.NewService(f)
+	expect(apply(s, "Plant", ` + "`{\"name\":\"oak\",\"child\":\"acorn\"}`" + `), 200, "", "plant oak")
+	before := snapshot(s)
+	// Plant changes the slice, the map, a node and the grid before failing.
+	expectCode(apply(s, "Plant", ` + "`{\"name\":\"elm\"}`" + `), 400, runtime.CodeBadRequest, "plant without child")
+	check(snapshot(s) == before, "failed Plant changed the state:\n%s\n%s", before, snapshot(s))
+	check(len(f.Trees) == 1 && len(f.ByName) == 1 && len(f.Grid[1][1].Marks) == 1, "rollback did not restore the caller's state value")
+	expect(s.RunOnce(ctx(), "Count", []byte(` + "`{\"name\":\"oak\"}`" + `)), 200, "2", "count")
+}
+
+func chainChecks() {
+	s := chain.NewService(&chain.Chain{Cache: map[string]string{"keep": "me"}})
+	expect(apply(s, "Grant", ` + "`{\"to\":\"00000001\",\"value\":10}`" + `), 200, "10", "grant")
+	expect(apply(s, "Mine", ` + "`{\"from\":\"00000001\",\"to\":\"00000002\",\"value\":4}`" + `), 200, "6", "mine")
+	before := snapshot(s)
+	// Mine subtracts from the *big.Int in the map before failing: only a
+	// deep copy of the big.Int undoes that.
+	expectCode(apply(s, "Mine", ` + "`{\"from\":\"00000001\",\"to\":\"00000002\",\"value\":100}`" + `), 409, "OVERDRAFT", "overdraft")
+	check(snapshot(s) == before, "failed Mine changed the state:\n%s\n%s", before, snapshot(s))
+	check(bytes.Contains([]byte(before), []byte(` + "`\"balances\":{\"00000001\":6}`" + `)), "snapshot: %s", before)
+
+	other := chain.NewService(&chain.Chain{Cache: map[string]string{"other": "cache"}})
+	check(other.Restore([]byte(before)) == nil && snapshot(other) == before, "chain restore round trip")
+	o := other.RunOnce(ctx(), "Head", nil)
+	check(o.Status == 200 || o.Status == 400, "head: %d %s", o.Status, o.Body)
+	_ = io.EOF
+}
+`

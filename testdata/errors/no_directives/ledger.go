@@ -1,0 +1,7 @@
+// Package nodirs has no directives: "// br2k:state" with a space is prose.
+package nodirs
+
+// Ledger would be the state.
+//
+// br2k:state
+type Ledger struct{}

@@ -1,0 +1,29 @@
+// Package directory has onlyonce handlers only: no rollback copy is
+// generated.
+package directory
+
+import "github.com/br2k/br2k/runtime"
+
+// Directory is the state.
+//
+//br2k:state
+type Directory struct {
+	Entries map[string]string `json:"entries"`
+	Token   string            `json:"-" br2k:"-"` // a credential, never replicated
+}
+
+// Key names an entry.
+type Key struct {
+	Key string `json:"key"`
+}
+
+// Lookup returns an entry.
+//
+//br2k:onlyonce GET /entries/{key}
+func (d *Directory) Lookup(ctx *runtime.Ctx, in Key) (string, error) {
+	v, ok := d.Entries[in.Key]
+	if !ok {
+		return "", runtime.NotFound("NO_SUCH_ENTRY", "no entry %q", in.Key)
+	}
+	return v, nil
+}

@@ -1,0 +1,276 @@
+// Package ledger is an example br2k service: the off-chain ledger of a token
+// whose mints are approved off chain and anchored on chain. Accounts,
+// transfers and mint approvals are replicated; balance queries and receipt
+// issuing run once, on the leader.
+package ledger
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+)
+
+// Ledger is the replicated state of the service.
+//
+//br2k:state
+type Ledger struct {
+	Accounts map[string]*Account `json:"accounts"`
+	Mints    []MintRequest       `json:"mints"`
+	Supply   uint64              `json:"supply"`
+
+	// notary issues receipts for approved mints. It is a dependency, not
+	// state: each replica wires its own, and snapshots leave it alone.
+	notary Notary `br2k:"-"`
+}
+
+// Account is one holder's balance.
+type Account struct {
+	ID      string    `json:"id"`
+	Owner   string    `json:"owner"` // the holder's on-chain address
+	Balance uint64    `json:"balance"`
+	Opened  time.Time `json:"opened"`
+}
+
+// MintRequest asks for new tokens to be credited to an account.
+type MintRequest struct {
+	ID        uint64    `json:"id"`
+	Account   string    `json:"account"`
+	Amount    uint64    `json:"amount"`
+	Approved  bool      `json:"approved"`
+	Requested time.Time `json:"requested"`
+	Ticket    string    `json:"ticket"` // random reference shown to the requester
+}
+
+// Receipt is what the notary issues for an approved mint.
+type Receipt struct {
+	Mint    uint64 `json:"mint"`
+	Account string `json:"account"`
+	Amount  uint64 `json:"amount"`
+	Ref     string `json:"ref"` // the notary's reference (a transaction hash on chain)
+}
+
+// Notary issues receipts. Issuing is an external side effect, so the handler
+// that calls it is onlyonce: it runs on one replica, once per request.
+type Notary interface {
+	Issue(ctx *runtime.Ctx, r Receipt) (ref string, err error)
+}
+
+// New returns an empty ledger whose receipts notary issues.
+func New(notary Notary) *Ledger {
+	return &Ledger{Accounts: map[string]*Account{}, notary: notary}
+}
+
+// OpenAccountIn opens an account.
+type OpenAccountIn struct {
+	ID    string `json:"id"`
+	Owner string `json:"owner"`
+}
+
+// OpenAccount creates an empty account.
+//
+//br2k:replicate POST /accounts
+func (l *Ledger) OpenAccount(ctx *runtime.Ctx, in OpenAccountIn) (Account, error) {
+	if in.ID == "" {
+		return Account{}, runtime.Invalid("id must not be empty")
+	}
+	if _, ok := l.Accounts[in.ID]; ok {
+		return Account{}, runtime.Conflict("ACCOUNT_EXISTS", "account %q already exists", in.ID)
+	}
+	a := &Account{ID: in.ID, Owner: in.Owner, Opened: ctx.Now()}
+	l.Accounts[in.ID] = a
+	return *a, nil
+}
+
+// TransferIn moves Amount tokens From one account To another.
+type TransferIn struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Amount uint64 `json:"amount"`
+}
+
+// TransferOut has both balances after the transfer.
+type TransferOut struct {
+	From uint64 `json:"from_balance"`
+	To   uint64 `json:"to_balance"`
+}
+
+// Transfer moves tokens between accounts.
+//
+//br2k:replicate POST /transfers
+func (l *Ledger) Transfer(ctx *runtime.Ctx, in TransferIn) (TransferOut, error) {
+	if in.Amount == 0 {
+		return TransferOut{}, runtime.Invalid("amount must be positive")
+	}
+	from, err := l.account(in.From)
+	if err != nil {
+		return TransferOut{}, err
+	}
+	to, err := l.account(in.To)
+	if err != nil {
+		return TransferOut{}, err
+	}
+	if from.Balance < in.Amount {
+		return TransferOut{}, runtime.Conflict("INSUFFICIENT_FUNDS", "account %q has %d, needs %d", in.From, from.Balance, in.Amount)
+	}
+	// No overflow check on the credit: balances sum to the supply, which
+	// ApproveMint keeps below 2^64.
+	from.Balance -= in.Amount
+	to.Balance += in.Amount
+	return TransferOut{From: from.Balance, To: to.Balance}, nil
+}
+
+// BatchIn is a list of transfers applied all or nothing (a payroll, an
+// airdrop).
+type BatchIn struct {
+	Transfers []TransferIn `json:"transfers"`
+}
+
+// BatchOut has the balances after each transfer.
+type BatchOut struct {
+	Results []TransferOut `json:"results"`
+}
+
+// TransferBatch applies transfers in order. When one fails the handler
+// returns its error as it stands, having already applied the ones before:
+// the runtime undoes them on every replica.
+//
+//br2k:replicate POST /transfers/batch
+func (l *Ledger) TransferBatch(ctx *runtime.Ctx, in BatchIn) (BatchOut, error) {
+	if len(in.Transfers) == 0 {
+		return BatchOut{}, runtime.Invalid("transfers must not be empty")
+	}
+	out := BatchOut{Results: make([]TransferOut, 0, len(in.Transfers))}
+	for i, t := range in.Transfers {
+		r, err := l.Transfer(ctx, t)
+		if err != nil {
+			e := runtime.AsError(err)
+			return BatchOut{}, runtime.NewError(e.Status, e.Code, "transfer %d: %s", i, e.Message)
+		}
+		out.Results = append(out.Results, r)
+	}
+	return out, nil
+}
+
+// RequestMintIn asks for Amount new tokens for account ID (a path parameter).
+type RequestMintIn struct {
+	ID     string `json:"id"`
+	Amount uint64 `json:"amount"`
+}
+
+// RequestMint files a mint request for an account; it needs approval.
+//
+//br2k:replicate POST /accounts/{id}/mints maxbody=4KiB
+func (l *Ledger) RequestMint(ctx *runtime.Ctx, in RequestMintIn) (MintRequest, error) {
+	if _, err := l.account(in.ID); err != nil {
+		return MintRequest{}, err
+	}
+	if in.Amount == 0 {
+		return MintRequest{}, runtime.Invalid("amount must be positive")
+	}
+	m := MintRequest{
+		ID:        uint64(len(l.Mints)) + 1,
+		Account:   in.ID,
+		Amount:    in.Amount,
+		Requested: ctx.Now(),
+		Ticket:    ticket(ctx),
+	}
+	l.Mints = append(l.Mints, m)
+	return m, nil
+}
+
+// ticket draws a short random reference from the entry's seeded source, so
+// every replica draws the same one.
+func ticket(ctx *runtime.Ctx) string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = alphabet[ctx.Rand().IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// MintRef names a mint request by its id (a path parameter).
+type MintRef struct {
+	Mint uint64 `json:"mint"`
+}
+
+// ApproveMint credits an approved mint to its account.
+//
+//br2k:replicate POST /mints/{mint}/approve
+func (l *Ledger) ApproveMint(ctx *runtime.Ctx, in MintRef) (MintRequest, error) {
+	m, err := l.mint(in.Mint)
+	if err != nil {
+		return MintRequest{}, err
+	}
+	if m.Approved {
+		return MintRequest{}, runtime.Conflict("ALREADY_APPROVED", "mint %d is already approved", in.Mint)
+	}
+	a, err := l.account(m.Account)
+	if err != nil {
+		return MintRequest{}, err
+	}
+	if a.Balance+m.Amount < a.Balance || l.Supply+m.Amount < l.Supply {
+		return MintRequest{}, runtime.Conflict("BALANCE_OVERFLOW", "mint %d would overflow account %q or the supply", in.Mint, m.Account)
+	}
+	m.Approved = true
+	a.Balance += m.Amount
+	l.Supply += m.Amount
+	return *m, nil
+}
+
+// BalanceIn names an account (a path parameter).
+type BalanceIn struct {
+	ID string `json:"id"`
+}
+
+// Balance returns an account. It only reads state, so it runs once.
+//
+//br2k:onlyonce GET /accounts/{id}
+func (l *Ledger) Balance(ctx *runtime.Ctx, in BalanceIn) (Account, error) {
+	a, err := l.account(in.ID)
+	if err != nil {
+		return Account{}, err
+	}
+	return *a, nil
+}
+
+// IssueReceipt has the notary issue the receipt of an approved mint. The
+// notary's side effect must happen once per request, so this is onlyonce;
+// retried with the same Idempotency-Key it returns the first receipt.
+//
+//br2k:onlyonce POST /mints/{mint}/receipt
+func (l *Ledger) IssueReceipt(ctx *runtime.Ctx, in MintRef) (Receipt, error) {
+	m, err := l.mint(in.Mint)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if !m.Approved {
+		return Receipt{}, runtime.Conflict("NOT_APPROVED", "mint %d is not approved", in.Mint)
+	}
+	r := Receipt{Mint: m.ID, Account: m.Account, Amount: m.Amount}
+	if l.notary == nil {
+		return Receipt{}, runtime.NewError(http.StatusServiceUnavailable, "NO_NOTARY", "this replica has no notary configured")
+	}
+	ref, err := l.notary.Issue(ctx, r)
+	if err != nil {
+		return Receipt{}, err
+	}
+	r.Ref = ref
+	return r, nil
+}
+
+func (l *Ledger) account(id string) (*Account, error) {
+	a, ok := l.Accounts[id]
+	if !ok {
+		return nil, runtime.NotFound("NO_SUCH_ACCOUNT", "account %q does not exist", id)
+	}
+	return a, nil
+}
+
+func (l *Ledger) mint(id uint64) (*MintRequest, error) {
+	if id == 0 || id > uint64(len(l.Mints)) {
+		return nil, runtime.NotFound("NO_SUCH_MINT", "mint %d does not exist", id)
+	}
+	return &l.Mints[id-1], nil
+}
