@@ -64,6 +64,8 @@ func TestDirectiveErrorsArePositionedAtTheOffendingToken(t *testing.T) {
 			`ledger.go:6:26: BR2K104: route "/a/../b" has a ".." segment`},
 		{"regexp parameter", "//br2k:replicate POST /a/{id:[0-9]+}",
 			`ledger.go:6:26: BR2K104: route parameter {id:[0-9]+}: regular expressions are not supported`},
+		{"reserved runtime path", "//br2k:onlyonce GET /br2k/status",
+			`ledger.go:6:21: BR2K104: route "/br2k/status": paths under /br2k/ are reserved for the br2k runtime (status, forwarding)`},
 		{"wildcard", "//br2k:replicate POST /a/*",
 			`ledger.go:6:26: BR2K104: route "/a/*": wildcards (*) are not supported`},
 		{"parameter name not an identifier", "//br2k:replicate POST /a/{1d}",

@@ -5,6 +5,10 @@ import (
 	"strings"
 )
 
+// ReservedPrefix starts the paths of the runtime's own endpoints
+// (/br2k/status, /br2k/internal/...); services cannot route under it.
+const ReservedPrefix = "/br2k/"
+
 // parseRoute checks a chi route pattern and returns its parameters. It
 // reports the first problem only, at the offending character: a path is
 // short, and later problems are often consequences of the first.
@@ -19,6 +23,9 @@ func parseRoute(path string, pos token.Position) ([]Param, *Diagnostic) {
 	}
 	if path == "/" {
 		return nil, nil
+	}
+	if path == ReservedPrefix[:len(ReservedPrefix)-1] || strings.HasPrefix(path, ReservedPrefix) {
+		return bad(0, "route %q: paths under %s are reserved for the br2k runtime (status, forwarding)", path, ReservedPrefix)
 	}
 	if strings.HasSuffix(path, "/") {
 		return bad(len(path)-1, "route %q must not end with \"/\"", path)
