@@ -50,6 +50,7 @@ func emit(m *model) ([]byte, error) {
 	e.mount()
 	e.dispatch(annotations.KindReplicate)
 	e.dispatch(annotations.KindOnlyOnce)
+	e.checkpoint()
 	e.snapshot()
 	if e.has(annotations.KindReplicate) {
 		e.copier.stateFunc()
@@ -255,8 +256,9 @@ func (e *emitter) dispatch(k annotations.Kind) {
 		fname, what = "RunOnce", "onlyonce"
 		e.comment("RunOnce runs an onlyonce handler.")
 	} else {
-		e.comment("Apply runs a replicated handler. A handler error restores the state",
-			"copied before the call.")
+		e.comment("Apply runs a replicated handler. It does not undo a failed call's",
+			"changes: the runtime takes a Checkpoint before a batch of calls and",
+			"restores it when one fails.")
 	}
 	var cases []jen.Code
 	for _, o := range e.m.ops {
@@ -270,13 +272,6 @@ func (e *emitter) dispatch(k annotations.Kind) {
 			),
 		}
 		onErr := []jen.Code{jen.Return(e.rt("ErrorOutcome").Call(jen.Err()))}
-		if k == annotations.KindReplicate {
-			// The copy is taken before every call: a handler may fail after
-			// changing the state, and every replica must then be left as it
-			// was, whatever the handler did first.
-			body = append(body, jen.Id("saved").Op(":=").Id(e.copier.stateFuncName()).Call(jen.Id("s").Dot("state")))
-			onErr = append([]jen.Code{jen.Op("*").Id("s").Dot("state").Op("=").Op("*").Id("saved")}, onErr...)
-		}
 		body = append(body,
 			jen.List(jen.Id("out"), jen.Err()).Op(":=").Id("s").Dot("state").Dot(o.name).Call(jen.Id("ctx"), jen.Id("in")),
 			jen.If(jen.Err().Op("!=").Nil()).Block(onErr...),
@@ -294,6 +289,27 @@ func (e *emitter) dispatch(k annotations.Kind) {
 		jen.Id("op").String(),
 		jen.Id("payload").Index().Byte(),
 	).Add(e.rt("Outcome")).Block(stmts...)
+	e.f.Line()
+}
+
+// checkpoint emits Checkpoint: a deep copy of the replicated fields and the
+// func that puts it back. A handler may fail after changing the state, and
+// every replica must then be left as it was; the runtime takes one
+// checkpoint per batch of calls rather than one per call.
+func (e *emitter) checkpoint() {
+	e.comment("Checkpoint deep-copies the replicated fields of the state and returns",
+		"a func that puts them back; call it at most once.")
+	var body []jen.Code
+	if e.has(annotations.KindReplicate) {
+		body = []jen.Code{
+			jen.Id("saved").Op(":=").Id(e.copier.stateFuncName()).Call(jen.Id("s").Dot("state")),
+			jen.Return(jen.Func().Params().Block(jen.Op("*").Id("s").Dot("state").Op("=").Op("*").Id("saved"))),
+		}
+	} else {
+		// No handler changes the state: nothing to put back.
+		body = []jen.Code{jen.Return(jen.Func().Params().Block())}
+	}
+	e.f.Func().Add(e.recv()).Id("Checkpoint").Params().Params(jen.Id("restore").Func().Params()).Block(body...)
 	e.f.Line()
 }
 

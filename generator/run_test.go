@@ -107,8 +107,15 @@ func snapshot(s runtime.Service) string {
 	return string(b)
 }
 
+// apply runs a replicated call as the runtime does: a checkpoint before,
+// restored when the call fails.
 func apply(s runtime.Service, op, payload string) runtime.Outcome {
-	return s.Apply(ctx(), op, []byte(payload))
+	restore := s.Checkpoint()
+	o := s.Apply(ctx(), op, []byte(payload))
+	if !o.OK() {
+		restore()
+	}
+	return o
 }
 
 func expect(o runtime.Outcome, status int, body string, what string) {

@@ -41,8 +41,14 @@ type Service interface {
 	Mount(r chi.Router, p Proposer)
 	// Apply runs replicated handler op on payload. It is deterministic: every
 	// replica given the same state and entry returns the same outcome and
-	// leaves the same state. A handler error undoes the call's changes.
+	// leaves the same state. It does not undo a failed call's changes; the
+	// runtime does, with Checkpoint.
 	Apply(ctx *Ctx, op string, payload []byte) Outcome
+	// Checkpoint deep-copies the replicated part of the state and returns a
+	// func that puts it back, to be called at most once. The runtime takes
+	// one before a batch of calls; when a call fails it restores it and
+	// applies again the calls of the batch that succeeded before.
+	Checkpoint() (restore func())
 	// RunOnce runs onlyonce handler op on payload, on the leader only.
 	RunOnce(ctx *Ctx, op string, payload []byte) Outcome
 	// Snapshot encodes the replicated part of the state. Equal states give

@@ -161,8 +161,9 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	}))
 }
 
-// Apply runs a replicated handler. A handler error restores the state
-// copied before the call.
+// Apply runs a replicated handler. It does not undo a failed call's
+// changes: the runtime takes a Checkpoint before a batch of calls and
+// restores it when one fails.
 func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
 	switch op {
 	case "ApproveMint":
@@ -170,10 +171,8 @@ func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Out
 		if err := json.Unmarshal(payload, &in); err != nil {
 			return runtime.ErrorOutcome(runtime.Invalid("decode ApproveMint input: %v", err))
 		}
-		saved := br2kCopyLedger(s.state)
 		out, err := s.state.ApproveMint(ctx, in)
 		if err != nil {
-			*s.state = *saved
 			return runtime.ErrorOutcome(err)
 		}
 		return runtime.ResultOutcome(out)
@@ -182,10 +181,8 @@ func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Out
 		if err := json.Unmarshal(payload, &in); err != nil {
 			return runtime.ErrorOutcome(runtime.Invalid("decode OpenAccount input: %v", err))
 		}
-		saved := br2kCopyLedger(s.state)
 		out, err := s.state.OpenAccount(ctx, in)
 		if err != nil {
-			*s.state = *saved
 			return runtime.ErrorOutcome(err)
 		}
 		return runtime.ResultOutcome(out)
@@ -194,10 +191,8 @@ func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Out
 		if err := json.Unmarshal(payload, &in); err != nil {
 			return runtime.ErrorOutcome(runtime.Invalid("decode RequestMint input: %v", err))
 		}
-		saved := br2kCopyLedger(s.state)
 		out, err := s.state.RequestMint(ctx, in)
 		if err != nil {
-			*s.state = *saved
 			return runtime.ErrorOutcome(err)
 		}
 		return runtime.ResultOutcome(out)
@@ -206,10 +201,8 @@ func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Out
 		if err := json.Unmarshal(payload, &in); err != nil {
 			return runtime.ErrorOutcome(runtime.Invalid("decode Transfer input: %v", err))
 		}
-		saved := br2kCopyLedger(s.state)
 		out, err := s.state.Transfer(ctx, in)
 		if err != nil {
-			*s.state = *saved
 			return runtime.ErrorOutcome(err)
 		}
 		return runtime.ResultOutcome(out)
@@ -218,10 +211,8 @@ func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Out
 		if err := json.Unmarshal(payload, &in); err != nil {
 			return runtime.ErrorOutcome(runtime.Invalid("decode TransferBatch input: %v", err))
 		}
-		saved := br2kCopyLedger(s.state)
 		out, err := s.state.TransferBatch(ctx, in)
 		if err != nil {
-			*s.state = *saved
 			return runtime.ErrorOutcome(err)
 		}
 		return runtime.ResultOutcome(out)
@@ -254,6 +245,15 @@ func (s *Service) RunOnce(ctx *runtime.Ctx, op string, payload []byte) runtime.O
 		return runtime.ResultOutcome(out)
 	}
 	return runtime.ErrorOutcome(runtime.Invalid("unknown onlyonce op %q", op))
+}
+
+// Checkpoint deep-copies the replicated fields of the state and returns
+// a func that puts them back; call it at most once.
+func (s *Service) Checkpoint() (restore func()) {
+	saved := br2kCopyLedger(s.state)
+	return func() {
+		*s.state = *saved
+	}
 }
 
 // br2kLedgerSnapshot holds the replicated fields of Ledger.

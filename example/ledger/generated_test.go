@@ -56,9 +56,16 @@ func newHarness(t *testing.T, notary Notary) *harness {
 	return &harness{t: t, state: l, svc: NewService(l)}
 }
 
+// apply runs a replicated call as the runtime does: a checkpoint before,
+// restored when the call fails.
 func (h *harness) apply(op, payload string) runtime.Outcome {
 	h.index++
-	return h.svc.Apply(entryCtx(h.index), op, []byte(payload))
+	restore := h.svc.Checkpoint()
+	o := h.svc.Apply(entryCtx(h.index), op, []byte(payload))
+	if !o.OK() {
+		restore()
+	}
+	return o
 }
 
 func (h *harness) mustApply(op, payload string) runtime.Outcome {

@@ -82,43 +82,90 @@ func (e *ErrOutOfOrder) Error() string {
 }
 
 // Apply applies e, which must be entry Applied()+1, and returns its outcome.
-// Every outcome, success or failure, is deterministic and advances the
-// applied index: a handler error is the entry's result, not a reason to stop.
+// It is ApplyBatch of one entry.
 func (m *Machine) Apply(e *runtime.Entry) (runtime.Outcome, error) {
-	if e.Index != m.applied+1 {
-		return runtime.Outcome{}, &ErrOutOfOrder{Applied: m.applied, Got: e.Index}
+	outs, err := m.ApplyBatch([]*runtime.Entry{e})
+	if err != nil {
+		return runtime.Outcome{}, err
 	}
-	m.expire(e.Time)
-	var out runtime.Outcome
-	switch e.Kind {
-	case runtime.KindReplicate:
-		out = m.replicate(e)
-	case runtime.KindOnlyOnce:
-		out = m.onlyOnce(e)
-	default:
-		// A kind this binary does not know: every replica of the same
-		// version sees the same, so the outcome is deterministic.
-		out = runtime.ErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "entry %d has unknown kind %q", e.Index, byte(e.Kind)))
-	}
-	m.applied = e.Index
-	if e.Time > m.lastTime {
-		m.lastTime = e.Time
-	}
-	return out, nil
+	return outs[0], nil
 }
 
-func (m *Machine) replicate(e *runtime.Entry) runtime.Outcome {
-	if e.Key != "" {
-		if rec, ok := m.records[e.Key]; ok {
-			return replay(rec, e)
+// ApplyBatch applies consecutive entries, the first of which must be entry
+// Applied()+1, and returns their outcomes. Every outcome, success or
+// failure, is deterministic and advances the applied index: a handler error
+// is the entry's result, not a reason to stop.
+//
+// A failed replicated call must leave the state as it was. Rather than copy
+// the state before every call, ApplyBatch takes one checkpoint before the
+// first call of the batch; when a call fails it restores the checkpoint and
+// runs again the calls that succeeded since it (handlers are deterministic,
+// so they leave the same state), then takes a new checkpoint at the next call.
+func (m *Machine) ApplyBatch(es []*runtime.Entry) ([]runtime.Outcome, error) {
+	outs := make([]runtime.Outcome, 0, len(es))
+	var restore func()
+	var since []*runtime.Entry // replicated calls run since the checkpoint
+	for _, e := range es {
+		if e.Index != m.applied+1 {
+			return outs, &ErrOutOfOrder{Applied: m.applied, Got: e.Index}
+		}
+		m.expire(e.Time)
+		var out runtime.Outcome
+		switch e.Kind {
+		case runtime.KindReplicate:
+			rec, replayed := m.lookup(e)
+			if replayed {
+				out = rec
+				break
+			}
+			if restore == nil {
+				restore, since = m.svc.Checkpoint(), since[:0]
+			}
+			out = m.run(e)
+			if out.OK() {
+				since = append(since, e)
+			} else {
+				restore()
+				for _, done := range since {
+					m.run(done)
+				}
+				restore = nil
+			}
+			if e.Key != "" {
+				m.record(e, out)
+			}
+		case runtime.KindOnlyOnce:
+			out = m.onlyOnce(e)
+		default:
+			// A kind this binary does not know: every replica of the same
+			// version sees the same, so the outcome is deterministic.
+			out = runtime.ErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "entry %d has unknown kind %q", e.Index, byte(e.Kind)))
+		}
+		outs = append(outs, out)
+		m.applied = e.Index
+		if e.Time > m.lastTime {
+			m.lastTime = e.Time
 		}
 	}
-	ctx := runtime.NewCtx(nil, e, e.Subject.ID == m.self)
-	out := m.svc.Apply(ctx, e.Op, e.Payload)
-	if e.Key != "" {
-		m.record(e, out)
+	return outs, nil
+}
+
+// run runs replicated entry e's handler.
+func (m *Machine) run(e *runtime.Entry) runtime.Outcome {
+	return m.svc.Apply(runtime.NewCtx(nil, e, e.Subject.ID == m.self), e.Op, e.Payload)
+}
+
+// lookup answers a replicated call whose key was recorded, without running
+// it.
+func (m *Machine) lookup(e *runtime.Entry) (runtime.Outcome, bool) {
+	if e.Key == "" {
+		return runtime.Outcome{}, false
 	}
-	return out
+	rec, ok := m.records[e.Key]
+	if !ok {
+		return runtime.Outcome{}, false
+	}
+	return replay(rec, e), true
 }
 
 func (m *Machine) onlyOnce(e *runtime.Entry) runtime.Outcome {

@@ -207,3 +207,38 @@ func TestCtxIsLeaderOnlyOnTheSubjectReplica(t *testing.T) {
 		t.Fatal("subject replica is not leader")
 	}
 }
+
+func TestBatchWithFailedCallsEndsAsIfAppliedOneByOne(t *testing.T) {
+	steps := append([]step{}, workload[:5]...) // alice 70, bob 30
+	steps = append(steps,
+		step{kind: runtime.KindReplicate, op: "Transfer", payload: `{"from":"alice","to":"bob","amount":5}`},
+		// Applies its first transfer, then fails on the second.
+		step{kind: runtime.KindReplicate, op: "TransferBatch", payload: `{"transfers":[{"from":"bob","to":"alice","amount":20},{"from":"bob","to":"alice","amount":500}]}`},
+		step{kind: runtime.KindReplicate, op: "RequestMint", payload: `{"id":"bob","amount":7}`},
+		step{kind: runtime.KindReplicate, op: "Transfer", key: "k", payload: `{"from":"bob","to":"alice","amount":1}`},
+		step{kind: runtime.KindReplicate, op: "TransferBatch", payload: `{"transfers":[{"from":"alice","to":"bob","amount":1},{"from":"nobody","to":"bob","amount":1}]}`},
+		step{kind: runtime.KindReplicate, op: "Transfer", key: "k", payload: `{"from":"bob","to":"alice","amount":1}`},
+		step{kind: runtime.KindReplicate, op: "ApproveMint", payload: `{"mint":2}`},
+	)
+	es := build(steps, 1, 1)
+	one, svcOne := newMachine("r1")
+	outsOne := mustApply(t, one, es)
+	batch, svcBatch := newMachine("r1")
+	outsBatch, err := batch.ApplyBatch(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range es {
+		if outsOne[i].Status != outsBatch[i].Status || !bytes.Equal(outsOne[i].Body, outsBatch[i].Body) {
+			t.Errorf("entry %d: one by one %d %s, batched %d %s", i+1, outsOne[i].Status, outsOne[i].Body, outsBatch[i].Status, outsBatch[i].Body)
+		}
+	}
+	a, _ := svcOne.Snapshot()
+	b, _ := svcBatch.Snapshot()
+	if !bytes.Equal(a, b) {
+		t.Fatalf("batched state differs:\none by one %s\nbatched    %s", a, b)
+	}
+	if outsBatch[6].OK() || outsBatch[9].OK() || !outsBatch[11].OK() {
+		t.Fatalf("the workload does not fail where it should: %v", outsBatch)
+	}
+}
