@@ -1,0 +1,126 @@
+package log
+
+import (
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchPayloadSize is the payload of a benchmark entry: a small JSON request.
+const benchPayloadSize = 200
+
+// BenchmarkAppend measures a leader appending batches to a log on the shared
+// three-member cluster, one Append at a time, as the replica does.
+func BenchmarkAppend(b *testing.B) {
+	for _, batch := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			ctx, cli := testContext(b), sharedClient(b)
+			l := New(cli, testPrefix(b))
+			el := NewElection(cli, l.Prefix(), 5*time.Second)
+			defer el.Close()
+			ld, err := el.Campaign(ctx, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			head, _, err := l.Head(ctx) // earlier rounds of b.N appended already
+			if err != nil {
+				b.Fatal(err)
+			}
+			entries := BenchEntries(ld.Term, batch, benchPayloadSize)
+			n := 0
+			for b.Loop() {
+				for i, e := range entries {
+					e.Index = head + 1 + uint64(i)
+				}
+				if err := l.Append(ctx, fence(ld, head), entries); err != nil {
+					b.Fatal(err)
+				}
+				head += uint64(batch)
+				n++
+			}
+			b.ReportMetric(float64(n*batch)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}
+
+// BenchmarkPut measures plain etcd puts on the shared cluster, many in
+// flight (8 goroutines per GOMAXPROCS), for comparison with Append.
+func BenchmarkPut(b *testing.B) {
+	ctx, cli := testContext(b), sharedClient(b)
+	prefix := testPrefix(b)
+	value := string(make([]byte, benchPayloadSize))
+	var worker atomic.Int64
+	var puts atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := strconv.FormatInt(worker.Add(1), 10)
+		for i := 0; pb.Next(); i++ {
+			if _, err := cli.Put(ctx, prefix+w+"/"+strconv.Itoa(i), value); err != nil {
+				b.Error(err)
+				return
+			}
+			puts.Add(1)
+		}
+	})
+	b.ReportMetric(float64(puts.Load())/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkRawRates runs the exported measurement loops briefly and reports
+// their rates; with -benchtime=1x it is a quick survey of the cluster.
+func BenchmarkRawRates(b *testing.B) {
+	ctx, cli := testContext(b), sharedClient(b)
+	const d = time.Second
+	for i := 0; b.Loop(); i++ {
+		p := testPrefix(b) + strconv.Itoa(i) + "/"
+		put, err := RawPutRate(ctx, cli, p+"put/", 16, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		txn, err := RawTxnRate(ctx, cli, p+"txn/", 1, 64, benchPayloadSize, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		app, err := AppendRate(ctx, cli, p+"append/", 64, benchPayloadSize, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(put, "puts/s(16-clients)")
+		b.ReportMetric(txn, "txn-entries/s(batch-64)")
+		b.ReportMetric(app, "append-entries/s(batch-64)")
+	}
+}
+
+func TestRateHelpersMeasure(t *testing.T) {
+	ctx, cli := testContext(t), sharedClient(t)
+	p := testPrefix(t)
+	const d = 200 * time.Millisecond
+	put, err := RawPutRate(ctx, cli, p+"put/", 4, d)
+	if err != nil || put <= 0 {
+		t.Fatalf("RawPutRate = %v, %v", put, err)
+	}
+	txn, err := RawTxnRate(ctx, cli, p+"txn/", 2, 16, 100, d)
+	if err != nil || txn <= 0 {
+		t.Fatalf("RawTxnRate = %v, %v", txn, err)
+	}
+	app, err := AppendRate(ctx, cli, p+"append/", 16, 100, d)
+	if err != nil || app <= 0 {
+		t.Fatalf("AppendRate = %v, %v", app, err)
+	}
+	// The appended log is whole.
+	l := New(cli, p+"append/")
+	h, _, err := l.Head(ctx)
+	if err != nil || h == 0 || h%16 != 0 {
+		t.Fatalf("head after AppendRate = %d, %v", h, err)
+	}
+	es, _, err := l.Read(ctx, 1, 0)
+	if err != nil || uint64(len(es)) != h {
+		t.Fatalf("read %d entries, %v; want %d", len(es), err, h)
+	}
+	if _, err := RawTxnRate(ctx, cli, p, 1, 0, 1, d); err == nil {
+		t.Error("RawTxnRate with batch 0 succeeded")
+	}
+	t.Logf("puts/s %.0f, txn entries/s %.0f, append entries/s %.0f", put, txn, app)
+}

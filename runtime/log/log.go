@@ -1,0 +1,546 @@
+// Package log keeps br2k's replicated log and elects its leader on etcd.
+//
+// Key layout under a prefix P (e.g. "/br2k/ledger/"):
+//
+//	P+"election/"                 concurrency.Election keys, one per campaigner
+//	P+"log/"+"%020d" of the index one key per entry, value EncodeEntry(entry)
+//	P+"head"                      decimal text of the last index; absent means 0
+//
+// Entries are written only by Append, in one etcd transaction per batch,
+// fenced on the leader's election key and on the head; so the log is
+// contiguous from its first entry to the head and an entry, once written, is
+// never changed. Entries below an index covered by a durable backup may be
+// deleted (log compaction); readers that ask for them get ErrCompacted.
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+var (
+	// ErrFenced is returned (wrapped in a *FencedError) by Append when its
+	// fence did not hold: the election key is gone or was re-created (the
+	// leader was deposed), or the head is not Fence.Head. The transaction
+	// wrote nothing. It is a definite failure.
+	ErrFenced = errors.New("log: append fenced: leadership lost or head moved")
+	// ErrCompacted is returned (wrapped) by Read and Follow when the first
+	// index asked for was deleted by log compaction: the reader must restore
+	// a backup taken at or after the first remaining index.
+	ErrCompacted = errors.New("log: entries compacted")
+	// ErrCorrupt is wrapped by errors about a log that breaks its own
+	// invariants: an entry that does not decode, a key that is not an entry
+	// key, a gap below the head. Retrying does not help.
+	ErrCorrupt = errors.New("log: corrupt")
+)
+
+// MaxAppend is the most entries one Append can write: etcd's default limit
+// of 128 operations per transaction (--max-txn-ops), less the head.
+const MaxAppend = 127
+
+// PageSize is how many entries Read and Follow fetch per etcd request.
+const PageSize = 512
+
+// indexWidth is the width of the zero-padded index in an entry key, so that
+// keys sort as their indices do.
+const indexWidth = 20
+
+// Log is a replicated log under one key prefix of an etcd cluster. It holds
+// no state besides its client and prefix: its methods are safe for
+// concurrent use, and several Logs (in one or many processes) may share a
+// prefix; Append's fence serialises their writes.
+type Log struct {
+	cli       *clientv3.Client
+	prefix    string
+	logPrefix string // prefix + "log/"
+	headKey   string // prefix + "head"
+}
+
+// New returns the log under prefix (which should end in "/"). cli stays
+// owned by the caller, who closes it after the last use of the Log.
+func New(cli *clientv3.Client, prefix string) *Log {
+	return &Log{cli: cli, prefix: prefix, logPrefix: prefix + "log/", headKey: prefix + "head"}
+}
+
+// Prefix returns the key prefix the log lives under.
+func (l *Log) Prefix() string { return l.prefix }
+
+// EntryKey returns the etcd key of the entry at index.
+func (l *Log) EntryKey(index uint64) string { return string(l.appendKey(nil, index)) }
+
+// HeadKey returns the etcd key that holds the head.
+func (l *Log) HeadKey() string { return l.headKey }
+
+func (l *Log) appendKey(b []byte, index uint64) []byte {
+	b = append(b, l.logPrefix...)
+	var digits [indexWidth]byte
+	d := strconv.AppendUint(digits[:0], index, 10)
+	for range indexWidth - len(d) {
+		b = append(b, '0')
+	}
+	return append(b, d...)
+}
+
+// parseKey returns the index of an entry key under l.logPrefix.
+func (l *Log) parseKey(key []byte) (uint64, error) {
+	if len(key) != len(l.logPrefix)+indexWidth || string(key[:len(l.logPrefix)]) != l.logPrefix {
+		return 0, fmt.Errorf("%w: %q is not an entry key", ErrCorrupt, key)
+	}
+	i, err := strconv.ParseUint(string(key[len(l.logPrefix):]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q is not an entry key: %w", ErrCorrupt, key, err)
+	}
+	return i, nil
+}
+
+func parseHead(kvs []*mvccpb.KeyValue) (uint64, error) {
+	if len(kvs) == 0 {
+		return 0, nil
+	}
+	h, err := strconv.ParseUint(string(kvs[0].Value), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: head %q is not an index: %w", ErrCorrupt, kvs[0].Value, err)
+	}
+	return h, nil
+}
+
+// Head returns the index of the last entry (0 for an empty log) and the etcd
+// revision the read was made at. The read is linearizable: every Append that
+// succeeded before Head was called is covered.
+func (l *Log) Head(ctx context.Context) (index uint64, rev int64, err error) {
+	resp, err := l.cli.Get(ctx, l.headKey)
+	if err != nil {
+		return 0, 0, fmt.Errorf("log: read head: %w", err)
+	}
+	h, err := parseHead(resp.Kvs)
+	return h, resp.Header.Revision, err
+}
+
+// Fence is what an append is conditioned on.
+type Fence struct {
+	// ElectionKey is the leader's election key (Leadership.Key).
+	ElectionKey string
+	// Term is that key's CreateRevision (Leadership.Term).
+	Term int64
+	// Head is the log head the leader believes in; the appended entries
+	// must be Head+1, Head+2, ...
+	Head uint64
+}
+
+// FencedError is the error Append returns when its fence did not hold. It
+// matches ErrFenced with errors.Is, and says which part failed, read in the
+// same transaction, so that a leader can tell "deposed" from "my head is
+// stale".
+type FencedError struct {
+	Fence Fence
+	// Deposed is true when the election key no longer exists with
+	// CreateRevision Fence.Term.
+	Deposed bool
+	// Head is the actual head when the transaction ran.
+	Head uint64
+	// Revision is the etcd revision the transaction ran at.
+	Revision int64
+}
+
+func (e *FencedError) Error() string {
+	if e.Deposed {
+		return fmt.Sprintf("%v: election key %q of term %d is gone (head %d)", ErrFenced, e.Fence.ElectionKey, e.Fence.Term, e.Head)
+	}
+	return fmt.Sprintf("%v: head is %d, not %d", ErrFenced, e.Head, e.Fence.Head)
+}
+
+// Is makes errors.Is(err, ErrFenced) true.
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
+
+// Append writes entries in one etcd transaction:
+//
+//	If(CreateRevision(f.ElectionKey) == f.Term, head == f.Head (absent when f.Head == 0))
+//	Then(put each entry at its index in order, put head = last index)
+//
+// entries must be 1..MaxAppend entries with Index f.Head+1, f.Head+2, ...
+// and f must name an election key and a positive term; otherwise Append
+// returns an error and writes nothing. Append does not look at the entries'
+// Term fields; the caller stamps them (normally with f.Term).
+//
+// Outcomes:
+//   - nil: the entries are committed (durable on a quorum) and the head is
+//     their last index.
+//   - an error matching ErrFenced (a *FencedError): the compare failed, the
+//     leader was deposed or the head moved; nothing was written. Definite.
+//   - any other error (timeout, lost connection, ctx done): ambiguous, the
+//     transaction may or may not have been applied. Read the head (and the
+//     entries) to find out before appending again. A retry with the same
+//     fence and entries is safe: if the first try applied, the retry fails
+//     with a *FencedError that is not Deposed and whose Head is the last
+//     index of the batch.
+func (l *Log) Append(ctx context.Context, f Fence, entries []*runtime.Entry) error {
+	if err := checkAppend(f, entries); err != nil {
+		return err
+	}
+	headCmp := clientv3.Compare(clientv3.CreateRevision(l.headKey), "=", 0)
+	if f.Head > 0 {
+		headCmp = clientv3.Compare(clientv3.Value(l.headKey), "=", strconv.FormatUint(f.Head, 10))
+	}
+	ops := make([]clientv3.Op, 0, len(entries)+1)
+	keys := make([]byte, 0, len(entries)*(len(l.logPrefix)+indexWidth))
+	for _, e := range entries {
+		start := len(keys)
+		keys = l.appendKey(keys, e.Index)
+		ops = append(ops, clientv3.OpPut(string(keys[start:]), string(EncodeEntry(e))))
+	}
+	last := entries[len(entries)-1].Index
+	ops = append(ops, clientv3.OpPut(l.headKey, strconv.FormatUint(last, 10)))
+
+	resp, err := l.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(f.ElectionKey), "=", f.Term), headCmp).
+		Then(ops...).
+		Else(clientv3.OpGet(f.ElectionKey, clientv3.WithKeysOnly()), clientv3.OpGet(l.headKey)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("log: append %d..%d (outcome unknown): %w", entries[0].Index, last, err)
+	}
+	if resp.Succeeded {
+		return nil
+	}
+	fe := &FencedError{Fence: f, Revision: resp.Header.Revision}
+	if len(resp.Responses) == 2 {
+		ek := resp.Responses[0].GetResponseRange().GetKvs()
+		fe.Deposed = len(ek) == 0 || ek[0].CreateRevision != f.Term
+		fe.Head, _ = parseHead(resp.Responses[1].GetResponseRange().GetKvs())
+	}
+	return fe
+}
+
+func checkAppend(f Fence, entries []*runtime.Entry) error {
+	if f.ElectionKey == "" || f.Term <= 0 {
+		return fmt.Errorf("log: append: fence %+v has no election key or term", f)
+	}
+	if len(entries) == 0 {
+		return errors.New("log: append: no entries")
+	}
+	if len(entries) > MaxAppend {
+		return fmt.Errorf("log: append: %d entries, at most %d fit in one transaction", len(entries), MaxAppend)
+	}
+	for i, e := range entries {
+		if e == nil {
+			return fmt.Errorf("log: append: entry %d is nil", i)
+		}
+		if want := f.Head + 1 + uint64(i); e.Index != want {
+			return fmt.Errorf("log: append: entry %d has index %d, want %d (head %d)", i, e.Index, want, f.Head)
+		}
+	}
+	return nil
+}
+
+// Read returns the entries with from <= index <= to, in index order, and the
+// etcd revision it read at; to == 0 means up to the head. It reads in pages
+// of PageSize entries, all at one revision (the first page's, a
+// linearizable read), so the result is one consistent view: from..min(to,
+// head at rev). (Should etcd compact that revision before the last page, Read
+// starts again at a new one.) from must be >= 1. If from is at or below the
+// head but its entry was compacted, Read returns an error wrapping
+// ErrCompacted; a log that breaks its invariants gives an error wrapping
+// ErrCorrupt.
+func (l *Log) Read(ctx context.Context, from, to uint64) ([]*runtime.Entry, int64, error) {
+	if from == 0 {
+		return nil, 0, errors.New("log: read: from must be >= 1")
+	}
+	if to != 0 && to < from {
+		return nil, 0, fmt.Errorf("log: read: to %d < from %d", to, from)
+	}
+	var out []*runtime.Entry
+	var rev int64
+	next := from
+	restarts := 0
+	for {
+		p, err := l.readPage(ctx, next, to, rev)
+		if err != nil && rev != 0 && errors.Is(err, rpctypes.ErrCompacted) && restarts < 3 {
+			// etcd compacted the revision the pages are read at: read
+			// again from the start at a new revision.
+			out, rev, next = nil, 0, from
+			restarts++
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		rev = p.rev
+		out = append(out, p.entries...)
+		next += uint64(len(p.entries))
+		if !p.more {
+			return out, rev, nil
+		}
+	}
+}
+
+// page is one range read of the log.
+type page struct {
+	entries []*runtime.Entry // contiguous from the index asked for
+	head    uint64           // head at rev
+	rev     int64            // revision of the read
+	more    bool             // entries within the bound remain after this page
+}
+
+// readPage reads up to PageSize entries from index next, bounded by to (0:
+// none) and by the head, at revision rev (0: current, linearizable). The head
+// and the entries come from one transaction, so they agree.
+func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, error) {
+	end := l.EntryKey(to + 1)
+	if to == 0 {
+		end = clientv3.GetPrefixRangeEnd(l.logPrefix)
+	}
+	ropts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(PageSize)}
+	hopts := []clientv3.OpOption(nil)
+	if rev > 0 {
+		ropts = append(ropts, clientv3.WithRev(rev))
+		hopts = append(hopts, clientv3.WithRev(rev))
+	}
+	resp, err := l.cli.Txn(ctx).Then(
+		clientv3.OpGet(l.headKey, hopts...),
+		clientv3.OpGet(l.EntryKey(next), ropts...),
+	).Commit()
+	if err != nil {
+		return page{}, fmt.Errorf("log: read from %d: %w", next, err)
+	}
+	head, err := parseHead(resp.Responses[0].GetResponseRange().GetKvs())
+	if err != nil {
+		return page{}, err
+	}
+	rr := resp.Responses[1].GetResponseRange()
+	p := page{head: head, rev: resp.Header.Revision, entries: make([]*runtime.Entry, 0, len(rr.Kvs))}
+	for _, kv := range rr.Kvs {
+		e, err := l.decodeKV(kv)
+		if err != nil {
+			return page{}, err
+		}
+		want := next + uint64(len(p.entries))
+		if e.Index != want && want <= head {
+			if len(p.entries) == 0 {
+				return page{}, fmt.Errorf("%w: entry %d was compacted; the first entry is %d", ErrCompacted, next, e.Index)
+			}
+			return page{}, fmt.Errorf("%w: entry %d missing before %d (head %d)", ErrCorrupt, want, e.Index, head)
+		}
+		if e.Index > head {
+			// Only a foreign writer puts entries above the head; the
+			// head is the end of the log.
+			break
+		}
+		p.entries = append(p.entries, e)
+	}
+	last := next + uint64(len(p.entries)) - 1 // next-1 if none
+	bound := head
+	if to != 0 && to < bound {
+		bound = to
+	}
+	if len(p.entries) == 0 && next <= bound {
+		return page{}, fmt.Errorf("%w: entry %d was compacted (head %d, no entry left at or after it)", ErrCompacted, next, head)
+	}
+	if last < bound && !rr.More {
+		return page{}, fmt.Errorf("%w: entries %d..%d missing (head %d)", ErrCorrupt, last+1, bound, head)
+	}
+	p.more = last < bound
+	return p, nil
+}
+
+func (l *Log) decodeKV(kv *mvccpb.KeyValue) (*runtime.Entry, error) {
+	i, err := l.parseKey(kv.Key)
+	if err != nil {
+		return nil, err
+	}
+	e, err := DecodeEntry(kv.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %w", ErrCorrupt, i, err)
+	}
+	if e.Index != i {
+		return nil, fmt.Errorf("%w: key of entry %d holds index %d", ErrCorrupt, i, e.Index)
+	}
+	return e, nil
+}
+
+// Follow calls apply with consecutive batches of entries, starting at index
+// from (>= 1), in index order, with no gaps and no duplicates, until ctx is
+// done (it returns ctx.Err()) or apply returns an error (it returns that
+// error, unwrapped). apply is called from Follow's goroutine, one batch at a
+// time; it owns the batch (slice and entries) once called, and Follow does
+// not read further while apply runs.
+//
+// Follow first reads the log by range from `from` (pages of PageSize, one
+// batch each), then watches the log prefix from the revision after its last
+// read, so new entries arrive without polling; each watch response's entries
+// (at least one whole transaction) form one batch. When the watch is
+// cancelled or compacted, the stream breaks, or an entry arrives that is not
+// the next expected index, Follow reads again by range from the next
+// expected index and watches again. Transient etcd errors are retried with
+// backoff (up to one second) for as long as ctx lasts. Deletes are ignored.
+// Follow is safe to run concurrently with Append and with other Follows.
+//
+// Follow returns an error wrapping ErrCompacted if the next index it needs
+// was deleted by log compaction, and one wrapping ErrCorrupt for a log that
+// breaks its invariants (an entry that does not decode, a gap below the
+// head); it does not retry those. It returns an error when the etcd client
+// has been closed. If from is above head+1, Follow waits for entry from,
+// skipping the ones before it.
+func (l *Log) Follow(ctx context.Context, from uint64, apply func([]*runtime.Entry) error) error {
+	if from == 0 {
+		return errors.New("log: follow: from must be >= 1")
+	}
+	next := from
+	var bo retryBackoff
+	for {
+		before := next
+		rev, err := l.catchUp(ctx, &next, apply)
+		if err == nil {
+			err = l.watch(ctx, rev, &next, apply, &bo)
+			if err == nil && next > before {
+				continue // read by range again at once
+			}
+		}
+		var ae *applyError
+		if errors.As(err, &ae) {
+			return ae.err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cerr := l.cli.Ctx().Err(); cerr != nil {
+			return fmt.Errorf("log: follow: etcd client closed: %w", cerr)
+		}
+		var te *transientError
+		if err != nil && !errors.As(err, &te) {
+			return err
+		}
+		// A transient error, or a re-read that made no progress: pause.
+		if werr := bo.wait(ctx); werr != nil {
+			return werr
+		}
+	}
+}
+
+// transientError marks an etcd error that Follow retries.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// applyError carries apply's error out of Follow's helpers.
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return e.err.Error() }
+
+// catchUp reads by range from *next until it has read everything up to the
+// head, applying each page, and returns the revision of its last read.
+func (l *Log) catchUp(ctx context.Context, next *uint64, apply func([]*runtime.Entry) error) (int64, error) {
+	for {
+		p, err := l.readPage(ctx, *next, 0, 0)
+		if err != nil {
+			if errors.Is(err, ErrCompacted) || errors.Is(err, ErrCorrupt) || ctx.Err() != nil {
+				return 0, err
+			}
+			return 0, &transientError{err}
+		}
+		if len(p.entries) > 0 {
+			if err := apply(p.entries); err != nil {
+				return 0, &applyError{err}
+			}
+			*next += uint64(len(p.entries))
+		}
+		if !p.more {
+			return p.rev, nil
+		}
+	}
+}
+
+// watch applies the entries the log watch delivers from rev+1 for as long as
+// they come in order. It returns nil when Follow must read by range again
+// (a gap, a cancelled or compacted watch, a closed stream).
+func (l *Log) watch(ctx context.Context, rev int64, next *uint64, apply func([]*runtime.Entry) error, bo *retryBackoff) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := l.cli.Watch(wctx, l.logPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for wr := range wch {
+		if err := wr.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return nil // read by range again: the keys outlive their history
+			}
+			return &transientError{fmt.Errorf("log: watch: %w", err)}
+		}
+		bo.reset()
+		var batch []*runtime.Entry
+		for _, ev := range wr.Events {
+			if ev.Type != clientv3.EventTypePut {
+				continue
+			}
+			i, err := l.parseKey(ev.Kv.Key)
+			if err != nil {
+				return err
+			}
+			want := *next + uint64(len(batch))
+			if i < want {
+				continue // already applied (a put of an old index: only a foreign writer)
+			}
+			if i > want {
+				// A gap: entries we have not seen. Apply what is in
+				// order, then read by range from the gap.
+				if err := l.applyBatch(batch, next, apply); err != nil {
+					return err
+				}
+				return nil
+			}
+			e, err := l.decodeKV(ev.Kv)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, e)
+		}
+		if err := l.applyBatch(batch, next, apply); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// The channel closed without an error: the client is closing or the
+	// stream was cancelled; read again after a pause.
+	return &transientError{errors.New("log: watch closed")}
+}
+
+func (l *Log) applyBatch(batch []*runtime.Entry, next *uint64, apply func([]*runtime.Entry) error) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := apply(batch); err != nil {
+		return &applyError{err}
+	}
+	*next += uint64(len(batch))
+	return nil
+}
+
+// retryBackoff is Follow's pause between retries: 10ms doubling to 1s, reset by
+// progress.
+type retryBackoff struct{ d time.Duration }
+
+func (b *retryBackoff) reset() { b.d = 0 }
+
+func (b *retryBackoff) wait(ctx context.Context) error {
+	if b.d == 0 {
+		b.d = 10 * time.Millisecond
+	} else if b.d *= 2; b.d > time.Second {
+		b.d = time.Second
+	}
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

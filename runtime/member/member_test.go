@@ -1,0 +1,210 @@
+package member
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+func newClient(t *testing.T, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func TestStartClusterFormsOneClusterOfThree(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ms, err := StartCluster(ctx, t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(ms)
+	if len(ms) != 3 {
+		t.Fatalf("got %d members, want 3", len(ms))
+	}
+
+	// Every member sees the same three-member cluster.
+	var clusterID uint64
+	for i, m := range ms {
+		cli := newClient(t, m.ClientURL())
+		resp, err := cli.MemberList(ctx)
+		if err != nil {
+			t.Fatalf("member %s: %v", m.Name(), err)
+		}
+		if len(resp.Members) != 3 {
+			t.Fatalf("member %s lists %d members, want 3", m.Name(), len(resp.Members))
+		}
+		if i == 0 {
+			clusterID = resp.Header.ClusterId
+		} else if resp.Header.ClusterId != clusterID {
+			t.Fatalf("member %s is in cluster %x, member %s in %x", m.Name(), resp.Header.ClusterId, ms[0].Name(), clusterID)
+		}
+	}
+
+	// A write through one member is read through another.
+	if _, err := newClient(t, ms[0].ClientURL()).Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := newClient(t, ms[2].ClientURL()).Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "v" {
+		t.Fatalf("read %v through another member, want k=v", resp.Kvs)
+	}
+
+	select {
+	case err := <-ms[1].Err():
+		t.Fatalf("unexpected member error: %v", err)
+	default:
+	}
+}
+
+func TestCloseIsIdempotentAndConcurrent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := startSingle(ctx, t)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if err := m.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-m.Err():
+		t.Fatalf("Close reported an error on Err: %v", err)
+	default:
+	}
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := startSingle(ctx, t)
+	if _, err := newClient(t, m.ClientURL()).Put(ctx, "k", "kept"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := m.Config()
+	m.Close()
+
+	m2, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	resp, err := newClient(t, m2.ClientURL()).Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "kept" {
+		t.Fatalf("after restart read %v, want k=kept", resp.Kvs)
+	}
+}
+
+func startSingle(ctx context.Context, t *testing.T) *Member {
+	t.Helper()
+	ports, err := freePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Start(ctx, Config{
+		Name:      "solo",
+		Dir:       filepath.Join(t.TempDir(), "solo"),
+		ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestConfigErrorNamesTheField(t *testing.T) {
+	valid := Config{
+		Name:      "r1",
+		Dir:       "/nonexistent/never-used",
+		ClientURL: "http://127.0.0.1:1",
+		PeerURL:   "http://127.0.0.1:2",
+	}
+	tests := []struct {
+		field  string
+		mutate func(*Config)
+	}{
+		{"Name", func(c *Config) { c.Name = "" }},
+		{"Dir", func(c *Config) { c.Dir = "" }},
+		{"ClientURL", func(c *Config) { c.ClientURL = "" }},
+		{"ClientURL", func(c *Config) { c.ClientURL = "127.0.0.1:2379" }},
+		{"ClientURL", func(c *Config) { c.ClientURL = "https://127.0.0.1:2379" }},
+		{"PeerURL", func(c *Config) { c.PeerURL = "http://127.0.0.1" }},
+		{"PeerURL", func(c *Config) { c.PeerURL = c.ClientURL }},
+		{"ClusterState", func(c *Config) { c.ClusterState = "joining" }},
+		{"HeartbeatInterval", func(c *Config) { c.HeartbeatInterval = 1500 * time.Microsecond }},
+		{"ElectionTimeout", func(c *Config) { c.ElectionTimeout = 200 * time.Millisecond }},
+	}
+	for _, tt := range tests {
+		c := valid
+		tt.mutate(&c)
+		_, err := Start(context.Background(), c)
+		if err == nil {
+			t.Errorf("%s: Start(%+v) succeeded, want an error", tt.field, c)
+			continue
+		}
+		if !strings.Contains(err.Error(), "config: "+tt.field+":") {
+			t.Errorf("%s: error %q does not name the field", tt.field, err)
+		}
+	}
+}
+
+func TestStartClusterRejectsBadArguments(t *testing.T) {
+	if _, err := StartCluster(context.Background(), t.TempDir(), 0); err == nil || !strings.Contains(err.Error(), "n:") {
+		t.Errorf("n=0: got %v, want an error naming n", err)
+	}
+	if _, err := StartCluster(context.Background(), "", 1); err == nil || !strings.Contains(err.Error(), "dir:") {
+		t.Errorf("dir empty: got %v, want an error naming dir", err)
+	}
+}
+
+func TestStartHonoursContext(t *testing.T) {
+	// A member of a three-member cluster whose peers never start cannot
+	// become ready; Start must give up when ctx ends.
+	ports, err := freePorts(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	self := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	_, err = Start(ctx, Config{
+		Name:           "a",
+		Dir:            t.TempDir(),
+		ClientURL:      fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		PeerURL:        self,
+		InitialCluster: fmt.Sprintf("a=%s,b=http://127.0.0.1:%d,c=http://127.0.0.1:%d", self, ports[2], ports[3]),
+	})
+	if err == nil || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
+		t.Fatalf("got %v, want a deadline error", err)
+	}
+}

@@ -1,0 +1,422 @@
+package replica
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/apply"
+	"github.com/br2k/br2k/runtime/httpx"
+	rlog "github.com/br2k/br2k/runtime/log"
+)
+
+// term is one leadership of this replica: from winning the election to
+// losing it. Its appender goroutine is the only writer of the log while it
+// lasts.
+type term struct {
+	lead    *rlog.Leadership
+	ctx     context.Context // ends when leadership ends
+	cancel  context.CancelFunc
+	queue   chan *proposal
+	ready   chan struct{} // closed once the replica applied the log head found at election
+	stopped chan struct{} // closed when the appender has exited; nothing queued after is appended
+	head    atomic.Uint64 // last index this leader knows committed
+
+	// Counters for status: append transactions committed in this term and
+	// the entries they carried.
+	appends, appended atomic.Uint64
+
+	// Owned by the appender goroutine.
+	lastTime    int64
+	nextSubject uint64
+	rng         *rand.Rand
+}
+
+// proposal is a call waiting to be ordered and applied.
+type proposal struct {
+	entry *runtime.Entry // the leader fills Index, Term, Subject, Time, Seed
+	done  chan httpx.Answer
+}
+
+func newProposal(e *runtime.Entry) *proposal {
+	return &proposal{entry: e, done: make(chan httpx.Answer, 1)}
+}
+
+// owns reports whether applied entry e is this proposal's.
+func (p *proposal) owns(e *runtime.Entry, self string) bool {
+	return e.Term == p.entry.Term && e.Subject.ID == self && e.Subject.Index == p.entry.Subject.Index
+}
+
+// answer delivers the proposal's answer; only the first one counts.
+func (p *proposal) answer(a httpx.Answer) {
+	select {
+	case p.done <- a:
+	default:
+	}
+}
+
+// campaign runs elections until ctx ends: win, lead until the leadership is
+// lost, and try again.
+func (r *Replica) campaign(ctx context.Context) {
+	self, _ := json.Marshal(peer{ID: r.opts.ID, URL: r.opts.AdvertiseURL})
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		lead, err := r.elect.Campaign(ctx, string(self))
+		if err != nil {
+			if ctx.Err() == nil {
+				r.logger.Warn("campaign failed", "err", err)
+				sleep(ctx, backoff)
+				backoff = min(2*backoff, time.Second)
+			}
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		r.logger.Info("elected leader", "term", lead.Term)
+		t := r.startTerm(ctx, lead)
+		select {
+		case <-lead.Done:
+		case <-ctx.Done():
+		}
+		r.endTerm(t)
+		r.logger.Info("leadership ended", "term", lead.Term)
+	}
+	// Hand leadership over now rather than after the session TTL.
+	rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	r.elect.Resign(rctx)
+	cancel()
+}
+
+func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
+	var seed [16]byte
+	crand.Read(seed[:])
+	t := &term{
+		lead:    lead,
+		queue:   make(chan *proposal, 4*r.opts.MaxBatch),
+		ready:   make(chan struct{}),
+		stopped: make(chan struct{}),
+		rng:     rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+	}
+	t.ctx, t.cancel = context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-lead.Done:
+			t.cancel()
+		case <-t.ctx.Done():
+		}
+	}()
+	r.mu.Lock()
+	r.term = t
+	r.mu.Unlock()
+	r.setLeader(peer{ID: r.opts.ID, URL: r.opts.AdvertiseURL})
+	go r.lead(t)
+	return t
+}
+
+// endTerm stops the term's appender. Calls still queued were never
+// appended and are answered "not leader" by the appender; calls already
+// appended are answered by the apply loop when their index is applied.
+func (r *Replica) endTerm(t *term) {
+	t.cancel()
+	r.mu.Lock()
+	if r.term == t {
+		r.term = nil
+	}
+	r.mu.Unlock()
+}
+
+// lead catches up with the log, then appends queued calls in batches until
+// the term ends.
+func (r *Replica) lead(t *term) {
+	defer func() {
+		r.drain(t)
+		close(t.stopped)
+	}()
+	// The head found now bounds every entry of earlier terms: applying up
+	// to it before serving makes reads linearizable and entry time monotone.
+	var head uint64
+	for {
+		h, _, err := r.log.Head(t.ctx)
+		if err == nil {
+			head = h
+			break
+		}
+		if t.ctx.Err() != nil {
+			return
+		}
+		r.logger.Warn("read log head", "err", err)
+		sleep(t.ctx, 100*time.Millisecond)
+	}
+	if err := r.waitApplied(t.ctx, head); err != nil {
+		return
+	}
+	r.stateMu.RLock()
+	t.lastTime = r.machine.LastTime()
+	r.stateMu.RUnlock()
+	t.head.Store(head)
+	close(t.ready)
+
+	batch := make([]*proposal, 0, r.opts.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case p := <-t.queue:
+			batch = append(batch, p)
+		case <-t.ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < r.opts.MaxBatch {
+			select {
+			case p := <-t.queue:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		if !r.appendBatch(t, batch) {
+			return
+		}
+	}
+}
+
+// appendBatch gives the batch's entries their indices and stamps and appends
+// them in one fenced transaction. It returns false when the term must end.
+func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
+	head := t.head.Load()
+	now := time.Now().UnixNano()
+	if now <= t.lastTime {
+		now = t.lastTime + 1
+	}
+	t.lastTime = now
+	entries := make([]*runtime.Entry, len(batch))
+	r.mu.Lock()
+	for i, p := range batch {
+		t.nextSubject++
+		e := p.entry
+		e.Index = head + 1 + uint64(i)
+		e.Term = t.lead.Term
+		e.Subject = runtime.Subject{ID: r.opts.ID, Index: t.nextSubject}
+		e.Time = now
+		e.Seed = t.rng.Uint64()
+		entries[i] = e
+		r.waiters[e.Index] = p
+	}
+	r.mu.Unlock()
+
+	fence := rlog.Fence{ElectionKey: t.lead.Key, Term: t.lead.Term, Head: head}
+	backoff := 20 * time.Millisecond
+	for {
+		err := r.log.Append(t.ctx, fence, entries)
+		if err == nil {
+			t.head.Store(entries[len(entries)-1].Index)
+			t.appends.Add(1)
+			t.appended.Add(uint64(len(entries)))
+			return true
+		}
+		if errors.Is(err, rlog.ErrFenced) {
+			return r.afterFenced(t, entries)
+		}
+		if t.ctx.Err() != nil {
+			// Leadership ended with the append's outcome unknown: the log
+			// decides, and the apply loop answers the waiters when another
+			// entry (ours or not) takes these indices.
+			return false
+		}
+		// Ambiguous (timeout, lost connection): the transaction may have
+		// committed. Sending the same entries with the same fence again is
+		// safe: at most one of the attempts can pass the fence.
+		r.logger.Warn("append failed; retrying the same batch", "first", entries[0].Index, "n", len(entries), "err", err)
+		sleep(t.ctx, backoff)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// afterFenced handles a failed fence. If an earlier, ambiguous attempt of
+// the same batch committed, the fence fails because the head moved past it:
+// the batch is in the log and leadership goes on. Otherwise another leader
+// has taken over; the entries can never be appended (the fence stays broken),
+// so their callers are told to retry, and this replica steps down.
+func (r *Replica) afterFenced(t *term, entries []*runtime.Entry) bool {
+	first, last := entries[0].Index, entries[len(entries)-1].Index
+	got, _, err := r.log.Read(t.ctx, first, last)
+	if err == nil && len(got) == len(entries) {
+		ours := true
+		for i, e := range got {
+			if e.Term != entries[i].Term || e.Subject != entries[i].Subject {
+				ours = false
+				break
+			}
+		}
+		if ours {
+			t.head.Store(last)
+			return true
+		}
+	}
+	if err == nil {
+		r.mu.Lock()
+		for _, e := range entries {
+			if p := r.waiters[e.Index]; p != nil && p.entry == e && !containsOwn(got, e) {
+				delete(r.waiters, e.Index)
+				p.answer(notLeaderAnswer())
+			}
+		}
+		r.mu.Unlock()
+	}
+	r.logger.Warn("append fenced: another leader took over; stepping down", "term", t.lead.Term)
+	rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	r.elect.Resign(rctx)
+	cancel()
+	return false
+}
+
+func containsOwn(got []*runtime.Entry, e *runtime.Entry) bool {
+	for _, g := range got {
+		if g.Index == e.Index {
+			return g.Term == e.Term && g.Subject == e.Subject
+		}
+	}
+	return false
+}
+
+// drain answers calls that were queued but never appended.
+func (r *Replica) drain(t *term) {
+	for {
+		select {
+		case p := <-t.queue:
+			p.answer(notLeaderAnswer())
+		default:
+			return
+		}
+	}
+}
+
+// propose queues e on term t and waits for its answer.
+func (r *Replica) propose(ctx context.Context, t *term, e *runtime.Entry) httpx.Answer {
+	p := newProposal(e)
+	select {
+	case t.queue <- p:
+	case <-t.ctx.Done():
+		return notLeaderAnswer()
+	case <-ctx.Done():
+		return errorAnswer(runtime.ErrUnavailable) // never queued: safe to retry
+	}
+	select {
+	case a := <-p.done:
+		return a
+	case <-t.stopped:
+		// The appender is gone. If p was queued after its last drain, it
+		// was never appended: answer it now. If it was appended, the
+		// apply loop answers it.
+		r.drain(t)
+		select {
+		case a := <-p.done:
+			return a
+		case <-ctx.Done():
+			return errorAnswer(runtime.ErrOutcomeUnknown)
+		}
+	case <-ctx.Done():
+		return errorAnswer(runtime.ErrOutcomeUnknown)
+	}
+}
+
+// onceCall is an onlyonce call in progress on this leader, so that a
+// concurrent retry with the same key waits for it instead of running again.
+type onceCall struct {
+	done   chan struct{}
+	answer httpx.Answer
+}
+
+// recorded answers a call whose idempotency key has a record.
+func (r *Replica) recorded(key string, call runtime.Call) (httpx.Answer, bool) {
+	r.stateMu.RLock()
+	rec, ok := r.machine.Lookup(key)
+	r.stateMu.RUnlock()
+	if !ok {
+		return httpx.Answer{}, false
+	}
+	if !rec.Matches(call.Op, call.Payload) {
+		return httpx.Answer{Outcome: apply.MismatchOutcome(key, rec.Op)}, true
+	}
+	return httpx.Answer{Outcome: rec.Outcome, Index: rec.Index, Replayed: true}, true
+}
+
+// runOnce runs an onlyonce call on this leader: after the state caught up
+// with everything this leader committed, the handler runs once under the read
+// lock, and its outcome is appended as a KindOnlyOnce entry, whose commit also
+// proves this replica still led when it answered.
+func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key string) httpx.Answer {
+	if key != "" {
+		r.mu.Lock()
+		if c := r.inflight[key]; c != nil {
+			r.mu.Unlock()
+			select {
+			case <-c.done:
+				a := c.answer
+				a.Replayed = true
+				return a
+			case <-ctx.Done():
+				return errorAnswer(runtime.ErrOutcomeUnknown)
+			}
+		}
+		c := &onceCall{done: make(chan struct{})}
+		r.inflight[key] = c
+		r.mu.Unlock()
+		defer func() {
+			r.mu.Lock()
+			delete(r.inflight, key)
+			r.mu.Unlock()
+			close(c.done)
+		}()
+		// Checked after registering, so a record made by a call that just
+		// finished is seen.
+		if a, ok := r.recorded(key, call); ok {
+			c.answer = a
+			return a
+		}
+		a := r.runOnceUnkeyed(ctx, t, call, key)
+		c.answer = a
+		return a
+	}
+	return r.runOnceUnkeyed(ctx, t, call, "")
+}
+
+func (r *Replica) runOnceUnkeyed(ctx context.Context, t *term, call runtime.Call, key string) httpx.Answer {
+	if err := r.waitApplied(ctx, t.head.Load()); err != nil {
+		return errorAnswer(runtime.ErrUnavailable) // nothing ran
+	}
+	r.stateMu.RLock()
+	now := time.Now().UnixNano()
+	if last := r.machine.LastTime(); now <= last {
+		now = last + 1
+	}
+	e := &runtime.Entry{
+		Index: r.machine.Applied(), Term: t.lead.Term, Kind: runtime.KindOnlyOnce, Op: call.Op,
+		Subject: runtime.Subject{ID: r.opts.ID}, Time: now, Seed: rand.Uint64(), Key: key, Payload: call.Payload,
+	}
+	out := r.svc.RunOnce(runtime.NewCtx(ctx, e, true), call.Op, call.Payload)
+	r.stateMu.RUnlock()
+
+	rec := &runtime.Entry{Kind: runtime.KindOnlyOnce, Op: call.Op, Key: key, Payload: call.Payload, Result: &out}
+	a := r.propose(ctx, t, rec)
+	if code, _, _ := a.Outcome.DecodeError(); a.Outcome.Status == 503 && (code == runtime.CodeNotLeader || code == runtime.CodeUnavailable) {
+		// The handler ran but its outcome was not recorded: a retry would
+		// run it again, so the client must not take this as "not run".
+		return errorAnswer(runtime.ErrOutcomeUnknown)
+	}
+	return a
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
