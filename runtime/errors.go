@@ -22,6 +22,7 @@ const (
 	CodeNoLeader            = "BR2K_NO_LEADER"            // 503: no leader is known (election in progress); safe to retry
 	CodeOutcomeUnknown      = "BR2K_OUTCOME_UNKNOWN"      // 503: the call may or may not have been applied; retry with the same Idempotency-Key
 	CodeUnavailable         = "BR2K_UNAVAILABLE"          // 503: the replica is starting or stopping
+	CodeTimeout             = "BR2K_TIMEOUT"              // 504: a wait ran out of time
 	CodeInternal            = "BR2K_INTERNAL"             // 500: a bug or an I/O failure
 )
 

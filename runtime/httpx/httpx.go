@@ -40,6 +40,7 @@ const (
 // Paths of the runtime's own endpoints.
 const (
 	PathStatus  = "/br2k/status"
+	PathWait    = "/br2k/wait" // ?index=N&timeout=5s: answers once N is applied
 	PathPropose = "/br2k/internal/propose"
 )
 

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -154,6 +155,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 	}
 	r.router = httpx.NewRouter(r.logger)
 	r.router.Get(httpx.PathStatus, r.serveStatus)
+	r.router.Get(httpx.PathWait, r.serveWait)
 	r.router.Post(httpx.PathPropose, r.servePropose)
 	svc.Mount(r.router, r)
 	return r, nil
@@ -353,6 +355,34 @@ func (r *Replica) serveStatus(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(st)
+}
+
+// serveWait answers once this replica has applied ?index= (a client that
+// wrote through the leader can read its write on a follower after it), or
+// with 504 after ?timeout= (default 5s, at most 60s).
+func (r *Replica) serveWait(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	index, err := strconv.ParseUint(q.Get("index"), 10, 64)
+	if err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "query parameter index: %q is not an index", q.Get("index")))
+		return
+	}
+	timeout := 5 * time.Second
+	if t := q.Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 || d > time.Minute {
+			runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "query parameter timeout: %q is not a duration in (0, 1m]", t))
+			return
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	defer cancel()
+	if err := r.waitApplied(ctx, index); err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusGatewayTimeout, runtime.CodeTimeout, "index %d not applied within %v (applied %d)", index, timeout, r.appliedIndex()))
+		return
+	}
+	r.serveStatus(w, req)
 }
 
 func notLeaderAnswer() httpx.Answer {

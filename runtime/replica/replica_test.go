@@ -17,6 +17,7 @@ import (
 
 	"github.com/br2k/br2k/runtime"
 	rlog "github.com/br2k/br2k/runtime/log"
+	"github.com/br2k/br2k/runtime/replica"
 )
 
 // ack is an answered call, for checking the cluster against a model.
@@ -192,6 +193,23 @@ func TestConcurrentClientsOnAllReplicasMatchTheSequentialModel(t *testing.T) {
 		t.Fatalf("applied %d entries, fewer than the %d acknowledged calls", st.Applied, want)
 	}
 	t.Logf("%d transfers (%d refused for funds) converged at index %d, digest %s", len(load), countStatus(load, 409), st.Applied, st.Digest[:12])
+
+	// A write answered by the leader can be waited for on a follower.
+	w := c.mustDo(c.nodes[0], "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`)
+	for _, nd := range c.nodes {
+		r := c.do(nd, "GET", fmt.Sprintf("/br2k/wait?index=%d", w.index), "", "")
+		var got replica.Status
+		mustJSON(t, r.body, &got)
+		if r.status != http.StatusOK || got.Applied < w.index {
+			t.Fatalf("wait for %d on %s: %d %s", w.index, nd.id, r.status, r.body)
+		}
+	}
+	if r := c.do(c.nodes[1], "GET", fmt.Sprintf("/br2k/wait?index=%d&timeout=50ms", w.index+1000), "", ""); r.status != http.StatusGatewayTimeout || r.code() != runtime.CodeTimeout {
+		t.Fatalf("wait for a future index: %d %s", r.status, r.body)
+	}
+	if r := c.do(c.nodes[1], "GET", "/br2k/wait?index=x", "", ""); r.status != http.StatusBadRequest {
+		t.Fatalf("wait with a bad index: %d %s", r.status, r.body)
+	}
 }
 
 func countStatus(acks []ack, status int) int {
