@@ -48,8 +48,7 @@ type Replica struct {
 	// Default 10s; must be > 0.
 	RequestTimeout Duration `json:"request-timeout"`
 	// MaxBatch is the most requests the leader orders in one etcd
-	// transaction. Default 127; 1..127: etcd refuses transactions of more
-	// than 128 operations (its --max-txn-ops default), and one is the head.
+	// transaction (one log batch, also cut at 1 MiB). Default 256; 1..1024.
 	MaxBatch int `json:"max-batch"`
 }
 
@@ -275,7 +274,7 @@ func (c *Config) fill(present map[string]bool) {
 		str("replica.advertise-url", &r.AdvertiseURL, "http://"+r.Listen)
 	}
 	dur("replica.request-timeout", &r.RequestTimeout, 10*time.Second)
-	num("replica.max-batch", &r.MaxBatch, 127)
+	num("replica.max-batch", &r.MaxBatch, 256)
 
 	s := &c.ServiceRegistry
 	str("service-registry.type", &s.Type, RegistryTest)

@@ -56,7 +56,7 @@ func sec(d time.Duration) Duration { return Duration{d} }
 
 func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 	want := &Config{
-		Replica:         Replica{RequestTimeout: sec(10 * time.Second), MaxBatch: 127},
+		Replica:         Replica{RequestTimeout: sec(10 * time.Second), MaxBatch: 256},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
@@ -88,7 +88,7 @@ func TestParseFillsDefaults(t *testing.T) {
 		{"explicit advertise-url kept", `{"replica": {"id": "r1", "listen": ":8081", "advertise-url": "https://a.example"}, "etcd": {"endpoints": ["http://e:2379"]}, ` + backup + `}`,
 			func(c *Config) any { return c.Replica.AdvertiseURL }, "https://a.example"},
 		{"request-timeout 10s", minimal, func(c *Config) any { return c.Replica.RequestTimeout.Duration }, 10 * time.Second},
-		{"max-batch 127", minimal, func(c *Config) any { return c.Replica.MaxBatch }, 127},
+		{"max-batch 256", minimal, func(c *Config) any { return c.Replica.MaxBatch }, 256},
 		{"prefix without registry id", minimal, func(c *Config) any { return c.Etcd.Prefix }, "/br2k/default/"},
 		{"prefix from registry id", `{"replica": {"id": "r1", "listen": ":8081"}, "etcd": {"endpoints": ["http://e:2379"]}, "service-registry": {"id": "ledger"}, ` + backup + `}`,
 			func(c *Config) any { return c.Etcd.Prefix }, "/br2k/ledger/"},
@@ -107,7 +107,7 @@ func TestParseFillsDefaults(t *testing.T) {
 			return fmt.Sprintf("%v %v %v %v %v", s.VersionUpSize, s.StatePath, s.MaxStateVersion, s.StateMode, s.BackupStorageType)
 		}, "50000 state 10 default mysql"},
 		{"null means default", `{"replica": {"id": "r1", "listen": ":8081", "max-batch": null}, "etcd": {"endpoints": ["http://e:2379"], "session-ttl": null}, ` + backup + `}`,
-			func(c *Config) any { return fmt.Sprint(c.Replica.MaxBatch, c.Etcd.SessionTTL) }, "127 2s"},
+			func(c *Config) any { return fmt.Sprint(c.Replica.MaxBatch, c.Etcd.SessionTTL) }, "256 2s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,8 +177,8 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"advertise-url relative", func(c *Config) { c.Replica.AdvertiseURL = "127.0.0.1:8081" }, "replica.advertise-url", "absolute URL"},
 		{"advertise-url not http", func(c *Config) { c.Replica.AdvertiseURL = "ftp://h:1" }, "replica.advertise-url", "http or https"},
 		{"request-timeout zero", func(c *Config) { c.Replica.RequestTimeout = sec(0) }, "replica.request-timeout", "> 0"},
-		{"max-batch zero", func(c *Config) { c.Replica.MaxBatch = 0 }, "replica.max-batch", "1..127"},
-		{"max-batch too big", func(c *Config) { c.Replica.MaxBatch = 128 }, "replica.max-batch", "1..127"},
+		{"max-batch zero", func(c *Config) { c.Replica.MaxBatch = 0 }, "replica.max-batch", "1..1024"},
+		{"max-batch too big", func(c *Config) { c.Replica.MaxBatch = 1025 }, "replica.max-batch", "1..1024"},
 		{"etcd neither", func(c *Config) { c.Etcd.Embed = nil }, "etcd", "set one of endpoints"},
 		{"etcd empty endpoints", func(c *Config) { c.Etcd.Embed, c.Etcd.Endpoints = nil, []string{} }, "etcd", "set one of endpoints"},
 		{"etcd both", func(c *Config) { c.Etcd.Endpoints = []string{"http://h:2379"} }, "etcd", "not both"},
@@ -263,7 +263,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"root prefix", func(c *Config) { c.Etcd.Prefix = "/" }},
 		{"existing cluster", func(c *Config) { c.Etcd.Embed.InitialClusterState = "existing" }},
 		{"election exactly 5 heartbeats", func(c *Config) { c.Etcd.Embed.ElectionTimeout = sec(500 * time.Millisecond) }},
-		{"max-batch bounds", func(c *Config) { c.Replica.MaxBatch = 127 }},
+		{"max-batch bounds", func(c *Config) { c.Replica.MaxBatch = 1024 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -524,7 +524,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if c.Replica.ID != "r1" || c.Etcd.Endpoints[0] != "http://127.0.0.1:2379" || c.Replica.MaxBatch != 127 {
+	if c.Replica.ID != "r1" || c.Etcd.Endpoints[0] != "http://127.0.0.1:2379" || c.Replica.MaxBatch != 256 {
 		t.Errorf("loaded %+v", c)
 	}
 

@@ -78,8 +78,8 @@ func (c *Config) Validate() error {
 		v.url("replica.advertise-url", r.AdvertiseURL, "http", "https")
 	}
 	v.positive("replica.request-timeout", r.RequestTimeout)
-	if r.MaxBatch < 1 || r.MaxBatch > 127 {
-		v.add("replica.max-batch", "must be 1..127 (etcd's default --max-txn-ops is 128, one is the log head), got %d", r.MaxBatch)
+	if r.MaxBatch < 1 || r.MaxBatch > 1024 {
+		v.add("replica.max-batch", "must be 1..1024, got %d", r.MaxBatch)
 	}
 
 	e := c.Etcd

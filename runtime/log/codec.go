@@ -36,20 +36,31 @@ const flagResult byte = 1 << 0 // Result != nil
 // ErrBadEntry is wrapped by every DecodeEntry error.
 var ErrBadEntry = errors.New("log: malformed entry")
 
-// EncodeEntry returns the binary encoding of e (every field, Result
-// included). It allocates once.
-func EncodeEntry(e *runtime.Entry) []byte {
+// EntrySize is the length of EncodeEntry(e).
+func EntrySize(e *runtime.Entry) int {
 	n := 3 + 8 +
 		uvarintLen(e.Index) + varintLen(e.Term) + uvarintLen(e.Subject.Index) + varintLen(e.Time) +
 		uvarintLen(uint64(len(e.Op))) + uvarintLen(uint64(len(e.Subject.ID))) +
 		uvarintLen(uint64(len(e.Key))) + uvarintLen(uint64(len(e.Payload))) +
 		len(e.Op) + len(e.Subject.ID) + len(e.Key) + len(e.Payload)
+	if e.Result != nil {
+		n += varintLen(int64(e.Result.Status)) + uvarintLen(uint64(len(e.Result.Body))) + len(e.Result.Body)
+	}
+	return n
+}
+
+// EncodeEntry returns the binary encoding of e (every field, Result
+// included). It allocates once.
+func EncodeEntry(e *runtime.Entry) []byte {
+	return appendEntry(make([]byte, 0, EntrySize(e)), e)
+}
+
+// appendEntry appends the encoding of e to b.
+func appendEntry(b []byte, e *runtime.Entry) []byte {
 	var flags byte
 	if e.Result != nil {
 		flags |= flagResult
-		n += varintLen(int64(e.Result.Status)) + uvarintLen(uint64(len(e.Result.Body))) + len(e.Result.Body)
 	}
-	b := make([]byte, 0, n)
 	b = append(b, codecVersion, byte(e.Kind), flags)
 	b = binary.AppendUvarint(b, e.Index)
 	b = binary.AppendVarint(b, e.Term)
@@ -222,4 +233,71 @@ func varintLen(v int64) int {
 		u = ^u
 	}
 	return uvarintLen(u)
+}
+
+// batchVersion is the first byte of an encoded batch.
+const batchVersion byte = 1
+
+// EncodeBatch encodes entries with consecutive indices as one etcd value:
+//
+//	byte     version (1)
+//	uvarint  number of entries
+//	then per entry: uvarint length, EncodeEntry bytes
+//
+// It allocates once.
+func EncodeBatch(es []*runtime.Entry) []byte {
+	n := 1 + uvarintLen(uint64(len(es)))
+	for _, e := range es {
+		s := EntrySize(e)
+		n += uvarintLen(uint64(s)) + s
+	}
+	b := make([]byte, 0, n)
+	b = append(b, batchVersion)
+	b = binary.AppendUvarint(b, uint64(len(es)))
+	for _, e := range es {
+		b = binary.AppendUvarint(b, uint64(EntrySize(e)))
+		b = appendEntry(b, e)
+	}
+	return b
+}
+
+// DecodeBatch decodes what EncodeBatch produced. It checks that the batch
+// is not empty and its indices are consecutive; errors wrap ErrBadEntry. It
+// never retains b.
+func DecodeBatch(b []byte) ([]*runtime.Entry, error) {
+	if len(b) < 2 || b[0] != batchVersion {
+		return nil, fmt.Errorf("%w: not a batch (%d bytes)", ErrBadEntry, len(b))
+	}
+	d := decoder{b: b, off: 1}
+	n := d.uvarint()
+	if d.err != nil {
+		return nil, d.err
+	}
+	// Each entry takes at least 2 bytes, which bounds a forged count.
+	if n == 0 || n > uint64(len(b)-d.off)/2 {
+		return nil, fmt.Errorf("%w: batch of %d entries in %d bytes", ErrBadEntry, n, len(b))
+	}
+	es := make([]*runtime.Entry, 0, n)
+	for i := range n {
+		size := d.uvarint()
+		if d.err != nil {
+			return nil, d.err
+		}
+		if size > uint64(len(b)-d.off) {
+			return nil, fmt.Errorf("%w: batch entry %d of %d bytes exceeds the %d left", ErrBadEntry, i, size, len(b)-d.off)
+		}
+		e, err := DecodeEntry(b[d.off : d.off+int(size)])
+		if err != nil {
+			return nil, fmt.Errorf("batch entry %d: %w", i, err)
+		}
+		if i > 0 && e.Index != es[i-1].Index+1 {
+			return nil, fmt.Errorf("%w: batch entry %d has index %d after %d", ErrBadEntry, i, e.Index, es[i-1].Index)
+		}
+		es = append(es, e)
+		d.off += int(size)
+	}
+	if d.off != len(b) {
+		return nil, fmt.Errorf("%w: %d bytes after the batch", ErrBadEntry, len(b)-d.off)
+	}
+	return es, nil
 }

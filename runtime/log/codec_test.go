@@ -183,3 +183,53 @@ func BenchmarkDecodeEntry(b *testing.B) {
 		}
 	}
 }
+
+func TestBatchCodecRoundTrip(t *testing.T) {
+	res := runtime.Outcome{Status: 409, Body: []byte(`{"error":{}}`)}
+	es := []*runtime.Entry{
+		{Index: 7, Term: 3, Kind: runtime.KindReplicate, Op: "Transfer", Subject: runtime.Subject{ID: "r1", Index: 1}, Time: 5, Seed: 9, Payload: []byte(`{"a":1}`)},
+		{Index: 8, Term: 3, Kind: runtime.KindOnlyOnce, Op: "Balance", Key: "k", Result: &res},
+		{Index: 9, Term: 3, Kind: runtime.KindReplicate},
+	}
+	got, err := DecodeBatch(EncodeBatch(es))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, es) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, es)
+	}
+}
+
+func TestDecodeBatchRejectsMalformedInput(t *testing.T) {
+	one := []*runtime.Entry{{Index: 1}}
+	good := EncodeBatch([]*runtime.Entry{{Index: 1}, {Index: 2}})
+	gap := EncodeBatch([]*runtime.Entry{{Index: 1}, {Index: 3}})
+	for name, b := range map[string][]byte{
+		"empty":           nil,
+		"entry not batch": EncodeEntry(one[0]),
+		"zero entries":    {batchVersion, 0},
+		"forged count":    {batchVersion, 0x7f, 1, 1},
+		"truncated":       good[:len(good)-1],
+		"trailing":        append(append([]byte{}, good...), 0),
+		"gap":             gap,
+		"bad entry":       {batchVersion, 1, 2, 9, 9},
+	} {
+		if _, err := DecodeBatch(b); !errors.Is(err, ErrBadEntry) {
+			t.Errorf("%s: DecodeBatch = %v, want ErrBadEntry", name, err)
+		}
+	}
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(EncodeBatch([]*runtime.Entry{{Index: 1, Op: "x"}, {Index: 2, Payload: []byte("p")}}))
+	f.Add([]byte{batchVersion, 1, 3, 1, 'R', 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		es, err := DecodeBatch(b)
+		if err != nil {
+			return
+		}
+		if again, err := DecodeBatch(EncodeBatch(es)); err != nil || !reflect.DeepEqual(again, es) {
+			t.Fatalf("re-encoding a decoded batch: %v", err)
+		}
+	})
+}

@@ -2,15 +2,18 @@
 //
 // Key layout under a prefix P (e.g. "/br2k/ledger/"):
 //
-//	P+"election/"                 concurrency.Election keys, one per campaigner
-//	P+"log/"+"%020d" of the index one key per entry, value EncodeEntry(entry)
-//	P+"head"                      decimal text of the last index; absent means 0
+//	P+"election/"                      concurrency.Election keys, one per campaigner
+//	P+"log/"+"%020d" of a first index  one key per appended batch, value EncodeBatch(entries)
+//	P+"head"                           decimal text of the last index; absent means 0
 //
-// Entries are written only by Append, in one etcd transaction per batch,
-// fenced on the leader's election key and on the head; so the log is
-// contiguous from its first entry to the head and an entry, once written, is
-// never changed. Entries below an index covered by a durable backup may be
-// deleted (log compaction); readers that ask for them get ErrCompacted.
+// Entries are written only by Append, one batch (one etcd key, holding
+// consecutive entries) per transaction, fenced on the leader's election key
+// and on the head; so the log is contiguous from its first entry to the head
+// and an entry, once written, is never changed. One key per batch rather than
+// per entry keeps etcd's work (its key index, its database pages, watch
+// events) proportional to appends, not to entries. Batches wholly below an
+// index covered by a durable backup may be deleted (log compaction); readers
+// that ask for their entries get ErrCompacted.
 package log
 
 import (
@@ -36,21 +39,30 @@ var (
 	// index asked for was deleted by log compaction: the reader must restore
 	// a backup taken at or after the first remaining index.
 	ErrCompacted = errors.New("log: entries compacted")
+	// ErrTooLarge is wrapped by Append's error for a batch over
+	// MaxAppendBytes. Nothing was written; the entries must go in smaller
+	// batches, and an entry that alone is too large can never be appended.
+	ErrTooLarge = errors.New("log: batch too large")
 	// ErrCorrupt is wrapped by errors about a log that breaks its own
 	// invariants: an entry that does not decode, a key that is not an entry
 	// key, a gap below the head. Retrying does not help.
 	ErrCorrupt = errors.New("log: corrupt")
 )
 
-// MaxAppend is the most entries one Append can write: etcd's default limit
-// of 128 operations per transaction (--max-txn-ops), less the head.
-const MaxAppend = 127
+// MaxAppend is the most entries one Append can write.
+const MaxAppend = 1024
 
-// PageSize is how many entries Read and Follow fetch per etcd request.
-const PageSize = 512
+// MaxAppendBytes bounds the encoded size of one Append's batch (EncodeBatch):
+// etcd refuses requests over 1.5 MiB by default (--max-request-bytes), and
+// the transaction needs some room besides.
+const MaxAppendBytes = 1 << 20
 
-// indexWidth is the width of the zero-padded index in an entry key, so that
-// keys sort as their indices do.
+// PageSize is how many batches (etcd keys) Read and Follow fetch per etcd
+// request.
+const PageSize = 64
+
+// indexWidth is the width of the zero-padded index in a batch key, so that
+// keys sort as their first indices do.
 const indexWidth = 20
 
 // Log is a replicated log under one key prefix of an etcd cluster. It holds
@@ -73,8 +85,8 @@ func New(cli *clientv3.Client, prefix string) *Log {
 // Prefix returns the key prefix the log lives under.
 func (l *Log) Prefix() string { return l.prefix }
 
-// EntryKey returns the etcd key of the entry at index.
-func (l *Log) EntryKey(index uint64) string { return string(l.appendKey(nil, index)) }
+// BatchKey returns the etcd key of the batch whose first entry is index.
+func (l *Log) BatchKey(index uint64) string { return string(l.appendKey(nil, index)) }
 
 // HeadKey returns the etcd key that holds the head.
 func (l *Log) HeadKey() string { return l.headKey }
@@ -89,14 +101,14 @@ func (l *Log) appendKey(b []byte, index uint64) []byte {
 	return append(b, d...)
 }
 
-// parseKey returns the index of an entry key under l.logPrefix.
+// parseKey returns the first index of a batch key under l.logPrefix.
 func (l *Log) parseKey(key []byte) (uint64, error) {
 	if len(key) != len(l.logPrefix)+indexWidth || string(key[:len(l.logPrefix)]) != l.logPrefix {
-		return 0, fmt.Errorf("%w: %q is not an entry key", ErrCorrupt, key)
+		return 0, fmt.Errorf("%w: %q is not a batch key", ErrCorrupt, key)
 	}
 	i, err := strconv.ParseUint(string(key[len(l.logPrefix):]), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %q is not an entry key: %w", ErrCorrupt, key, err)
+		return 0, fmt.Errorf("%w: %q is not a batch key: %w", ErrCorrupt, key, err)
 	}
 	return i, nil
 }
@@ -160,14 +172,15 @@ func (e *FencedError) Error() string {
 // Is makes errors.Is(err, ErrFenced) true.
 func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
-// Append writes entries in one etcd transaction:
+// Append writes entries as one batch in one etcd transaction:
 //
 //	If(CreateRevision(f.ElectionKey) == f.Term, head == f.Head (absent when f.Head == 0))
-//	Then(put each entry at its index in order, put head = last index)
+//	Then(put the batch at the key of its first index, put head = last index)
 //
-// entries must be 1..MaxAppend entries with Index f.Head+1, f.Head+2, ...
-// and f must name an election key and a positive term; otherwise Append
-// returns an error and writes nothing. Append does not look at the entries'
+// entries must be 1..MaxAppend entries with Index f.Head+1, f.Head+2, ...,
+// at most MaxAppendBytes encoded, and f must name an election key and a
+// positive term; otherwise Append returns an error (wrapping ErrTooLarge for
+// the size) and writes nothing. Append does not look at the entries'
 // Term fields; the caller stamps them (normally with f.Term).
 //
 // Outcomes:
@@ -189,19 +202,18 @@ func (l *Log) Append(ctx context.Context, f Fence, entries []*runtime.Entry) err
 	if f.Head > 0 {
 		headCmp = clientv3.Compare(clientv3.Value(l.headKey), "=", strconv.FormatUint(f.Head, 10))
 	}
-	ops := make([]clientv3.Op, 0, len(entries)+1)
-	keys := make([]byte, 0, len(entries)*(len(l.logPrefix)+indexWidth))
-	for _, e := range entries {
-		start := len(keys)
-		keys = l.appendKey(keys, e.Index)
-		ops = append(ops, clientv3.OpPut(string(keys[start:]), string(EncodeEntry(e))))
+	batch := EncodeBatch(entries)
+	if len(batch) > MaxAppendBytes {
+		return fmt.Errorf("%w: a batch of %d entries encodes to %d bytes, more than %d", ErrTooLarge, len(entries), len(batch), MaxAppendBytes)
 	}
 	last := entries[len(entries)-1].Index
-	ops = append(ops, clientv3.OpPut(l.headKey, strconv.FormatUint(last, 10)))
 
 	resp, err := l.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(f.ElectionKey), "=", f.Term), headCmp).
-		Then(ops...).
+		Then(
+			clientv3.OpPut(l.BatchKey(entries[0].Index), string(batch)),
+			clientv3.OpPut(l.headKey, strconv.FormatUint(last, 10)),
+		).
 		Else(clientv3.OpGet(f.ElectionKey, clientv3.WithKeysOnly()), clientv3.OpGet(l.headKey)).
 		Commit()
 	if err != nil {
@@ -289,23 +301,28 @@ type page struct {
 	more    bool             // entries within the bound remain after this page
 }
 
-// readPage reads up to PageSize entries from index next, bounded by to (0:
-// none) and by the head, at revision rev (0: current, linearizable). The head
-// and the entries come from one transaction, so they agree.
+// readPage reads the entries from index next on, from up to PageSize
+// batches, bounded by to (0: none) and by the head, at revision rev (0:
+// current, linearizable). The batch holding next is the last one whose key
+// sorts at or before next's; the page goes on with the batches after it.
+// The head and the batches come from one transaction, so they agree.
 func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, error) {
-	end := l.EntryKey(to + 1)
+	end := l.BatchKey(to + 1)
 	if to == 0 {
 		end = clientv3.GetPrefixRangeEnd(l.logPrefix)
 	}
-	ropts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(PageSize)}
+	holding := []clientv3.OpOption{clientv3.WithRange(l.BatchKey(next + 1)), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1)}
+	after := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(PageSize)}
 	hopts := []clientv3.OpOption(nil)
 	if rev > 0 {
-		ropts = append(ropts, clientv3.WithRev(rev))
+		holding = append(holding, clientv3.WithRev(rev))
+		after = append(after, clientv3.WithRev(rev))
 		hopts = append(hopts, clientv3.WithRev(rev))
 	}
 	resp, err := l.cli.Txn(ctx).Then(
 		clientv3.OpGet(l.headKey, hopts...),
-		clientv3.OpGet(l.EntryKey(next), ropts...),
+		clientv3.OpGet(l.logPrefix, holding...),
+		clientv3.OpGet(l.BatchKey(next+1), after...),
 	).Commit()
 	if err != nil {
 		return page{}, fmt.Errorf("log: read from %d: %w", next, err)
@@ -314,33 +331,50 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 	if err != nil {
 		return page{}, err
 	}
-	rr := resp.Responses[1].GetResponseRange()
-	p := page{head: head, rev: resp.Header.Revision, entries: make([]*runtime.Entry, 0, len(rr.Kvs))}
-	for _, kv := range rr.Kvs {
-		e, err := l.decodeKV(kv)
-		if err != nil {
-			return page{}, err
-		}
-		want := next + uint64(len(p.entries))
-		if e.Index != want && want <= head {
-			if len(p.entries) == 0 {
-				return page{}, fmt.Errorf("%w: entry %d was compacted; the first entry is %d", ErrCompacted, next, e.Index)
-			}
-			return page{}, fmt.Errorf("%w: entry %d missing before %d (head %d)", ErrCorrupt, want, e.Index, head)
-		}
-		if e.Index > head {
-			// Only a foreign writer puts entries above the head; the
-			// head is the end of the log.
-			break
-		}
-		p.entries = append(p.entries, e)
-	}
-	last := next + uint64(len(p.entries)) - 1 // next-1 if none
 	bound := head
 	if to != 0 && to < bound {
 		bound = to
 	}
+	p := page{head: head, rev: resp.Header.Revision}
+	held := resp.Responses[1].GetResponseRange().GetKvs()
+	rr := resp.Responses[2].GetResponseRange()
+	kvs := append(held[:len(held):len(held)], rr.Kvs...)
+	earlier := false // a batch below next exists: next cannot have been compacted
+	for _, kv := range kvs {
+		es, err := l.decodeKV(kv)
+		if err != nil {
+			return page{}, err
+		}
+		want := next + uint64(len(p.entries))
+		if es[len(es)-1].Index < want {
+			earlier = true
+			continue
+		}
+		if want > bound {
+			break
+		}
+		if es[0].Index > want {
+			if len(p.entries) == 0 && !earlier {
+				return page{}, fmt.Errorf("%w: entry %d was compacted; the first entry is %d", ErrCompacted, next, es[0].Index)
+			}
+			return page{}, fmt.Errorf("%w: entries %d..%d missing (head %d)", ErrCorrupt, want, es[0].Index-1, head)
+		}
+		es = es[want-es[0].Index:]
+		if last := es[len(es)-1].Index; last > bound {
+			// Past the bound, or above the head: only a foreign writer
+			// puts entries there; the head is the end of the log.
+			es = es[:len(es)-int(last-bound)]
+		}
+		p.entries = append(p.entries, es...)
+		if len(es) > 0 && es[len(es)-1].Index == bound {
+			break
+		}
+	}
+	last := next + uint64(len(p.entries)) - 1 // next-1 if none
 	if len(p.entries) == 0 && next <= bound {
+		if earlier {
+			return page{}, fmt.Errorf("%w: entry %d missing (head %d)", ErrCorrupt, next, head)
+		}
 		return page{}, fmt.Errorf("%w: entry %d was compacted (head %d, no entry left at or after it)", ErrCompacted, next, head)
 	}
 	if last < bound && !rr.More {
@@ -350,19 +384,20 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 	return p, nil
 }
 
-func (l *Log) decodeKV(kv *mvccpb.KeyValue) (*runtime.Entry, error) {
+// decodeKV decodes a batch and checks it sits at the key of its first index.
+func (l *Log) decodeKV(kv *mvccpb.KeyValue) ([]*runtime.Entry, error) {
 	i, err := l.parseKey(kv.Key)
 	if err != nil {
 		return nil, err
 	}
-	e, err := DecodeEntry(kv.Value)
+	es, err := DecodeBatch(kv.Value)
 	if err != nil {
-		return nil, fmt.Errorf("%w: entry %d: %w", ErrCorrupt, i, err)
+		return nil, fmt.Errorf("%w: batch %d: %w", ErrCorrupt, i, err)
 	}
-	if e.Index != i {
-		return nil, fmt.Errorf("%w: key of entry %d holds index %d", ErrCorrupt, i, e.Index)
+	if es[0].Index != i {
+		return nil, fmt.Errorf("%w: key of batch %d holds a batch from index %d", ErrCorrupt, i, es[0].Index)
 	}
-	return e, nil
+	return es, nil
 }
 
 // Follow calls apply with consecutive batches of entries, starting at index
@@ -478,15 +513,15 @@ func (l *Log) watch(ctx context.Context, rev int64, next *uint64, apply func([]*
 			if ev.Type != clientv3.EventTypePut {
 				continue
 			}
-			i, err := l.parseKey(ev.Kv.Key)
+			es, err := l.decodeKV(ev.Kv)
 			if err != nil {
 				return err
 			}
 			want := *next + uint64(len(batch))
-			if i < want {
-				continue // already applied (a put of an old index: only a foreign writer)
+			if es[len(es)-1].Index < want {
+				continue // already applied (a put of an old batch: only a foreign writer)
 			}
-			if i > want {
+			if es[0].Index > want {
 				// A gap: entries we have not seen. Apply what is in
 				// order, then read by range from the gap.
 				if err := l.applyBatch(batch, next, apply); err != nil {
@@ -494,11 +529,7 @@ func (l *Log) watch(ctx context.Context, rev int64, next *uint64, apply func([]*
 				}
 				return nil
 			}
-			e, err := l.decodeKV(ev.Kv)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, e)
+			batch = append(batch, es[want-es[0].Index:]...)
 		}
 		if err := l.applyBatch(batch, next, apply); err != nil {
 			return err

@@ -13,12 +13,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-func TestEntryKeyIsZeroPaddedIndex(t *testing.T) {
+func TestBatchKeyIsZeroPaddedFirstIndex(t *testing.T) {
 	l := New(nil, "/p/")
-	if got, want := l.EntryKey(42), "/p/log/"+fmt.Sprintf("%020d", 42); got != want {
-		t.Fatalf("EntryKey(42) = %q, want %q", got, want)
+	if got, want := l.BatchKey(42), "/p/log/"+fmt.Sprintf("%020d", 42); got != want {
+		t.Fatalf("BatchKey(42) = %q, want %q", got, want)
 	}
-	if i, err := l.parseKey([]byte(l.EntryKey(1<<63 + 5))); err != nil || i != 1<<63+5 {
+	if i, err := l.parseKey([]byte(l.BatchKey(1<<63 + 5))); err != nil || i != 1<<63+5 {
 		t.Fatalf("parseKey round trip: %d, %v", i, err)
 	}
 	for _, k := range []string{"/p/log/1", "/p/log/0000000000000000000x", "/q/log/00000000000000000001"} {
@@ -58,12 +58,13 @@ func TestAppendWritesContiguousEntriesAndHead(t *testing.T) {
 		t.Errorf("entry 1 = %+v, fields lost", es[0])
 	}
 
-	// The raw layout: one key per entry, zero-padded, and the head as text.
+	// The raw layout: one key per batch at its zero-padded first index, and
+	// the head as text.
 	resp, err := cli.Get(ctx, l.Prefix()+"log/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Kvs) != 4 || string(resp.Kvs[3].Key) != l.Prefix()+"log/00000000000000000004" {
+	if len(resp.Kvs) != 2 || string(resp.Kvs[0].Key) != l.Prefix()+"log/00000000000000000001" || string(resp.Kvs[1].Key) != l.Prefix()+"log/00000000000000000004" {
 		t.Fatalf("log keys = %v", resp.Kvs)
 	}
 	hr, err := cli.Get(ctx, l.Prefix()+"head")
@@ -82,11 +83,14 @@ func TestAppendRejectsBadBatchesWritingNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	big := makeEntries(ld.Term, 3, 3)
+	big[0].Payload = make([]byte, MaxAppendBytes)
 	tests := []struct {
 		name    string
 		f       Fence
 		entries []*runtime.Entry
 	}{
+		{"too large", fence(ld, 2), big},
 		{"no entries", fence(ld, 2), nil},
 		{"gap after head", fence(ld, 2), makeEntries(ld.Term, 4, 5)},
 		{"index at head", fence(ld, 2), makeEntries(ld.Term, 2, 3)},
@@ -101,6 +105,9 @@ func TestAppendRejectsBadBatchesWritingNothing(t *testing.T) {
 		err := l.Append(ctx, tt.f, tt.entries)
 		if err == nil || errors.Is(err, ErrFenced) {
 			t.Errorf("%s: Append = %v, want a validation error", tt.name, err)
+		}
+		if tt.name == "too large" && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("too large: Append = %v, want ErrTooLarge", err)
 		}
 	}
 
@@ -227,6 +234,8 @@ func TestReadReturnsRangesAndReportsCompaction(t *testing.T) {
 		{8, 0, 8, 10},
 		{5, 100, 5, 10},
 		{10, 10, 10, 10},
+		{6, 7, 6, 7},    // inside one batch
+		{7, 9, 7, 9},    // across two batches
 		{11, 0, 11, 10}, // empty
 	} {
 		es, _, err := l.Read(ctx, tt.from, tt.to)
@@ -242,8 +251,8 @@ func TestReadReturnsRangesAndReportsCompaction(t *testing.T) {
 		t.Error("Read(5, 4) succeeded")
 	}
 
-	// Compact the log below 5, as a backup would allow.
-	if _, err := cli.Delete(ctx, l.EntryKey(1), clientv3.WithRange(l.EntryKey(5))); err != nil {
+	// Compact the log below 5 (the batch 1..4), as a backup would allow.
+	if _, err := cli.Delete(ctx, l.BatchKey(1), clientv3.WithRange(l.BatchKey(5))); err != nil {
 		t.Fatal(err)
 	}
 	for _, from := range []uint64{1, 4} {
@@ -266,18 +275,19 @@ func TestReadPagesThroughLongLogs(t *testing.T) {
 	ctx, cli := testContext(t), sharedClient(t)
 	l := New(cli, testPrefix(t))
 	_, ld := lead(ctx, t, cli, l, "r1")
-	n := uint64(2*PageSize + 100)
-	appendAll(ctx, t, l, ld, 1, n, MaxAppend)
+	// Batches of 3: more than two pages of batches.
+	n := uint64(3*2*PageSize + 7)
+	appendAll(ctx, t, l, ld, 1, n, 3)
 	es, _, err := l.Read(ctx, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkIndices(t, es, 1, n)
-	es, _, err = l.Read(ctx, 100, PageSize+150)
+	es, _, err = l.Read(ctx, 100, 3*PageSize+150)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkIndices(t, es, 100, PageSize+150)
+	checkIndices(t, es, 100, 3*PageSize+150)
 }
 
 // follower runs Follow in the background and collects what it applies.
@@ -400,16 +410,18 @@ func TestFollowCatchesUpAfterManyEntries(t *testing.T) {
 	ctx, cli := testContext(t), sharedClient(t)
 	l := New(cli, testPrefix(t))
 	_, ld := lead(ctx, t, cli, l, "r1")
-	n := uint64(2*PageSize + 276)
-	appendAll(ctx, t, l, ld, 1, n, 100)
+	// Batches of 2: the first page holds PageSize batches, 2*PageSize entries.
+	n := uint64(2*2*PageSize + 7)
+	appendAll(ctx, t, l, ld, 1, n, 2)
 
 	f := follow(t, l, 1)
 	checkIndices(t, f.waitFor(t, int(n)), 1, n)
 	f.mu.Lock()
 	firstBatch := len(f.batches[0])
 	f.mu.Unlock()
-	if firstBatch != PageSize {
-		t.Errorf("first catch-up batch has %d entries, want a page of %d", firstBatch, PageSize)
+	// A page is the batch holding the first index and PageSize batches after.
+	if firstBatch != 2*(PageSize+1) {
+		t.Errorf("first catch-up batch has %d entries, want a page of %d batches of 2", firstBatch, PageSize+1)
 	}
 	appendAll(ctx, t, l, ld, n+1, n+3, 3)
 	checkIndices(t, f.waitFor(t, int(n+3)), 1, n+3)

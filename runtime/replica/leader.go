@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -162,27 +163,49 @@ func (r *Replica) lead(t *term) {
 	close(t.ready)
 
 	batch := make([]*proposal, 0, r.opts.MaxBatch)
+	var carry *proposal // did not fit the previous batch's bytes
 	for {
 		batch = batch[:0]
-		select {
-		case p := <-t.queue:
-			batch = append(batch, p)
-		case <-t.ctx.Done():
-			return
+		if carry != nil {
+			batch, carry = append(batch, carry), nil
+		} else {
+			select {
+			case p := <-t.queue:
+				batch = append(batch, p)
+			case <-t.ctx.Done():
+				return
+			}
 		}
+		size := entrySize(batch[0].entry)
 	fill:
 		for len(batch) < r.opts.MaxBatch {
 			select {
 			case p := <-t.queue:
+				if s := entrySize(p.entry); size+s > rlog.MaxAppendBytes {
+					carry = p
+					break fill
+				} else {
+					size += s
+				}
 				batch = append(batch, p)
 			default:
 				break fill
 			}
 		}
 		if !r.appendBatch(t, batch) {
+			if carry != nil {
+				carry.answer(notLeaderAnswer())
+			}
 			return
 		}
 	}
+}
+
+// entrySize bounds the encoded size of e in a batch once the leader has
+// stamped it (stamps and framing take less than the slack).
+func entrySize(e *runtime.Entry) int {
+	const stampSlack = 64
+	return rlog.EntrySize(e) + stampSlack
 }
 
 // appendBatch gives the batch's entries their indices and stamps and appends
@@ -221,6 +244,20 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 		}
 		if errors.Is(err, rlog.ErrFenced) {
 			return r.afterFenced(t, entries)
+		}
+		if errors.Is(err, rlog.ErrTooLarge) {
+			// Definite, nothing written: batches are cut below the limit,
+			// so this is a bug; fail the calls rather than retry forever.
+			r.logger.Error("append refused as too large", "err", err)
+			r.mu.Lock()
+			for _, e := range entries {
+				if p := r.waiters[e.Index]; p != nil && p.entry == e {
+					delete(r.waiters, e.Index)
+					p.answer(errorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge, "%v", err)))
+				}
+			}
+			r.mu.Unlock()
+			return true
 		}
 		if t.ctx.Err() != nil {
 			// Leadership ended with the append's outcome unknown: the log
@@ -298,6 +335,11 @@ func (r *Replica) drain(t *term) {
 
 // propose queues e on term t and waits for its answer.
 func (r *Replica) propose(ctx context.Context, t *term, e *runtime.Entry) httpx.Answer {
+	if n := entrySize(e); n > rlog.MaxAppendBytes {
+		// It could never be appended: refuse it before it takes a place.
+		return errorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge,
+			"the call encodes to %d bytes; a log entry holds at most %d", n, rlog.MaxAppendBytes))
+	}
 	p := newProposal(e)
 	select {
 	case t.queue <- p:

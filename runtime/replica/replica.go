@@ -32,11 +32,6 @@ import (
 	rlog "github.com/br2k/br2k/runtime/log"
 )
 
-// MaxTxnEntries is the most entries one append can carry: etcd refuses
-// transactions of more than 128 operations (its --max-txn-ops default), and
-// an append also writes the log head.
-const MaxTxnEntries = 127
-
 // Options configure a replica. Zero values take the defaults noted.
 type Options struct {
 	// ID names the replica in the cluster and in entries' Subject.
@@ -52,8 +47,8 @@ type Options struct {
 	// SessionTTL is the election lease TTL; a dead leader is replaced after
 	// about this long. Default 2s.
 	SessionTTL time.Duration
-	// MaxBatch is the most entries one append transaction carries.
-	// Default and maximum MaxTxnEntries.
+	// MaxBatch is the most entries one append transaction carries; a batch
+	// is also cut at log.MaxAppendBytes. Default 256, at most log.MaxAppend.
 	MaxBatch int
 	// RequestTimeout bounds how long a call waits to be ordered and applied.
 	// Default 10s.
@@ -82,10 +77,10 @@ func (o *Options) setDefaults() error {
 		o.SessionTTL = 2 * time.Second
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = MaxTxnEntries
+		o.MaxBatch = 256
 	}
-	if o.MaxBatch > MaxTxnEntries {
-		return fmt.Errorf("replica: Options.MaxBatch: must be at most %d, got %d", MaxTxnEntries, o.MaxBatch)
+	if o.MaxBatch > rlog.MaxAppend {
+		return fmt.Errorf("replica: Options.MaxBatch: must be at most %d, got %d", rlog.MaxAppend, o.MaxBatch)
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
