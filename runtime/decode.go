@@ -48,7 +48,8 @@ func jsonError(err error, body []byte) *Error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return NewError(http.StatusBadRequest, CodeBadJSON, "malformed JSON at byte offset %d: %v", syn.Offset, syn)
+		// Offset counts the bytes read, the bad one included.
+		return NewError(http.StatusBadRequest, CodeBadJSON, "malformed JSON at byte offset %d: %v", max(syn.Offset-1, 0), syn)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
