@@ -47,6 +47,11 @@ type Replica struct {
 	// RequestTimeout bounds one client request, ordering and apply included.
 	// Default 10s; must be > 0.
 	RequestTimeout Duration `json:"request-timeout"`
+	// LeaderProbe is how often a follower checks that the leader's port
+	// accepts connections; three refusals in a row (a crashed leader) make
+	// it revoke the leader's lease rather than wait for it to expire.
+	// Default 100ms; "0s" turns the probe off; at most 10s.
+	LeaderProbe Duration `json:"leader-probe"`
 	// MaxBatch is the most requests the leader orders in one etcd
 	// transaction (one log batch, also cut at 1 MiB). Default 256; 1..1024.
 	MaxBatch int `json:"max-batch"`
@@ -274,6 +279,7 @@ func (c *Config) fill(present map[string]bool) {
 		str("replica.advertise-url", &r.AdvertiseURL, "http://"+r.Listen)
 	}
 	dur("replica.request-timeout", &r.RequestTimeout, 10*time.Second)
+	dur("replica.leader-probe", &r.LeaderProbe, 100*time.Millisecond)
 	num("replica.max-batch", &r.MaxBatch, 256)
 
 	s := &c.ServiceRegistry

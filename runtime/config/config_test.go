@@ -56,7 +56,7 @@ func sec(d time.Duration) Duration { return Duration{d} }
 
 func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 	want := &Config{
-		Replica:         Replica{RequestTimeout: sec(10 * time.Second), MaxBatch: 256},
+		Replica:         Replica{RequestTimeout: sec(10 * time.Second), LeaderProbe: sec(100 * time.Millisecond), MaxBatch: 256},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
@@ -179,6 +179,8 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"request-timeout zero", func(c *Config) { c.Replica.RequestTimeout = sec(0) }, "replica.request-timeout", "> 0"},
 		{"max-batch zero", func(c *Config) { c.Replica.MaxBatch = 0 }, "replica.max-batch", "1..1024"},
 		{"max-batch too big", func(c *Config) { c.Replica.MaxBatch = 1025 }, "replica.max-batch", "1..1024"},
+		{"leader-probe negative", func(c *Config) { c.Replica.LeaderProbe = sec(-time.Second) }, "replica.leader-probe", "0s (off)"},
+		{"leader-probe too slow", func(c *Config) { c.Replica.LeaderProbe = sec(11 * time.Second) }, "replica.leader-probe", "10s"},
 		{"etcd neither", func(c *Config) { c.Etcd.Embed = nil }, "etcd", "set one of endpoints"},
 		{"etcd empty endpoints", func(c *Config) { c.Etcd.Embed, c.Etcd.Endpoints = nil, []string{} }, "etcd", "set one of endpoints"},
 		{"etcd both", func(c *Config) { c.Etcd.Endpoints = []string{"http://h:2379"} }, "etcd", "not both"},
@@ -264,6 +266,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"existing cluster", func(c *Config) { c.Etcd.Embed.InitialClusterState = "existing" }},
 		{"election exactly 5 heartbeats", func(c *Config) { c.Etcd.Embed.ElectionTimeout = sec(500 * time.Millisecond) }},
 		{"max-batch bounds", func(c *Config) { c.Replica.MaxBatch = 1024 }},
+		{"leader-probe off", func(c *Config) { c.Replica.LeaderProbe = sec(0) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

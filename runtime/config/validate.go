@@ -78,6 +78,9 @@ func (c *Config) Validate() error {
 		v.url("replica.advertise-url", r.AdvertiseURL, "http", "https")
 	}
 	v.positive("replica.request-timeout", r.RequestTimeout)
+	if r.LeaderProbe.Duration < 0 || r.LeaderProbe.Duration > 10*time.Second {
+		v.add("replica.leader-probe", "must be between 0s (off) and 10s, got %v", r.LeaderProbe.Duration)
+	}
 	if r.MaxBatch < 1 || r.MaxBatch > 1024 {
 		v.add("replica.max-batch", "must be 1..1024, got %d", r.MaxBatch)
 	}

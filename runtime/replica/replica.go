@@ -7,7 +7,8 @@
 // Goroutines, all owned by Run and stopped when its context ends:
 //   - follow: log.Follow → applyBatch, the only writer of the state;
 //   - campaign: election → startTerm/endTerm, and per term one appender;
-//   - observe: election.Observe → who leads, for forwarding.
+//   - observe: election.Observe → who leads, for forwarding;
+//   - watchLeader: on followers, revokes a crashed leader's lease.
 package replica
 
 import (
@@ -56,6 +57,11 @@ type Options struct {
 	// KeyTTL is how long idempotency records are kept, in entry time.
 	// Default apply.DefaultKeyTTL.
 	KeyTTL time.Duration
+	// LeaderProbe is how often a follower checks that the leader's port
+	// accepts connections; after three refusals in a row it revokes the
+	// leader's lease instead of waiting for it to expire. Default 100ms;
+	// negative turns the probe off.
+	LeaderProbe time.Duration
 	// Logger receives the replica's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +90,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
+	}
+	if o.LeaderProbe == 0 {
+		o.LeaderProbe = 100 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -183,7 +192,7 @@ func (r *Replica) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	fatal := make(chan error, 1)
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		err := r.log.Follow(ctx, r.appliedIndex()+1, r.applyBatch)
@@ -193,6 +202,7 @@ func (r *Replica) Run(ctx context.Context) error {
 	}()
 	go func() { defer wg.Done(); r.campaign(ctx) }()
 	go func() { defer wg.Done(); r.observe(ctx) }()
+	go func() { defer wg.Done(); r.watchLeader(ctx) }()
 
 	var err error
 	select {

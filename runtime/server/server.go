@@ -74,7 +74,8 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 	rep, err := replica.New(svc, replica.Options{
 		ID: cfg.Replica.ID, AdvertiseURL: advertise, Client: cli, Prefix: cfg.Etcd.Prefix,
 		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: cfg.Replica.MaxBatch,
-		RequestTimeout: cfg.Replica.RequestTimeout.Duration, Logger: logger,
+		RequestTimeout: cfg.Replica.RequestTimeout.Duration, LeaderProbe: leaderProbe(cfg.Replica.LeaderProbe.Duration),
+		Logger: logger,
 	})
 	if err != nil {
 		n.Close()
@@ -151,4 +152,12 @@ func RunConfig(ctx context.Context, cfg *config.Config, svc runtime.Service, log
 	}
 	logger.Info("replica serving", "id", cfg.Replica.ID, "url", n.URL)
 	return n.Run(ctx)
+}
+
+// leaderProbe maps the config's "0s means off" to replica.Options'.
+func leaderProbe(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
