@@ -89,6 +89,10 @@ type Embed struct {
 	// PeerURL is the URL the member serves peers on, e.g.
 	// "http://127.0.0.1:2380". Required.
 	PeerURL string `json:"peer-url"`
+	// ListenPeerURL, if set, is where the member listens for peers while it
+	// advertises PeerURL (a proxy in front of it, e.g. for fault
+	// injection). Default PeerURL.
+	ListenPeerURL string `json:"listen-peer-url"`
 	// InitialCluster lists every member as name=peer-url,...; it must contain
 	// Name=PeerURL. Required, no default.
 	InitialCluster string `json:"initial-cluster"`

@@ -179,6 +179,12 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"request-timeout zero", func(c *Config) { c.Replica.RequestTimeout = sec(0) }, "replica.request-timeout", "> 0"},
 		{"max-batch zero", func(c *Config) { c.Replica.MaxBatch = 0 }, "replica.max-batch", "1..1024"},
 		{"max-batch too big", func(c *Config) { c.Replica.MaxBatch = 1025 }, "replica.max-batch", "1..1024"},
+		{"listen-peer-url not a URL", func(c *Config) {
+			c.Etcd.Endpoints = nil
+			c.Etcd.Embed = &Embed{Name: "r1", DataDir: "d", ClientURL: "http://127.0.0.1:2379", PeerURL: "http://127.0.0.1:2380",
+				ListenPeerURL: "127.0.0.1:2381", InitialCluster: "r1=http://127.0.0.1:2380", InitialClusterState: "new",
+				HeartbeatInterval: sec(100 * time.Millisecond), ElectionTimeout: sec(time.Second)}
+		}, "etcd.embed.listen-peer-url", ""},
 		{"leader-probe negative", func(c *Config) { c.Replica.LeaderProbe = sec(-time.Second) }, "replica.leader-probe", "0s (off)"},
 		{"leader-probe too slow", func(c *Config) { c.Replica.LeaderProbe = sec(11 * time.Second) }, "replica.leader-probe", "10s"},
 		{"etcd neither", func(c *Config) { c.Etcd.Embed = nil }, "etcd", "set one of endpoints"},

@@ -152,6 +152,9 @@ func (v *validator) embed(m *Embed) {
 	v.required(p+"data-dir", m.DataDir)
 	v.url(p+"client-url", m.ClientURL, "http", "https")
 	peerOK := v.url(p+"peer-url", m.PeerURL, "http", "https")
+	if m.ListenPeerURL != "" {
+		v.url(p+"listen-peer-url", m.ListenPeerURL, "http", "https")
+	}
 	v.oneOf(p+"initial-cluster-state", m.InitialClusterState, "new", "existing")
 	v.positive(p+"heartbeat-interval", m.HeartbeatInterval)
 	if hb, el := m.HeartbeatInterval.Duration, m.ElectionTimeout.Duration; hb > 0 && el < 5*hb {

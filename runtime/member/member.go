@@ -45,6 +45,10 @@ type Config struct {
 	// PeerURL is where the member talks to its peers, e.g.
 	// http://127.0.0.1:23800. Required; http only.
 	PeerURL string
+	// ListenPeerURL, if set, is where the member listens for its peers
+	// while it advertises PeerURL to them: a proxy at PeerURL can then sit
+	// between the member and its peers (fault injection). Default PeerURL.
+	ListenPeerURL string
 	// InitialCluster lists every member of a new cluster as
 	// "r1=http://127.0.0.1:23800,r2=...". Empty means a single-member
 	// cluster Name=PeerURL.
@@ -88,6 +92,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClientURL == c.PeerURL {
 		return c, fmt.Errorf("member: config: PeerURL: must differ from ClientURL %q", c.ClientURL)
+	}
+	if c.ListenPeerURL == "" {
+		c.ListenPeerURL = c.PeerURL
+	} else if err := checkURL(c.ListenPeerURL); err != nil {
+		return c, fmt.Errorf("member: config: ListenPeerURL: %w", err)
 	}
 	switch c.ClusterState {
 	case "":
@@ -147,11 +156,12 @@ func (c Config) embedConfig(muted *atomic.Bool) (*embed.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = c.Name
 	ec.Dir = c.Dir
-	cu, _ := url.Parse(c.ClientURL) // checked
-	pu, _ := url.Parse(c.PeerURL)   // checked
+	cu, _ := url.Parse(c.ClientURL)      // checked
+	pu, _ := url.Parse(c.PeerURL)        // checked
+	lpu, _ := url.Parse(c.ListenPeerURL) // checked
 	ec.ListenClientUrls = []url.URL{*cu}
 	ec.AdvertiseClientUrls = []url.URL{*cu}
-	ec.ListenPeerUrls = []url.URL{*pu}
+	ec.ListenPeerUrls = []url.URL{*lpu}
 	ec.AdvertisePeerUrls = []url.URL{*pu}
 	ec.InitialCluster = c.InitialCluster
 	ec.ClusterState = c.ClusterState

@@ -55,7 +55,7 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 	endpoints := cfg.Etcd.Endpoints
 	if e := cfg.Etcd.Embed; e != nil {
 		m, err := member.Start(ctx, member.Config{
-			Name: e.Name, Dir: e.DataDir, ClientURL: e.ClientURL, PeerURL: e.PeerURL,
+			Name: e.Name, Dir: e.DataDir, ClientURL: e.ClientURL, PeerURL: e.PeerURL, ListenPeerURL: e.ListenPeerURL,
 			InitialCluster: e.InitialCluster, ClusterState: e.InitialClusterState,
 			HeartbeatInterval: e.HeartbeatInterval.Duration, ElectionTimeout: e.ElectionTimeout.Duration,
 		})
