@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/br2k/br2k/internal/suggest"
 )
 
 // Prefix starts every directive. Like //go: directives it has no space after
@@ -130,7 +132,7 @@ func ParseDirective(text string, pos token.Position) (*Directive, List) {
 	kind, ok := kindNames[name]
 	if !ok {
 		msg := "unknown directive " + Prefix + name + " (want //br2k:state, //br2k:replicate or //br2k:onlyonce)"
-		if s := suggest(name); s != "" {
+		if s := suggestDirective(name); s != "" {
 			msg += "; did you mean " + Prefix + s + "?"
 		}
 		diags.Add(pos, CodeUnknownDirective, "%s", msg)
@@ -215,36 +217,13 @@ func parseSize(s string) (int64, bool) {
 	return n * mult, true
 }
 
-// suggest returns the known directive name closest to a misspelt one, or "".
-func suggest(name string) string {
-	best, bestDist := "", 3
-	for _, k := range []string{"onlyonce", "replicate", "state"} {
+// suggestDirective returns the known directive name closest to a misspelt one, or "".
+func suggestDirective(name string) string {
+	known := []string{"onlyonce", "replicate", "state"}
+	for _, k := range known {
 		if strings.EqualFold(name, k) {
 			return k
 		}
-		if d := editDistance(name, k); d < bestDist {
-			best, bestDist = k, d
-		}
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(name, known, 2)
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/br2k/br2k/internal/suggest"
 )
 
 var (
@@ -84,7 +86,7 @@ func (d *decoder) object(v reflect.Value, prefix string) error {
 		switch {
 		case !known:
 			msg := "unknown key"
-			if s := suggest(name, fields); s != "" {
+			if s := suggestKey(name, fields); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.errorAt(line, col, key, msg)
@@ -308,36 +310,16 @@ func join(prefix, name string) string {
 	return prefix + "." + name
 }
 
-// suggest returns the known key closest to name if it is a likely typo.
-func suggest(name string, fields map[string]int) string {
-	best, bestDist := "", 3 // at most two edits
+// suggestKey returns the known key closest to name if it is a likely typo:
+// at most two edits, and fewer than half its length.
+func suggestKey(name string, fields map[string]int) string {
+	keys := make([]string, 0, len(fields))
 	for f := range fields {
-		if dist := editDistance(name, f); dist < bestDist || dist == bestDist && f < best {
-			best, bestDist = f, dist
-		}
+		keys = append(keys, f)
 	}
-	if best != "" && bestDist > len(name)/2 {
+	best := suggest.Closest(name, keys, 2)
+	if best != "" && suggest.Distance(name, best) > len(name)/2 {
 		return ""
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
