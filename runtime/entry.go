@@ -15,6 +15,11 @@ const (
 	// on the leader. Replicas do not run the handler again; they remember the
 	// outcome under the request's idempotency key.
 	KindOnlyOnce Kind = 'O'
+	// KindOnlyOnceStart records that the leader is about to run a
+	// //br2k:onlyonce handler for a call with an Idempotency-Key. A retry
+	// that finds a start without an outcome (the leader was lost in between)
+	// is refused rather than run again: the handler may have had its effect.
+	KindOnlyOnceStart Kind = 'S'
 )
 
 func (k Kind) String() string {
@@ -23,6 +28,8 @@ func (k Kind) String() string {
 		return "replicate"
 	case KindOnlyOnce:
 		return "onlyonce"
+	case KindOnlyOnceStart:
+		return "onlyonce-start"
 	}
 	return "unknown"
 }

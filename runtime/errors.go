@@ -17,6 +17,7 @@ const (
 	CodeNotFound            = "BR2K_NOT_FOUND"            // 404: no route for the path
 	CodeMethodNotAllowed    = "BR2K_METHOD_NOT_ALLOWED"   // 405: the path exists for other methods
 	CodeIdempotencyMismatch = "BR2K_IDEMPOTENCY_MISMATCH" // 422: Idempotency-Key reused for a different request
+	CodeOnlyOnceInterrupted = "BR2K_ONLYONCE_INTERRUPTED" // 409: an onlyonce call with this key started on a lost leader; it is not run again
 	CodeHandlerFailed       = "BR2K_HANDLER_FAILED"       // 422: the handler returned a plain error
 	CodeNotLeader           = "BR2K_NOT_LEADER"           // 503: this replica lost leadership before ordering the call; safe to retry
 	CodeNoLeader            = "BR2K_NO_LEADER"            // 503: no leader is known (election in progress); safe to retry

@@ -23,8 +23,24 @@ type Record struct {
 	Op      string
 	Digest  [sha256.Size]byte // of the payload, to detect a key reused for another request
 	Outcome runtime.Outcome
+	// Started is true while an onlyonce call has started (a
+	// KindOnlyOnceStart entry) and no outcome was recorded; Outcome is then
+	// InterruptedOutcome.
+	Started bool
 	Index   uint64 // entry that recorded it
 	Time    int64  // entry time, for expiry
+}
+
+// StartedOutcome is the outcome of the KindOnlyOnceStart entry that
+// started a call: the leader that appended it may run the handler.
+var StartedOutcome = runtime.Outcome{Status: http.StatusAccepted, Body: []byte(`{}`)}
+
+// InterruptedOutcome answers a call whose key has a start but no outcome:
+// the leader that started it was lost, and the handler may have had its
+// effect, so it is not run again.
+func InterruptedOutcome(key string) runtime.Outcome {
+	return runtime.ErrorOutcome(runtime.NewError(http.StatusConflict, runtime.CodeOnlyOnceInterrupted,
+		"the call with Idempotency-Key %q started on a leader that was lost before its outcome was recorded; it may or may not have taken effect and will not be run again", key))
 }
 
 // Matches reports whether a call of op with payload is the request the
@@ -136,6 +152,8 @@ func (m *Machine) ApplyBatch(es []*runtime.Entry) ([]runtime.Outcome, error) {
 			}
 		case runtime.KindOnlyOnce:
 			out = m.onlyOnce(e)
+		case runtime.KindOnlyOnceStart:
+			out = m.onlyOnceStart(e)
 		default:
 			// A kind this binary does not know: every replica of the same
 			// version sees the same, so the outcome is deterministic.
@@ -173,15 +191,33 @@ func (m *Machine) onlyOnce(e *runtime.Entry) runtime.Outcome {
 		return runtime.ErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "onlyonce entry %d has no result", e.Index))
 	}
 	if e.Key != "" {
-		if rec, ok := m.records[e.Key]; ok {
+		if rec, ok := m.records[e.Key]; ok && !(rec.Started && rec.Matches(e.Op, e.Payload)) {
 			// Two leaders raced on the same key (the first one's outcome
 			// was recorded while the second ran): the first record wins
 			// on every replica.
 			return replay(rec, e)
 		}
+		// No record, or the start of this very call: the outcome completes it.
 		m.record(e, *e.Result)
 	}
 	return *e.Result
+}
+
+// onlyOnceStart records that a keyed onlyonce call is about to run. A key
+// with a record already gets that record's answer: its outcome, or, for a
+// start without one, InterruptedOutcome.
+func (m *Machine) onlyOnceStart(e *runtime.Entry) runtime.Outcome {
+	if e.Key == "" {
+		return runtime.ErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "onlyonce start entry %d has no key", e.Index))
+	}
+	if rec, ok := m.records[e.Key]; ok {
+		return replay(rec, e)
+	}
+	m.record(e, InterruptedOutcome(e.Key))
+	rec := m.records[e.Key]
+	rec.Started = true
+	m.records[e.Key] = rec
+	return StartedOutcome
 }
 
 // replay answers a call whose key was recorded: with the recorded outcome if

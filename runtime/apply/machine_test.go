@@ -242,3 +242,38 @@ func TestBatchWithFailedCallsEndsAsIfAppliedOneByOne(t *testing.T) {
 		t.Fatalf("the workload does not fail where it should: %v", outsBatch)
 	}
 }
+
+func TestOnlyOnceStartWithoutOutcomeRefusesTheRetry(t *testing.T) {
+	m, _ := newMachine("r1")
+	res := runtime.Outcome{Status: 200, Body: []byte(`{"ref":"0xabc"}`)}
+	steps := []step{
+		// Key a: started, then completed; a second start replays the outcome.
+		{kind: runtime.KindOnlyOnceStart, op: "IssueReceipt", key: "a", payload: `{"mint":1}`},
+		{kind: runtime.KindOnlyOnce, op: "IssueReceipt", key: "a", payload: `{"mint":1}`, result: &res},
+		{kind: runtime.KindOnlyOnceStart, op: "IssueReceipt", key: "a", payload: `{"mint":1}`},
+		// Key b: started by a leader that was lost; the retry's start is refused.
+		{kind: runtime.KindOnlyOnceStart, op: "IssueReceipt", key: "b", payload: `{"mint":1}`},
+		{kind: runtime.KindOnlyOnceStart, op: "IssueReceipt", key: "b", payload: `{"mint":1}`},
+		// Key b reused for another request.
+		{kind: runtime.KindOnlyOnceStart, op: "IssueReceipt", key: "b", payload: `{"mint":2}`},
+	}
+	outs := mustApply(t, m, build(steps, 1, 1))
+	if outs[0].Status != apply.StartedOutcome.Status || outs[3].Status != apply.StartedOutcome.Status {
+		t.Fatalf("first starts: %d %d, want %d", outs[0].Status, outs[3].Status, apply.StartedOutcome.Status)
+	}
+	if !bytes.Equal(outs[2].Body, res.Body) {
+		t.Fatalf("start after the outcome: %d %s, want the outcome", outs[2].Status, outs[2].Body)
+	}
+	if code, _, _ := outs[4].DecodeError(); outs[4].Status != 409 || code != runtime.CodeOnlyOnceInterrupted {
+		t.Fatalf("second start of an interrupted call: %d %s", outs[4].Status, outs[4].Body)
+	}
+	if code, _, _ := outs[5].DecodeError(); code != runtime.CodeIdempotencyMismatch {
+		t.Fatalf("start reusing a key: %d %s", outs[5].Status, outs[5].Body)
+	}
+	if rec, _ := m.Lookup("a"); rec.Started || !bytes.Equal(rec.Outcome.Body, res.Body) {
+		t.Fatalf("record of a completed call: %+v", rec)
+	}
+	if rec, _ := m.Lookup("b"); !rec.Started {
+		t.Fatalf("record of an interrupted call: %+v", rec)
+	}
+}

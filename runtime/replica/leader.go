@@ -421,6 +421,18 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 			c.answer = a
 			return a
 		}
+		// Log the start first: should this leader be lost after the
+		// handler ran but before its outcome is logged, a retry finds the
+		// start and is refused instead of running the handler again.
+		start := r.propose(ctx, t, &runtime.Entry{Kind: runtime.KindOnlyOnceStart, Op: call.Op, Key: key, Payload: call.Payload})
+		if start.Outcome.Status != apply.StartedOutcome.Status {
+			// Not started by this call: the key's record answered
+			// (an outcome, or interrupted), or the start was not
+			// appended (not leader, unknown), and the handler did not run.
+			start.Replayed = start.Outcome.Status != http.StatusServiceUnavailable
+			c.answer = start
+			return start
+		}
 		a := r.runOnceUnkeyed(ctx, t, call, key)
 		c.answer = a
 		return a
