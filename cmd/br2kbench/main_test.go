@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestParseClients(t *testing.T) {
+	got, err := parseClients("1, 16,64")
+	if err != nil || len(got) != 3 || got[0] != 1 || got[1] != 16 || got[2] != 64 {
+		t.Fatalf("parseClients = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "1,x", "-4"} {
+		if _, err := parseClients(bad); err == nil {
+			t.Errorf("parseClients(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestBadFlagsExitTwo(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"-clients", "0"}, &out, &errOut); code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %s", code, errOut.String())
+	}
+}
+
+// TestSmoke runs the whole command with tiny phases and checks that every
+// measurement is in its JSON and its table.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds example/ledger and runs a cluster of replica processes; skipped with -short")
+	}
+	var out, errOut bytes.Buffer
+	args := []string{"-phase", "300ms", "-clients", "1,4", "-lag-clients", "4", "-failovers", "1", "-generate-runs", "1", "-json"}
+	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, out.String())
+	}
+	if len(rep.Load) != 4 || len(rep.RawPut) != 2 || len(rep.RawTxn) != 2 || rep.TxnBest <= 0 || rep.EntryBytes <= 0 {
+		t.Fatalf("report lacks load points or raw rates: %+v", rep)
+	}
+	for _, p := range rep.Load {
+		if p.OpsPerS <= 0 || p.Latency.N == 0 || p.PerPut <= 0 || p.PerTxn <= 0 {
+			t.Errorf("load point %+v: no rate, latencies or ratios", p)
+		}
+	}
+	if rep.Lag == nil || len(rep.Lag.Followers) != 2 || rep.Lag.All.N == 0 {
+		t.Errorf("follower lag missing: %+v", rep.Lag)
+	}
+	if rep.Failover == nil || len(rep.Failover.Times) != 1 || rep.Failover.Times[0] <= 0 {
+		t.Errorf("failover missing: %+v", rep.Failover)
+	}
+	if rep.Generate == nil || len(rep.Generate.Times) != 1 {
+		t.Errorf("generate timing missing: %+v", rep.Generate)
+	}
+	var table bytes.Buffer
+	writeTable(&table, &rep)
+	for _, want := range []string{"br2k transfers → leader", "br2k transfers → any replica", "etcd put, one per request",
+		"etcd txn of 64 puts", "follower apply lag, all", "failover, 1 leader SIGKILLs", "go generate", "targets"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	t.Logf("\n%s", table.String())
+}
+
+// TestInterruptStopsEverything sends SIGINT to the command in the middle
+// of a load phase and checks that it exits 130 and that no replica process
+// it started is left.
+func TestInterruptStopsEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds example/ledger and runs a cluster of replica processes; skipped with -short")
+	}
+	progress := &watchWriter{pattern: regexp.MustCompile(`working in (\S+)`), loading: make(chan struct{})}
+	var out bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(context.Background(), []string{"-v", "-phase", "1m", "-generate-runs", "0"}, &out, progress)
+	}()
+	select {
+	case <-progress.loading:
+	case c := <-code:
+		t.Fatalf("exited %d before the load started:\n%s", c, progress.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("load did not start:\n%s", progress.String())
+	}
+	dir := progress.dir()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-code:
+		if c != 130 {
+			t.Fatalf("exit %d after SIGINT, want 130:\n%s", c, progress.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("still running a minute after SIGINT:\n%s", progress.String())
+	}
+	if dir == "" {
+		t.Fatalf("no working directory in the progress output:\n%s", progress.String())
+	}
+	if pids := processesUnder(dir); len(pids) > 0 {
+		for _, p := range pids {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		t.Fatalf("processes of %s still running after the command returned: %v", dir, pids)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("working directory %s not removed: %v", dir, err)
+	}
+}
+
+// watchWriter records the command's stderr and notices when the first load
+// phase starts.
+type watchWriter struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	pattern *regexp.Regexp
+	loading chan struct{}
+	once    sync.Once
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), "load: ") {
+		w.once.Do(func() { close(w.loading) })
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func (w *watchWriter) dir() string {
+	if m := w.pattern.FindStringSubmatch(w.String()); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// processesUnder returns the pids whose command line mentions dir.
+func processesUnder(dir string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte(dir)) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
