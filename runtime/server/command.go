@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/config"
+)
+
+// Command is the command line of a service binary whose replicas each keep
+// one file of their own (a notary's receipts, an effects log):
+//
+//	NAME dev [-replicas N] [-port P] [-dir DIR]   a local cluster in one process
+//	NAME serve -config FILE [-FLAG FILE]          one replica of a deployment
+type Command struct {
+	// Name is the binary's name, in usage and error messages and in the
+	// dev cluster's etcd prefix.
+	Name string
+	// Banner is printed by dev after the replicas' URLs, with the first
+	// replica's URL as %[1]s.
+	Banner string
+	// FileFlag, FileDefault and FileUsage describe serve's flag for the
+	// replica's file. dev gives each replica a file of its own in a
+	// temporary directory instead.
+	FileFlag, FileDefault, FileUsage string
+	// NewService returns a fresh service whose replica keeps its file at
+	// path.
+	NewService func(path string) runtime.Service
+}
+
+// Main runs the command with os.Args and exits: 2 for a usage error, 1 for
+// any other error.
+func (c Command) Main() {
+	usage := fmt.Sprintf(`usage:
+  %[1]s dev [-replicas N] [-port P] [-dir DIR]   run a local N-replica cluster (embedded etcd)
+  %[1]s serve -config FILE [-%[2]s FILE]   run one replica from a config file
+`, c.Name, c.FileFlag)
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var err error
+	switch os.Args[1] {
+	case "dev":
+		err = c.dev(ctx, os.Args[2:], logger)
+	case "serve":
+		err = c.serve(ctx, os.Args[2:], logger)
+	default:
+		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n%s", c.Name, os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
+		os.Exit(1)
+	}
+}
+
+func (c Command) dev(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	replicas := fs.Int("replicas", 3, "number of replicas")
+	port := fs.Int("port", 8081, "HTTP port of the first replica (0: any free ports)")
+	dir := fs.String("dir", "", "data directory (default: a temporary one, removed on exit)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	files, err := os.MkdirTemp("", c.Name+"-"+c.FileFlag+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(files)
+	newService := func(id string) runtime.Service { return c.NewService(filepath.Join(files, id+".jsonl")) }
+	return Dev(ctx, DevOptions{Replicas: *replicas, BasePort: *port, Dir: *dir, Name: c.Name, Banner: c.Banner}, newService, logger)
+}
+
+func (c Command) serve(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	path := fs.String("config", "", "replica configuration file (JSON)")
+	file := fs.String(c.FileFlag, c.FileDefault, c.FileUsage)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return fmt.Errorf("-config: required")
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	return RunConfig(ctx, cfg, c.NewService(*file), logger)
+}
