@@ -49,7 +49,10 @@ var (
 	ErrCorrupt = errors.New("log: corrupt")
 )
 
-// MaxAppend is the most entries one Append can write.
+// MaxAppend is the most entries one Append can write. Readers rely on it:
+// the batch holding index i has its key in [i-MaxAppend+1, i]. Lowering it
+// would strand batches written before; raising it needs readers that look
+// further back.
 const MaxAppend = 1024
 
 // MaxAppendBytes bounds the encoded size of one Append's batch (EncodeBatch):
@@ -305,25 +308,41 @@ type page struct {
 // batches, bounded by to (0: none) and by the head, at revision rev (0:
 // current, linearizable). The batch holding next is the last one whose key
 // sorts at or before next's; the page goes on with the batches after it.
-// The head and the batches come from one transaction, so they agree.
+// The head and the batches come from one transaction (and, when next is
+// inside a batch, one more read at the same revision), so they agree.
+//
+// A batch holds at most MaxAppend entries, so the one holding next has its
+// key in [next-MaxAppend+1, next], and readPage looks only there, keys only.
+// (A range read sorted in descending order, the obvious way to find "the
+// last key at or before next", makes etcd read every key of the range with
+// its value before it sorts: the whole log below next.)
 func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, error) {
 	end := l.BatchKey(to + 1)
 	if to == 0 {
 		end = clientv3.GetPrefixRangeEnd(l.logPrefix)
 	}
-	holding := []clientv3.OpOption{clientv3.WithRange(l.BatchKey(next + 1)), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1)}
-	after := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(PageSize)}
-	hopts := []clientv3.OpOption(nil)
-	if rev > 0 {
-		holding = append(holding, clientv3.WithRev(rev))
-		after = append(after, clientv3.WithRev(rev))
-		hopts = append(hopts, clientv3.WithRev(rev))
+	at := func(opts ...clientv3.OpOption) []clientv3.OpOption {
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		return opts
 	}
-	resp, err := l.cli.Txn(ctx).Then(
-		clientv3.OpGet(l.headKey, hopts...),
-		clientv3.OpGet(l.logPrefix, holding...),
-		clientv3.OpGet(l.BatchKey(next+1), after...),
-	).Commit()
+	lo := uint64(1)
+	if next > MaxAppend {
+		lo = next - MaxAppend + 1
+	}
+	ops := []clientv3.Op{
+		clientv3.OpGet(l.headKey, at()...),
+		clientv3.OpGet(l.BatchKey(next+1), at(clientv3.WithRange(end), clientv3.WithLimit(PageSize))...),
+		clientv3.OpGet(l.BatchKey(next), at()...),
+		// Whether any batch lies below the window: tells compaction
+		// from a gap.
+		clientv3.OpGet(l.logPrefix, at(clientv3.WithRange(l.BatchKey(lo)), clientv3.WithKeysOnly(), clientv3.WithLimit(1))...),
+	}
+	if lo < next {
+		ops = append(ops, clientv3.OpGet(l.BatchKey(lo), at(clientv3.WithRange(l.BatchKey(next)), clientv3.WithKeysOnly())...))
+	}
+	resp, err := l.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
 		return page{}, fmt.Errorf("log: read from %d: %w", next, err)
 	}
@@ -335,11 +354,26 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 	if to != 0 && to < bound {
 		bound = to
 	}
-	p := page{head: head, rev: resp.Header.Revision}
-	held := resp.Responses[1].GetResponseRange().GetKvs()
-	rr := resp.Responses[2].GetResponseRange()
+	p := page{head: head, rev: rev}
+	if rev == 0 {
+		p.rev = resp.Header.Revision
+	}
+	held := resp.Responses[2].GetResponseRange().GetKvs()
+	if len(held) == 0 && len(resp.Responses) > 4 {
+		if window := resp.Responses[4].GetResponseRange().GetKvs(); len(window) > 0 {
+			// next is inside a batch (or past the head): the last key
+			// of the window is the batch that may hold it.
+			g, err := l.cli.Get(ctx, string(window[len(window)-1].Key), clientv3.WithRev(p.rev))
+			if err != nil {
+				return page{}, fmt.Errorf("log: read from %d: %w", next, err)
+			}
+			held = g.Kvs
+		}
+	}
+	rr := resp.Responses[1].GetResponseRange()
 	kvs := append(held[:len(held):len(held)], rr.Kvs...)
-	earlier := false // a batch below next exists: next cannot have been compacted
+	// A batch below next exists: next cannot have been compacted.
+	earlier := len(resp.Responses[3].GetResponseRange().GetKvs()) > 0
 	for _, kv := range kvs {
 		es, err := l.decodeKV(kv)
 		if err != nil {
