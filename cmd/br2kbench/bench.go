@@ -394,10 +394,32 @@ func (b *bench) load(ctx context.Context, mode string, clients int) (LoadPoint, 
 			targets = append(targets, n.URL)
 		}
 	}
+	// Each client keeps one lean keep-alive connection per replica: see
+	// loadgen.Conn for why not net/http's client.
+	conns := make([][]*loadgen.Conn, clients)
+	for i := range conns {
+		for _, t := range targets {
+			conns[i] = append(conns[i], loadgen.NewConn(strings.TrimPrefix(t, "http://"), requestLimit))
+		}
+	}
+	defer func() {
+		for _, cs := range conns {
+			for _, c := range cs {
+				c.Close()
+			}
+		}
+	}()
 	r := loadgen.ClosedLoop(ctx, clients, b.o.Phase, func(ctx context.Context, client int, seq uint64) error {
-		base := targets[(client+int(seq))%len(targets)]
-		_, err := b.transfer(ctx, base, (client*7+int(seq))%accounts)
-		return err
+		conn := conns[client][(client+int(seq))%len(targets)]
+		from := (client*7 + int(seq)) % accounts
+		resp, err := conn.Do(http.MethodPost, "/transfers", fmt.Appendf(nil, `{"from":"a%d","to":"a%d","amount":1}`, from, (from+1)%accounts), nil)
+		if err != nil {
+			return err
+		}
+		if resp.Status != http.StatusOK {
+			return fmt.Errorf("POST /transfers: %d %.300s", resp.Status, resp.Body)
+		}
+		return nil
 	})
 	if err := ctx.Err(); err != nil {
 		return LoadPoint{}, err

@@ -10,8 +10,9 @@ import (
 // issue's targets.
 func writeTable(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "br2kbench: example/ledger, %d replicas as separate processes, each with its own embedded etcd member (loopback, fsync on)\n", rep.Replicas)
-	fmt.Fprintf(w, "%d CPUs, %s, load average %s before, %s after; %s per point, %d accounts, %d-byte transfer entries\n\n",
+	fmt.Fprintf(w, "%d CPUs, %s, load average %s before, %s after; %s per point, %d accounts, %d-byte transfer entries\n",
 		rep.CPUs, rep.GoVersion, rep.LoadBefore, rep.LoadAfter, rep.Phase, rep.Accounts, rep.EntryBytes)
+	fmt.Fprintf(w, "br2k clients: one keep-alive HTTP/1.1 connection per client and replica (loadgen.Conn); etcd clients: one clientv3.Client\n\n")
 
 	const head = "%-34s %7s %9s %8s %8s %8s %8s %8s %6s %6s %6s\n"
 	const row = "%-34s %7s %9s %8s %8s %8s %8s %8s %6s %6s %6s\n"
