@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"go/parser"
 	"go/token"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/modfile"
 
@@ -150,8 +156,10 @@ func TestInitScaffoldParsesAndGenerates(t *testing.T) {
 	if err != nil || !bytes.Contains(gen, []byte("func NewService(state *Floor) *Service")) {
 		t.Fatalf("generated file: %v\n%s", err, gen)
 	}
-	// The whole scaffold, command included, builds against the runtime.
+	// The whole scaffold, command included, builds against the runtime,
+	// and its command runs the service as a local cluster.
 	testmod.Go(t, mod, "vet", "./shop-floor/...")
+	runScaffoldDev(t, mod, "./shop-floor/cmd/shopfloor")
 	if status, _, stderr := runCmd("init", dir); status != 1 || !strings.Contains(stderr, "exists and is not empty") {
 		t.Errorf("init over an existing service: %d %q", status, stderr)
 	}
@@ -176,5 +184,77 @@ func TestInitWithModuleWritesGoMod(t *testing.T) {
 	main, _ := os.ReadFile(filepath.Join(dir, "cmd", "counter", "main.go"))
 	if !bytes.Contains(main, []byte(`counter "example.com/counter"`)) {
 		t.Errorf("main.go imports:\n%s", main)
+	}
+}
+
+// runScaffoldDev builds the scaffold's command, runs "dev" (3 replicas,
+// free ports), adds to a counter through a follower and reads it back
+// through the leader's route, then stops it with SIGINT.
+func runScaffoldDev(t *testing.T, mod, pkg string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "shopfloor")
+	testmod.Go(t, mod, "build", "-o", bin, pkg)
+	cmd := exec.Command(bin, "dev", "-port", "0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	urls := make(chan []string, 1)
+	go func() {
+		var got []string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) >= 2 && strings.HasPrefix(f[1], "http://") {
+				if got = append(got, f[1]); len(got) == 3 {
+					urls <- got
+				}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	var replicas []string
+	select {
+	case replicas = <-urls:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("dev printed no replica URLs within 60s; stderr:\n%s", stderr.String())
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	post := func(url, body string) (int, string) {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			resp, err := client.Post(url, "application/json", strings.NewReader(body))
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+					return resp.StatusCode, strings.TrimSpace(string(b))
+				}
+			} else if time.Now().After(deadline) {
+				t.Fatalf("POST %s: %v", url, err)
+			}
+			time.Sleep(50 * time.Millisecond) // no leader elected yet
+		}
+	}
+	for i, want := range []string{`{"name":"visits","value":2}`, `{"name":"visits","value":5}`} {
+		status, body := post(replicas[2-i]+"/counters/visits", fmt.Sprintf(`{"delta":%d}`, 2+i))
+		if status != http.StatusOK || body != want {
+			t.Fatalf("POST /counters/visits via replica %d: %d %s, want 200 %s", 3-i, status, body, want)
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dev after SIGINT: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not stop within 30s of SIGINT")
 	}
 }

@@ -26,22 +26,27 @@ type Command struct {
 	// Banner is printed by dev after the replicas' URLs, with the first
 	// replica's URL as %[1]s.
 	Banner string
-	// FileFlag, FileDefault and FileUsage describe serve's flag for the
-	// replica's file. dev gives each replica a file of its own in a
-	// temporary directory instead.
+	// FileFlag, FileDefault and FileUsage describe serve's flag for a file
+	// the replica keeps outside its state (a service's side effects, say).
+	// dev gives each replica a file of its own in a temporary directory
+	// instead. An empty FileFlag means the service keeps no file.
 	FileFlag, FileDefault, FileUsage string
 	// NewService returns a fresh service whose replica keeps its file at
-	// path.
+	// path ("" when FileFlag is empty).
 	NewService func(path string) runtime.Service
 }
 
 // Main runs the command with os.Args and exits: 2 for a usage error, 1 for
 // any other error.
 func (c Command) Main() {
+	fileArg := ""
+	if c.FileFlag != "" {
+		fileArg = fmt.Sprintf(" [-%s FILE]", c.FileFlag)
+	}
 	usage := fmt.Sprintf(`usage:
   %[1]s dev [-replicas N] [-port P] [-dir DIR]   run a local N-replica cluster (embedded etcd)
-  %[1]s serve -config FILE [-%[2]s FILE]   run one replica from a config file
-`, c.Name, c.FileFlag)
+  %[1]s serve -config FILE%[2]s   run one replica from a config file
+`, c.Name, fileArg)
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -73,19 +78,25 @@ func (c Command) dev(ctx context.Context, args []string, logger *slog.Logger) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	files, err := os.MkdirTemp("", c.Name+"-"+c.FileFlag+"-")
-	if err != nil {
-		return err
+	newService := func(string) runtime.Service { return c.NewService("") }
+	if c.FileFlag != "" {
+		files, err := os.MkdirTemp("", c.Name+"-"+c.FileFlag+"-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(files)
+		newService = func(id string) runtime.Service { return c.NewService(filepath.Join(files, id+".jsonl")) }
 	}
-	defer os.RemoveAll(files)
-	newService := func(id string) runtime.Service { return c.NewService(filepath.Join(files, id+".jsonl")) }
 	return Dev(ctx, DevOptions{Replicas: *replicas, BasePort: *port, Dir: *dir, Name: c.Name, Banner: c.Banner}, newService, logger)
 }
 
 func (c Command) serve(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	path := fs.String("config", "", "replica configuration file (JSON)")
-	file := fs.String(c.FileFlag, c.FileDefault, c.FileUsage)
+	file := new(string)
+	if c.FileFlag != "" {
+		file = fs.String(c.FileFlag, c.FileDefault, c.FileUsage)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
