@@ -124,3 +124,38 @@ func TestRateHelpersMeasure(t *testing.T) {
 	}
 	t.Logf("puts/s %.0f, txn entries/s %.0f, append entries/s %.0f", put, txn, app)
 }
+
+// BenchmarkReadNearTheHead reads the last entries of logs of growing length
+// from inside a batch, as a restarted follower catching up does: the cost
+// should not grow with the log below the index read.
+func BenchmarkReadNearTheHead(b *testing.B) {
+	for _, batches := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprintf("batches=%d", batches), func(b *testing.B) {
+			ctx, cli := testContext(b), sharedClient(b)
+			l := New(cli, testPrefix(b))
+			_, ld := lead(ctx, b, cli, l, "bench")
+			const batch = 4
+			// Write the batches directly: Append one at a time would
+			// take longer than the benchmark.
+			entries := BenchEntries(ld.Term, batch, benchPayloadSize)
+			for k := range batches {
+				for i, e := range entries {
+					e.Index = uint64(k*batch + i + 1)
+				}
+				if _, err := cli.Put(ctx, l.BatchKey(entries[0].Index), string(EncodeBatch(entries))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			head := uint64(batches * batch)
+			if _, err := cli.Put(ctx, l.HeadKey(), strconv.FormatUint(head, 10)); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				es, _, err := l.Read(ctx, head-2, 0) // inside the last batch
+				if err != nil || len(es) != 3 {
+					b.Fatalf("Read = %d entries, %v", len(es), err)
+				}
+			}
+		})
+	}
+}

@@ -335,9 +335,6 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 		clientv3.OpGet(l.headKey, at()...),
 		clientv3.OpGet(l.BatchKey(next+1), at(clientv3.WithRange(end), clientv3.WithLimit(PageSize))...),
 		clientv3.OpGet(l.BatchKey(next), at()...),
-		// Whether any batch lies below the window: tells compaction
-		// from a gap.
-		clientv3.OpGet(l.logPrefix, at(clientv3.WithRange(l.BatchKey(lo)), clientv3.WithKeysOnly(), clientv3.WithLimit(1))...),
 	}
 	if lo < next {
 		ops = append(ops, clientv3.OpGet(l.BatchKey(lo), at(clientv3.WithRange(l.BatchKey(next)), clientv3.WithKeysOnly())...))
@@ -359,8 +356,8 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 		p.rev = resp.Header.Revision
 	}
 	held := resp.Responses[2].GetResponseRange().GetKvs()
-	if len(held) == 0 && len(resp.Responses) > 4 {
-		if window := resp.Responses[4].GetResponseRange().GetKvs(); len(window) > 0 {
+	if len(held) == 0 && len(resp.Responses) > 3 {
+		if window := resp.Responses[3].GetResponseRange().GetKvs(); len(window) > 0 {
 			// next is inside a batch (or past the head): the last key
 			// of the window is the batch that may hold it.
 			g, err := l.cli.Get(ctx, string(window[len(window)-1].Key), clientv3.WithRev(p.rev))
@@ -372,8 +369,18 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 	}
 	rr := resp.Responses[1].GetResponseRange()
 	kvs := append(held[:len(held):len(held)], rr.Kvs...)
-	// A batch below next exists: next cannot have been compacted.
-	earlier := len(resp.Responses[3].GetResponseRange().GetKvs()) > 0
+	// earlier: a batch below next exists, so next cannot have been
+	// compacted. Only asked when no batch near next was found: etcd counts
+	// every key of a range it reads, limit or not, and this one spans the
+	// log below next.
+	earlier := len(held) > 0
+	if !earlier {
+		below, err := l.cli.Get(ctx, l.logPrefix, clientv3.WithRange(l.BatchKey(lo)), clientv3.WithKeysOnly(), clientv3.WithLimit(1), clientv3.WithRev(p.rev))
+		if err != nil {
+			return page{}, fmt.Errorf("log: read from %d: %w", next, err)
+		}
+		earlier = len(below.Kvs) > 0
+	}
 	for _, kv := range kvs {
 		es, err := l.decodeKV(kv)
 		if err != nil {
