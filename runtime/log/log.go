@@ -64,6 +64,10 @@ const MaxAppendBytes = 1 << 20
 // request.
 const PageSize = 64
 
+// pageWindow bounds the indices one page reads batch keys from: past the
+// batch holding the first index read, at least one more batch fits.
+const pageWindow = 2 * MaxAppend
+
 // indexWidth is the width of the zero-padded index in a batch key, so that
 // keys sort as their first indices do.
 const indexWidth = 20
@@ -317,9 +321,16 @@ type page struct {
 // last key at or before next", makes etcd read every key of the range with
 // its value before it sorts: the whole log below next.)
 func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, error) {
+	// etcd counts every key of a range it reads, limit or not: the batches
+	// after next are read from a window of pageWindow indices, not from the
+	// rest of the log, so that a page's cost does not grow with the log. The
+	// window always reaches the batch after the one holding next (a batch
+	// holds at most MaxAppend entries), so every page makes progress.
+	windowEnd := next + pageWindow
+	windowed := to == 0 || to > windowEnd
 	end := l.BatchKey(to + 1)
-	if to == 0 {
-		end = clientv3.GetPrefixRangeEnd(l.logPrefix)
+	if windowed {
+		end = l.BatchKey(windowEnd + 1)
 	}
 	at := func(opts ...clientv3.OpOption) []clientv3.OpOption {
 		if rev > 0 {
@@ -418,7 +429,7 @@ func (l *Log) readPage(ctx context.Context, next, to uint64, rev int64) (page, e
 		}
 		return page{}, fmt.Errorf("%w: entry %d was compacted (head %d, no entry left at or after it)", ErrCompacted, next, head)
 	}
-	if last < bound && !rr.More {
+	if last < bound && !rr.More && !(windowed && windowEnd < bound) {
 		return page{}, fmt.Errorf("%w: entries %d..%d missing (head %d)", ErrCorrupt, last+1, bound, head)
 	}
 	p.more = last < bound
