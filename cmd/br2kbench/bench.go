@@ -396,19 +396,12 @@ func (b *bench) load(ctx context.Context, mode string, clients int) (LoadPoint, 
 	}
 	// Each client keeps one lean keep-alive connection per replica: see
 	// loadgen.Conn for why not net/http's client.
-	conns := make([][]*loadgen.Conn, clients)
-	for i := range conns {
-		for _, t := range targets {
-			conns[i] = append(conns[i], loadgen.NewConn(strings.TrimPrefix(t, "http://"), requestLimit))
-		}
+	addrs := make([]string, len(targets))
+	for i, t := range targets {
+		addrs[i] = strings.TrimPrefix(t, "http://")
 	}
-	defer func() {
-		for _, cs := range conns {
-			for _, c := range cs {
-				c.Close()
-			}
-		}
-	}()
+	conns, closeAll := loadgen.Conns(clients, addrs, requestLimit)
+	defer closeAll()
 	r := loadgen.ClosedLoop(ctx, clients, b.o.Phase, func(ctx context.Context, client int, seq uint64) error {
 		conn := conns[client][(client+int(seq))%len(targets)]
 		from := (client*7 + int(seq)) % accounts

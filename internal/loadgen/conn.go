@@ -36,6 +36,25 @@ func NewConn(addr string, timeout time.Duration) *Conn {
 	return &Conn{addr: addr, timeout: timeout}
 }
 
+// Conns returns one Conn per address for each of clients closed-loop
+// clients (conns[client][i] for addrs[i]), and a function that closes them
+// all.
+func Conns(clients int, addrs []string, timeout time.Duration) (conns [][]*Conn, closeAll func()) {
+	conns = make([][]*Conn, clients)
+	for c := range conns {
+		for _, a := range addrs {
+			conns[c] = append(conns[c], NewConn(a, timeout))
+		}
+	}
+	return conns, func() {
+		for _, cs := range conns {
+			for _, c := range cs {
+				c.Close()
+			}
+		}
+	}
+}
+
 // Response is what Do read. Body and Header values stay valid only until the
 // next Do.
 type Response struct {

@@ -140,3 +140,27 @@ func TestConnReportsBrokenResponsesAndUnreachableServers(t *testing.T) {
 		t.Fatalf("odd extra headers: err = %v", err)
 	}
 }
+
+func TestConnsGivesEachClientItsOwnConnections(t *testing.T) {
+	a, connsA := echoServer(t)
+	b, connsB := echoServer(t)
+	conns, closeAll := Conns(2, []string{a, b}, 5*time.Second)
+	for c := range conns {
+		for i := range conns[c] {
+			if _, err := conns[c][i].Do("POST", "/echo", []byte("{}"), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if connsA.Load() != 2 || connsB.Load() != 2 {
+		t.Fatalf("connections: %d to the first server, %d to the second; want 2 each", connsA.Load(), connsB.Load())
+	}
+	closeAll()
+	for c := range conns {
+		for _, cn := range conns[c] {
+			if cn.nc != nil {
+				t.Fatal("closeAll left a connection open")
+			}
+		}
+	}
+}

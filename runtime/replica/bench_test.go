@@ -8,10 +8,8 @@ import (
 	"os"
 	goruntime "runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,9 +59,9 @@ func BenchmarkCluster(b *testing.B) {
 			targets = []*testNode{lead}
 		}
 		before, cpu0 := c.status(lead), cpuTime()
-		n, lat := c.timedTransfers(clients, accounts, phase, targets, lean)
+		res := c.timedTransfers(clients, accounts, phase, targets, lean)
 		after, cpu1 := c.status(lead), cpuTime()
-		return row{mode: mode, clients: clients, rps: float64(n) / phase.Seconds(), p50: ms(lat, 0.50), p99: ms(lat, 0.99),
+		return row{mode: mode, clients: clients, rps: float64(res.OK) / phase.Seconds(), p50: ms(res.Latency, 0.50), p99: ms(res.Latency, 0.99),
 			batch: float64(after.Appended-before.Appended) / float64(max(1, after.Appends-before.Appends)),
 			cpu:   (cpu1 - cpu0).Seconds() / phase.Seconds() / float64(goruntime.NumCPU()) * 100}
 	}
@@ -190,52 +188,42 @@ func BenchmarkCluster(b *testing.B) {
 }
 
 // timedTransfers runs clients closed-loop clients for d, each sending
-// transfers to the replicas in turn, and returns how many succeeded and their
-// latencies. Any other answer fails the benchmark. With lean, each client
-// has one loadgen.Conn per replica; otherwise the requests go through the
-// cluster's net/http client, which on two cores costs the replicas a good
-// part of their CPU.
-func (c *testCluster) timedTransfers(clients, accounts int, d time.Duration, targets []*testNode, lean bool) (int, []time.Duration) {
-	deadline := time.Now().Add(d)
-	var mu sync.Mutex
-	var all []time.Duration
-	var failed []response
-	parallel(clients, func(ci int) {
-		var lat []time.Duration
-		conns := make([]*loadgen.Conn, len(targets))
-		for i, nd := range targets {
-			conns[i] = loadgen.NewConn(strings.TrimPrefix(nd.url, "http://"), 30*time.Second)
-			defer conns[i].Close()
-		}
-		for k := 0; time.Now().Before(deadline); k++ {
-			i := (ci + k) % len(targets)
-			from := (ci*7 + k) % accounts
-			body := fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, from, (from+1)%accounts)
-			start := time.Now()
-			var r response
-			if !lean {
-				r = c.do(targets[i], "POST", "/transfers", body, "")
-			} else if resp, err := conns[i].Do("POST", "/transfers", []byte(body), nil); err != nil {
-				r = response{status: -1, body: []byte(err.Error())}
-			} else {
-				r = response{status: resp.Status, body: resp.Body}
-			}
-			if r.status != http.StatusOK {
-				mu.Lock()
-				failed = append(failed, r)
-				mu.Unlock()
-				continue
-			}
-			lat = append(lat, time.Since(start))
-		}
-		mu.Lock()
-		all = append(all, lat...)
-		mu.Unlock()
-	})
-	if len(failed) > 0 {
-		c.t.Fatalf("%d transfers failed, first: %d %s", len(failed), failed[0].status, failed[0].body)
+// transfers to the replicas in turn, and returns what they measured. Any
+// answer but 200 fails the benchmark. With lean, each client has one
+// loadgen.Conn per replica; otherwise the requests go through the cluster's
+// net/http client, which on two cores costs the replicas a good part of
+// their CPU.
+func (c *testCluster) timedTransfers(clients, accounts int, d time.Duration, targets []*testNode, lean bool) loadgen.Result {
+	addrs := make([]string, len(targets))
+	for i, nd := range targets {
+		addrs[i] = strings.TrimPrefix(nd.url, "http://")
 	}
-	return len(all), all
+	conns, closeAll := loadgen.Conns(clients, addrs, 30*time.Second)
+	defer closeAll()
+	r := loadgen.ClosedLoop(context.Background(), clients, d, func(_ context.Context, client int, seq uint64) error {
+		i := (client + int(seq)) % len(targets)
+		from := (client*7 + int(seq)) % accounts
+		body := fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, from, (from+1)%accounts)
+		status, answer := 0, []byte(nil)
+		if lean {
+			resp, err := conns[client][i].Do("POST", "/transfers", []byte(body), nil)
+			if err != nil {
+				return err
+			}
+			status, answer = resp.Status, resp.Body
+		} else {
+			r := c.do(targets[i], "POST", "/transfers", body, "")
+			status, answer = r.status, r.body
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("%d %s", status, answer)
+		}
+		return nil
+	})
+	if r.Failed > 0 {
+		c.t.Fatalf("%d transfers failed, first: %v", r.Failed, r.FirstErr)
+	}
+	return r
 }
 
 // cpuTime is the CPU time this process (replicas, etcd members and load
@@ -246,11 +234,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// ms is the q-quantile of lat in milliseconds.
-func ms(lat []time.Duration, q float64) float64 {
-	if len(lat) == 0 {
-		return 0
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Millisecond)
+// ms is the q-quantile of sorted latencies in milliseconds.
+func ms(sorted []time.Duration, q float64) float64 {
+	return float64(loadgen.Percentile(sorted, q)) / float64(time.Millisecond)
 }
