@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"go.uber.org/zap"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free when FreePort
@@ -56,6 +58,37 @@ func freePorts(n int) ([]int, error) {
 // If a port was taken between choosing and binding it, StartCluster retries
 // with new ports (a few times). The caller closes the members.
 func StartCluster(ctx context.Context, dir string, n int) ([]*Member, error) {
+	return StartClusterWith(ctx, dir, n, ClusterOptions{})
+}
+
+// ClusterOptions says how StartClusterWith starts a cluster. The zero value
+// starts what StartCluster starts: plain HTTP, etcd's errors to stderr.
+type ClusterOptions struct {
+	// Certify, if set, returns the TLS of the member named name (m1, m2,
+	// ...), used for both its clients and its peers: a certificate of its
+	// own, valid for 127.0.0.1 and for server and client authentication,
+	// with ClientCertAuth against the cluster's CA (tests make them with
+	// internal/testcerts). A client of the cluster then needs a
+	// certificate from that CA (Member.ClientTLSConfig uses the member's
+	// own). ClientTLS and PeerTLS must be nil with Certify.
+	Certify func(name string) (*TLS, error)
+	// ClientTLS, if set, is every member's Config.ClientTLS: the members
+	// serve clients over TLS with these files. One certificate serves all
+	// members, so it must be valid for 127.0.0.1.
+	ClientTLS *TLS
+	// PeerTLS, if set, is every member's Config.PeerTLS (see there: the
+	// certificate must allow client authentication too).
+	PeerTLS *TLS
+	// QuotaBackendBytes is every member's Config.QuotaBackendBytes.
+	// Default DefaultQuotaBackendBytes.
+	QuotaBackendBytes int64
+	// Logger, if set, receives the etcd logs of every member, named by
+	// the member (m1, m2, ...). Nil: each member logs errors to stderr.
+	Logger *zap.Logger
+}
+
+// StartClusterWith is StartCluster with options: TLS, quota, logging.
+func StartClusterWith(ctx context.Context, dir string, n int, opts ClusterOptions) ([]*Member, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("member: start cluster: n: must be >= 1, got %d", n)
 	}
@@ -68,11 +101,14 @@ func StartCluster(ctx context.Context, dir string, n int) ([]*Member, error) {
 			return nil, fmt.Errorf("member: start cluster: dir: %s holds data of an earlier member; restart it with Start", d)
 		}
 	}
+	clientTLS, peerTLS, err := opts.memberTLS(n)
+	if err != nil {
+		return nil, err
+	}
 	const attempts = 3
-	var err error
 	for range attempts {
 		var ms []*Member
-		ms, err = startCluster(ctx, dir, n)
+		ms, err = startCluster(ctx, dir, n, opts, clientTLS, peerTLS)
 		if err == nil {
 			return ms, nil
 		}
@@ -90,7 +126,38 @@ func StartCluster(ctx context.Context, dir string, n int) ([]*Member, error) {
 	return nil, err
 }
 
-func startCluster(ctx context.Context, dir string, n int) ([]*Member, error) {
+// memberTLS returns the client and peer TLS of each of n members (nil
+// entries: plain HTTP), from opts.Certify if it is set.
+func (opts ClusterOptions) memberTLS(n int) (client, peer []*TLS, err error) {
+	client = make([]*TLS, n)
+	peer = make([]*TLS, n)
+	if opts.Certify == nil {
+		for i := range n {
+			client[i], peer[i] = opts.ClientTLS, opts.PeerTLS
+		}
+		return client, peer, nil
+	}
+	if opts.ClientTLS != nil || opts.PeerTLS != nil {
+		return nil, nil, errors.New("member: start cluster: Certify: ClientTLS and PeerTLS must be nil with Certify")
+	}
+	for i := range n {
+		t, err := opts.Certify(memberName(i))
+		if err != nil {
+			return nil, nil, fmt.Errorf("member: start cluster: Certify: %w", err)
+		}
+		client[i], peer[i] = t, t
+	}
+	return client, peer, nil
+}
+
+func scheme(t *TLS) string {
+	if t != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func startCluster(ctx context.Context, dir string, n int, opts ClusterOptions, clientTLS, peerTLS []*TLS) ([]*Member, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
@@ -103,11 +170,17 @@ func startCluster(ctx context.Context, dir string, n int) ([]*Member, error) {
 	peers := make([]string, n)
 	for i := range n {
 		cfgs[i] = Config{
-			Name:         memberName(i),
-			Dir:          filepath.Join(dir, memberName(i)),
-			ClientURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
-			PeerURL:      fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
-			ClusterToken: token,
+			Name:              memberName(i),
+			Dir:               filepath.Join(dir, memberName(i)),
+			ClientURL:         fmt.Sprintf("%s://127.0.0.1:%d", scheme(clientTLS[i]), ports[2*i]),
+			PeerURL:           fmt.Sprintf("%s://127.0.0.1:%d", scheme(peerTLS[i]), ports[2*i+1]),
+			ClusterToken:      token,
+			QuotaBackendBytes: opts.QuotaBackendBytes,
+			ClientTLS:         clientTLS[i],
+			PeerTLS:           peerTLS[i],
+		}
+		if opts.Logger != nil {
+			cfgs[i].Logger = opts.Logger.Named(memberName(i))
 		}
 		peers[i] = cfgs[i].Name + "=" + cfgs[i].PeerURL
 	}

@@ -6,11 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/br2k/br2k/internal/testcerts"
 )
 
 func newClient(t *testing.T, endpoints ...string) *clientv3.Client {
@@ -143,11 +146,26 @@ func startSingle(ctx context.Context, t *testing.T) *Member {
 }
 
 func TestConfigErrorNamesTheField(t *testing.T) {
+	ca, err := testcerts.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.Issue("m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func() *TLS {
+		return &TLS{CertFile: pair.CertFile, KeyFile: pair.KeyFile, TrustedCAFile: ca.CertFile, ClientCertAuth: true}
+	}
 	valid := Config{
 		Name:      "r1",
 		Dir:       "/nonexistent/never-used",
 		ClientURL: "http://127.0.0.1:1",
 		PeerURL:   "http://127.0.0.1:2",
+	}
+	secure := func(c *Config) {
+		c.ClientURL, c.PeerURL = "https://127.0.0.1:1", "https://127.0.0.1:2"
+		c.ClientTLS, c.PeerTLS = files(), files()
 	}
 	tests := []struct {
 		field  string
@@ -157,12 +175,33 @@ func TestConfigErrorNamesTheField(t *testing.T) {
 		{"Dir", func(c *Config) { c.Dir = "" }},
 		{"ClientURL", func(c *Config) { c.ClientURL = "" }},
 		{"ClientURL", func(c *Config) { c.ClientURL = "127.0.0.1:2379" }},
-		{"ClientURL", func(c *Config) { c.ClientURL = "https://127.0.0.1:2379" }},
+		{"ClientURL", func(c *Config) { c.ClientURL = "unix://127.0.0.1:2379" }},
 		{"PeerURL", func(c *Config) { c.PeerURL = "http://127.0.0.1" }},
 		{"PeerURL", func(c *Config) { c.PeerURL = c.ClientURL }},
 		{"ClusterState", func(c *Config) { c.ClusterState = "joining" }},
 		{"HeartbeatInterval", func(c *Config) { c.HeartbeatInterval = 1500 * time.Microsecond }},
 		{"ElectionTimeout", func(c *Config) { c.ElectionTimeout = 200 * time.Millisecond }},
+		{"QuotaBackendBytes", func(c *Config) { c.QuotaBackendBytes = -1 }},
+
+		// https:// exactly when the matching TLS is set.
+		{"ClientURL", func(c *Config) { c.ClientURL = "https://127.0.0.1:2379" }},
+		{"ClientURL", func(c *Config) { c.ClientTLS = files() }},
+		{"PeerURL", func(c *Config) { c.PeerURL = "https://127.0.0.1:2380" }},
+		{"PeerURL", func(c *Config) { c.PeerTLS = files() }},
+		{"ListenPeerURL", func(c *Config) { secure(c); c.ListenPeerURL = "http://127.0.0.1:3" }},
+		{"ListenPeerURL", func(c *Config) { c.ListenPeerURL = "https://127.0.0.1:3" }},
+		{"InitialCluster", func(c *Config) { secure(c); c.InitialCluster = "r1=https://127.0.0.1:2,r2=http://127.0.0.1:4" }},
+		{"InitialCluster", func(c *Config) { c.InitialCluster = "r1=http://127.0.0.1:2,r2=https://127.0.0.1:4" }},
+
+		// TLS files.
+		{"ClientTLS.CertFile", func(c *Config) { secure(c); c.ClientTLS.CertFile = "" }},
+		{"ClientTLS.KeyFile", func(c *Config) { secure(c); c.ClientTLS.KeyFile = "" }},
+		{"ClientTLS.CertFile", func(c *Config) { secure(c); c.ClientTLS.CertFile = filepath.Join(ca.Dir, "missing.pem") }},
+		{"ClientTLS.CertFile", func(c *Config) { secure(c); c.ClientTLS.KeyFile = ca.KeyFile }}, // not the certificate's key
+		{"ClientTLS.TrustedCAFile", func(c *Config) { secure(c); c.ClientTLS.TrustedCAFile = "" }},
+		{"ClientTLS.TrustedCAFile", func(c *Config) { secure(c); c.ClientTLS.TrustedCAFile = pair.KeyFile }},
+		{"PeerTLS.TrustedCAFile", func(c *Config) { secure(c); c.PeerTLS.TrustedCAFile, c.PeerTLS.ClientCertAuth = "", false }},
+		{"PeerTLS.CertFile", func(c *Config) { secure(c); c.PeerTLS.CertFile = "" }},
 	}
 	for _, tt := range tests {
 		c := valid
@@ -175,6 +214,32 @@ func TestConfigErrorNamesTheField(t *testing.T) {
 		if !strings.Contains(err.Error(), "config: "+tt.field+":") {
 			t.Errorf("%s: error %q does not name the field", tt.field, err)
 		}
+	}
+
+	// Client TLS needs no CA without client-certificate auth.
+	c := valid
+	secure(&c)
+	c.ClientTLS.TrustedCAFile, c.ClientTLS.ClientCertAuth = "", false
+	if _, err := c.withDefaults(); err != nil {
+		t.Errorf("client TLS without a CA: %v", err)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := Config{Name: "r1", Dir: "d", ClientURL: "http://127.0.0.1:1", PeerURL: "http://127.0.0.1:2"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QuotaBackendBytes != 2<<30 {
+		t.Errorf("QuotaBackendBytes %d, want 2 GiB", c.QuotaBackendBytes)
+	}
+	ec, err := c.embedConfig(new(atomic.Bool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec.QuotaBackendBytes != c.QuotaBackendBytes || !ec.ClientTLSInfo.Empty() || !ec.PeerTLSInfo.Empty() {
+		t.Errorf("etcd config: quota %d, client TLS %+v, peer TLS %+v; want the quota and no TLS",
+			ec.QuotaBackendBytes, ec.ClientTLSInfo, ec.PeerTLSInfo)
 	}
 }
 
