@@ -31,6 +31,8 @@ const (
 	CodeBadInput           Code = "BR2K113"
 	CodePathParam          Code = "BR2K114"
 	CodeNotJSON            Code = "BR2K115"
+	CodeStateOutsideRead   Code = "BR2K116"
+	CodeIOInsideRead       Code = "BR2K117"
 	CodeNotReplicable      Code = "BR2K120"
 	CodeHiddenField        Code = "BR2K121"
 	CodeStateNotStruct     Code = "BR2K122"
@@ -65,6 +67,8 @@ var Codes = []CodeInfo{
 	{CodeBadInput, "handler input type is not a named struct type"},
 	{CodePathParam, "a {param} of the route has no single string, bool or integer field of the input type to bind to"},
 	{CodeNotJSON, "handler input or output type cannot be encoded as JSON"},
+	{CodeStateOutsideRead, "an onlyonce handler uses the state outside a read section (ctx.Read or runtime.Read)"},
+	{CodeIOInsideRead, "an onlyonce handler calls a dependency (a br2k:\"-\" field) inside a read section"},
 	{CodeNotReplicable, "a replicated state field has a type that cannot be deep-copied and snapshotted"},
 	{CodeHiddenField, "a replicated field is unexported or tagged json:\"-\", so snapshots would lose it"},
 	{CodeStateNotStruct, "the //br2k:state type is not a non-generic struct type"},

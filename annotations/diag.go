@@ -8,24 +8,35 @@ import (
 )
 
 // Diagnostic is one problem found in a package, positioned at the offending
-// token. Its text is vet-style: "file:line:col: CODE: message".
+// token. Its text is vet-style: "file:line:col: CODE: message", followed,
+// when it has a hint, by the hint on a line of its own indented by a tab.
 type Diagnostic struct {
 	Pos  token.Position
 	Code Code
 	Msg  string
+	// Hint says how to fix the problem when the message alone does not;
+	// optional.
+	Hint string
 }
 
 func (d *Diagnostic) Error() string {
-	return fmt.Sprintf("%s: %s: %s", d.Pos, d.Code, d.Msg)
+	s := fmt.Sprintf("%s: %s: %s", d.Pos, d.Code, d.Msg)
+	if d.Hint != "" {
+		s += "\n\t" + d.Hint
+	}
+	return s
 }
 
 // List collects the diagnostics of a package. Code reports them all at once,
 // sorted by position, so a user fixes every problem in one round.
 type List []*Diagnostic
 
-// Add appends a diagnostic.
-func (l *List) Add(pos token.Position, code Code, format string, args ...any) {
-	*l = append(*l, &Diagnostic{Pos: pos, Code: code, Msg: fmt.Sprintf(format, args...)})
+// Add appends a diagnostic and returns it, so that a caller can set its
+// Hint.
+func (l *List) Add(pos token.Position, code Code, format string, args ...any) *Diagnostic {
+	d := &Diagnostic{Pos: pos, Code: code, Msg: fmt.Sprintf(format, args...)}
+	*l = append(*l, d)
+	return d
 }
 
 // Sort orders l by file, line and column, then by code and message, so the
@@ -58,7 +69,7 @@ func (l List) Err() error {
 	return l
 }
 
-// Error joins the diagnostics, one per line.
+// Error joins the diagnostics, one per line (and one more for a hint).
 func (l List) Error() string {
 	lines := make([]string, len(l))
 	for i, d := range l {

@@ -84,6 +84,9 @@ func check(pkg *packages.Package, ann *annotations.Package) (*model, annotations
 		}
 	}
 	sort.Slice(m.ops, func(i, j int) bool { return m.ops[i].name < m.ops[j].name })
+	for _, r := range ann.Routes {
+		c.checkReads(m, r)
+	}
 	c.checkNames(m)
 	return m, c.diags
 }
@@ -357,7 +360,7 @@ func (c *checker) checkNames(m *model) {
 // whose bodies refer to user types. A package type of one of these names
 // could not be referred to there.
 var reservedLocals = map[string]bool{
-	"ctx": true, "dst": true, "err": true, "i": true, "in": true, "k": true, "op": true,
+	"c": true, "ctx": true, "dst": true, "err": true, "i": true, "in": true, "k": true, "op": true,
 	"out": true, "p": true, "payload": true, "r": true, "req": true, "s": true, "saved": true,
 	"src": true, "v": true, "w": true,
 }

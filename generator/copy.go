@@ -11,15 +11,21 @@ import (
 
 // copier writes the deep-copy functions that back rollback: one function per
 // type that needs one, named after the type (br2kCopyAccount,
-// br2kCopyAccountPtr), emitted in depth-first order of first use, so the
-// output is deterministic and reads top-down.
+// br2kCopyNodePtr), emitted in depth-first order of first use, so the output
+// is deterministic and reads top-down.
+//
+// Every function takes the *runtime.Copier of the copy it is part of, the
+// memo that keeps the pointer graph's shape: a pointer or map reached twice
+// is copied once, and a cycle of pointers copies to a cycle (see
+// runtime.Copier). Pointers and maps are copied through the runtime's typed
+// helpers (CopyPtr, CopyMap and their Clone variants for values that
+// assignment copies); slices are copied as values, so sharing of a backing
+// array is not kept.
 //
 // Every named struct type gets a function even when a plain assignment
 // would copy it, so that a field added to it later changes only that
 // function. Basic types, time.Time and arrays of them are copied by
-// assignment. A pointer graph with cycles is not supported: the copy would
-// not terminate (JSON snapshots cannot encode such graphs either). Two
-// pointers to one value become two values, as they do through a snapshot.
+// assignment.
 type copier struct {
 	e     *emitter
 	funcs []jen.Code        // in emission order
@@ -37,19 +43,41 @@ func newCopier(e *emitter) *copier {
 // pointer and copies the replicated fields only.
 func (c *copier) stateFuncName() string { return "br2kCopy" + upperFirst(c.e.stateName()) }
 
-// stateFunc prepends the state's copy function to funcs.
+// stateFunc prepends the state's copy function to funcs. It starts the
+// copy's runtime.Copier, in which the state is its own copy: Checkpoint's
+// restore assigns the copy back over the state, so a pointer to the state
+// inside it must stay a pointer to the state.
 func (c *copier) stateFunc() {
 	st := c.e.stateName()
+	stStruct := c.e.m.state.Underlying().(*types.Struct)
 	var idx []int
 	for _, f := range c.e.m.fields {
-		idx = append(idx, fieldIndex(c.e.m.state.Underlying().(*types.Struct), f.v))
+		idx = append(idx, fieldIndex(stStruct, f.v))
 	}
-	body := []jen.Code{jen.Id("dst").Op(":=").Op("*").Id("src")}
-	body = append(body, c.fieldStmts(c.e.m.state.Underlying().(*types.Struct), idx)...)
-	body = append(body, jen.Return(jen.Op("&").Id("dst")))
+	newCopier := c.e.rt("NewCopier").Call(jen.Id("src"))
+	fields := c.fieldStmts(stStruct, idx)
+	var body []jen.Code
+	if value, ok := c.byKey[types.TypeString(c.e.m.state, nil)]; ok {
+		// The state type is reachable from its own fields: its value
+		// function holds the field copies.
+		body = []jen.Code{
+			jen.Id("dst").Op(":=").Id(value).Call(newCopier, jen.Op("*").Id("src")),
+			jen.Return(jen.Op("&").Id("dst")),
+		}
+	} else {
+		body = []jen.Code{jen.Id("dst").Op(":=").Op("*").Id("src")}
+		if len(fields) > 0 {
+			body = append([]jen.Code{cp().Op(":=").Add(newCopier)}, body...)
+		}
+		body = append(body, fields...)
+		body = append(body, jen.Return(jen.Op("&").Id("dst")))
+	}
 	name := c.stateFuncName()
 	fn := jen.Comment(fmt.Sprintf("%s deep-copies the replicated fields of src; the other fields", name)).Line().
-		Comment("are shared.").Line().
+		Comment("are shared. One runtime.Copier serves the whole copy: a pointer or map").Line().
+		Comment("reached twice is copied once, a cycle copies to a cycle, and a pointer").Line().
+		Comment("to src stays a pointer to src, which holds the copy once it is assigned").Line().
+		Comment("back.").Line().
 		Func().Id(name).Params(jen.Id("src").Op("*").Id(st)).Op("*").Id(st).Block(body...)
 	c.funcs = append([]jen.Code{fn}, c.funcs...)
 }
@@ -89,12 +117,53 @@ func trivial(t types.Type) bool {
 	return false
 }
 
-// expr is a deep copy of src, of type t.
+// cp is the copier variable of every copy function.
+func cp() *jen.Statement { return jen.Id("c") }
+
+// expr is a deep copy of src, of type t. Pointers and maps of unnamed types
+// are copied with the runtime's helpers in place; other types that
+// assignment does not copy call their copy function.
 func (c *copier) expr(t types.Type, src jen.Code) jen.Code {
 	if trivial(t) {
 		return src
 	}
-	return jen.Id(c.ensure(t)).Call(src)
+	switch u := types.Unalias(t).(type) {
+	case *types.Pointer:
+		return c.ptrExpr(u, src)
+	case *types.Map:
+		return c.mapExpr(u, src)
+	}
+	return jen.Id(c.ensure(t)).Call(cp(), src)
+}
+
+// ptrExpr copies src, a pointer of type p (or of a named type whose
+// underlying type is p).
+func (c *copier) ptrExpr(p *types.Pointer, src jen.Code) jen.Code {
+	switch {
+	case isNamed(p.Elem(), "math/big", "Int"):
+		return c.e.rt("CopyBigInt").Call(cp(), src)
+	case trivial(p.Elem()):
+		return c.e.rt("ClonePtr").Call(cp(), src)
+	}
+	return c.e.rt("CopyPtr").Call(cp(), src, c.fn(p.Elem()))
+}
+
+// mapExpr copies src, a map of type m (or of a named type whose underlying
+// type is m).
+func (c *copier) mapExpr(m *types.Map, src jen.Code) jen.Code {
+	if trivial(m.Elem()) {
+		return c.e.rt("CloneMap").Call(cp(), src)
+	}
+	return c.e.rt("CopyMap").Call(cp(), src, c.fn(m.Elem()))
+}
+
+// fn is the function that copies a value of the non-trivial type t, as a
+// func(*runtime.Copier, T) T value.
+func (c *copier) fn(t types.Type) jen.Code {
+	if p, ok := types.Unalias(t).(*types.Pointer); ok && isNamed(p.Elem(), "math/big", "Int") {
+		return c.e.rt("CopyBigInt")
+	}
+	return jen.Id(c.ensure(t))
 }
 
 // ensure returns the name of t's copy function, generating it on first use.
@@ -153,7 +222,8 @@ func (c *copier) typeName(t types.Type) string {
 	return "Type"
 }
 
-// function writes func name(src T) T for a non-trivial type.
+// function writes func name(c *runtime.Copier, src T) T for a non-trivial
+// type.
 func (c *copier) function(name string, t types.Type) jen.Code {
 	src := func() *jen.Statement { return jen.Id("src") }
 	dst := func() *jen.Statement { return jen.Id("dst") }
@@ -161,13 +231,17 @@ func (c *copier) function(name string, t types.Type) jen.Code {
 	var body []jen.Code
 	switch u := t.Underlying().(type) {
 	case *types.Struct:
+		var idx []int
 		if types.Identical(t, c.e.m.state) {
-			body = []jen.Code{jen.Return(jen.Op("*").Id(c.stateFuncName()).Call(jen.Op("&").Id("src")))}
-			break
-		}
-		idx := make([]int, u.NumFields())
-		for i := range idx {
-			idx[i] = i
+			// The state's dependencies are shared, as in the state's own
+			// copy function.
+			for _, f := range c.e.m.fields {
+				idx = append(idx, fieldIndex(u, f.v))
+			}
+		} else {
+			for i := 0; i < u.NumFields(); i++ {
+				idx = append(idx, i)
+			}
 		}
 		stmts := c.fieldStmts(u, idx)
 		if len(stmts) == 0 {
@@ -177,14 +251,9 @@ func (c *copier) function(name string, t types.Type) jen.Code {
 		body = append([]jen.Code{dst().Op(":=").Add(src())}, stmts...)
 		body = append(body, jen.Return(dst()))
 	case *types.Pointer:
-		body = []jen.Code{nilCheck}
-		if isNamed(u.Elem(), "math/big", "Int") {
-			body = append(body, jen.Return(jen.New(c.e.qual("math/big", "big", "Int")).Dot("Set").Call(src())))
-			break
-		}
-		body = append(body,
-			dst().Op(":=").Add(c.expr(u.Elem(), jen.Op("*").Add(src()))),
-			jen.Return(jen.Op("&").Add(dst())))
+		body = []jen.Code{jen.Return(c.ptrExpr(u, src()))}
+	case *types.Map:
+		body = []jen.Code{jen.Return(c.mapExpr(u, src()))}
 	case *types.Slice:
 		body = []jen.Code{nilCheck, dst().Op(":=").Make(c.e.typ(t), jen.Len(src()))}
 		if trivial(u.Elem()) {
@@ -194,14 +263,6 @@ func (c *copier) function(name string, t types.Type) jen.Code {
 				dst().Index(jen.Id("i")).Op("=").Add(c.expr(u.Elem(), src().Index(jen.Id("i"))))))
 		}
 		body = append(body, jen.Return(dst()))
-	case *types.Map:
-		body = []jen.Code{
-			nilCheck,
-			dst().Op(":=").Make(c.e.typ(t), jen.Len(src())),
-			jen.For(jen.List(jen.Id("k"), jen.Id("v")).Op(":=").Range().Add(src())).Block(
-				dst().Index(jen.Id("k")).Op("=").Add(c.expr(u.Elem(), jen.Id("v")))),
-			jen.Return(dst()),
-		}
 	case *types.Array:
 		body = []jen.Code{
 			dst().Op(":=").Add(src()),
@@ -212,13 +273,14 @@ func (c *copier) function(name string, t types.Type) jen.Code {
 	default:
 		panic(fmt.Sprintf("br2kgen: no copy function for %s", t)) // excluded by the checks
 	}
-	return jen.Func().Id(name).Params(jen.Id("src").Add(c.e.typ(t))).Add(c.e.typ(t)).Block(body...)
+	return jen.Func().Id(name).Params(cp().Op("*").Add(c.e.rt("Copier")), jen.Id("src").Add(c.e.typ(t))).Add(c.e.typ(t)).Block(body...)
 }
 
 // fieldStmts deep-copies the fields idx of struct st from src to dst, which
-// already holds a shallow copy. Slices and maps held directly in a field are
-// copied inline, as a careful hand-written copy would be; everything else
-// calls the copy function of its type.
+// already holds a shallow copy. Slices held directly in a field are copied
+// inline, as a careful hand-written copy would be, and so are pointers and
+// maps of unnamed types, with the runtime's helpers; everything else calls
+// the copy function of its type.
 func (c *copier) fieldStmts(st *types.Struct, idx []int) []jen.Code {
 	var stmts []jen.Code
 	for _, i := range idx {
@@ -239,12 +301,6 @@ func (c *copier) fieldStmts(st *types.Struct, idx []int) []jen.Code {
 			stmts = append(stmts, jen.If(s().Op("!=").Nil()).Block(
 				d().Op("=").Make(c.e.typ(ft), jen.Len(s())),
 				inner,
-			))
-		case *types.Map:
-			stmts = append(stmts, jen.If(s().Op("!=").Nil()).Block(
-				d().Op("=").Make(c.e.typ(ft), jen.Len(s())),
-				jen.For(jen.List(jen.Id("k"), jen.Id("v")).Op(":=").Range().Add(s())).Block(
-					d().Index(jen.Id("k")).Op("=").Add(c.expr(u.Elem(), jen.Id("v")))),
 			))
 		case *types.Array:
 			stmts = append(stmts, jen.For(jen.Id("i").Op(":=").Range().Add(s())).Block(

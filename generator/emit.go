@@ -225,28 +225,34 @@ func (e *emitter) mount() {
 	e.f.Line()
 }
 
-// bindParam sets the input field of one path parameter.
+// bindParam sets the input field of one path parameter. The runtime's
+// PathParam (and its typed variants, which parse what it returns) decodes
+// the parameter exactly once, however chi routed the request.
 func (e *emitter) bindParam(p *pathParam) jen.Code {
-	raw := e.chi("URLParam").Call(jen.Id("req"), jen.Lit(p.name))
-	field := jen.Id("in").Dot(p.field)
-	if p.parse == "" {
-		if types.Identical(p.typ, types.Typ[types.String]) {
-			return field.Op("=").Add(raw)
-		}
-		return field.Op("=").Add(e.typ(p.typ)).Call(raw)
-	}
-	args := []jen.Code{jen.Lit(p.name), raw}
+	args := []jen.Code{jen.Id("req"), jen.Lit(p.name)}
 	switch {
-	case p.parse == "Bool":
+	case p.parse == "" || p.parse == "Bool":
 	case p.bits == 0:
 		args = append(args, e.qual("strconv", "strconv", "IntSize"))
 	default:
 		args = append(args, jen.Lit(p.bits))
 	}
+	var value jen.Code = jen.Id("v")
+	if !types.Identical(p.typ, typeOfParse[p.parse]) {
+		value = e.typ(p.typ).Call(jen.Id("v"))
+	}
 	return jen.If(
-		jen.List(jen.Id("v"), jen.Err()).Op(":=").Add(e.rt("Parse"+p.parse+"Param")).Call(args...),
+		jen.List(jen.Id("v"), jen.Err()).Op(":=").Add(e.rt("Path"+p.parse+"Param")).Call(args...),
 		jen.Err().Op("!=").Nil(),
-	).Block(e.writeErr(jen.Err())...).Else().Block(field.Op("=").Add(e.typ(p.typ)).Call(jen.Id("v")))
+	).Block(e.writeErr(jen.Err())...).Else().Block(jen.Id("in").Dot(p.field).Op("=").Add(value))
+}
+
+// typeOfParse is the result type of each runtime.Path*Param.
+var typeOfParse = map[string]types.Type{
+	"":     types.Typ[types.String],
+	"Bool": types.Typ[types.Bool],
+	"Int":  types.Typ[types.Int64],
+	"Uint": types.Typ[types.Uint64],
 }
 
 // dispatch writes Apply (replicate ops) or RunOnce (onlyonce ops).

@@ -4,10 +4,11 @@
 //
 // It loads the package once with golang.org/x/tools/go/packages, parses the
 // directives with package annotations, checks the types (handler signatures,
-// path parameters, replicated fields) and emits one file with jennifer. All
-// problems of a package are reported together as an annotations.List sorted
-// by position. The output depends only on the package's source: every map is
-// sorted before it is emitted and nothing depends on time or the machine.
+// path parameters, replicated fields) and the onlyonce handlers' read
+// sections, and emits one file with jennifer. All problems of a package are
+// reported together as an annotations.List sorted by position. The output
+// depends only on the package's source: every map is sorted before it is
+// emitted and nothing depends on time or the machine.
 package generator
 
 import (

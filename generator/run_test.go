@@ -64,6 +64,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/br2k/br2k/runtime"
 	"github.com/go-chi/chi/v5"
@@ -72,8 +73,10 @@ import (
 	"br2ktest/chain"
 	"br2ktest/deep"
 	"br2ktest/directory"
+	"br2ktest/graph"
 	"br2ktest/ledger"
 	"br2ktest/params"
+	"br2ktest/reads"
 )
 
 var failed bool
@@ -181,8 +184,10 @@ func main() {
 		{"chain", func() runtime.Service { return chain.NewService(&chain.Chain{}) }},
 		{"deep", func() runtime.Service { return deep.NewService(&deep.Forest{}) }},
 		{"directory", func() runtime.Service { return directory.NewService(&directory.Directory{}) }},
+		{"graph", func() runtime.Service { return graph.NewService(graph.New()) }},
 		{"ledger", func() runtime.Service { return ledger.NewService(ledger.New(nil)) }},
 		{"params", func() runtime.Service { return params.NewService(&params.Store{}) }},
+		{"reads", func() runtime.Service { return reads.NewService(&reads.Board{}) }},
 	}
 	for _, s := range services {
 		generic(s.name, s.fresh(), s.fresh)
@@ -191,6 +196,8 @@ func main() {
 	paramsChecks()
 	deepChecks()
 	chainChecks()
+	graphChecks()
+	readsChecks()
 	if failed {
 		os.Exit(1)
 	}
@@ -226,6 +233,15 @@ func ledgerChecks() {
 		string(p.calls[0].Payload) == ` + "`{\"id\":\"alice\",\"amount\":5}`" + `, "mint route: %d %+v", w.Code, p.calls)
 	w, p = serve(s, "GET", "/accounts/bob", "")
 	check(w.Code == 202 && len(p.calls) == 1 && p.calls[0].Kind == runtime.KindOnlyOnce && string(p.calls[0].Payload) == ` + "`{\"id\":\"bob\"}`" + `, "balance route: %d %+v", w.Code, p.calls)
+	// Path parameters are percent-decoded exactly once, whether chi routed
+	// on the raw path (a%2Fb) or on the decoded one (%2541).
+	for path, id := range map[string]string{"/accounts/a%2Fb": "a/b", "/accounts/%2541": "%41", "/accounts/a%2Fb%2541": "a/b%41", "/accounts/a%20b": "a b"} {
+		w, p = serve(s, "GET", path, "")
+		want, _ := json.Marshal(ledger.BalanceIn{ID: id})
+		check(w.Code == 202 && len(p.calls) == 1 && string(p.calls[0].Payload) == string(want), "GET %s: %d %+v, want payload %s", path, w.Code, p.calls, want)
+	}
+	w, p = serve(s, "POST", "/mints/%31%32/approve", "")
+	check(w.Code == 202 && len(p.calls) == 1 && string(p.calls[0].Payload) == ` + "`{\"mint\":12}`" + `, "escaped mint id: %d %+v", w.Code, p.calls)
 	w, _ = serve(s, "POST", "/mints/abc/approve", "")
 	check(w.Code == 400 && errorCode(w) == runtime.CodeBadPathParam, "bad mint id: %d %s", w.Code, w.Body)
 	w, _ = serve(s, "POST", "/accounts/alice/mints", ` + "`{\"amount\":1,\"pad\":\"`" + `+strings.Repeat("x", 5000)+` + "`\"}`" + `)
@@ -269,6 +285,15 @@ func deepChecks() {
 	check(snapshot(s) == before, "failed Plant changed the state:\n%s\n%s", before, snapshot(s))
 	check(len(f.Trees) == 1 && len(f.ByName) == 1 && len(f.Grid[1][1].Marks) == 1, "rollback did not restore the caller's state value")
 	expect(s.RunOnce(ctx(), "Count", []byte(` + "`{\"name\":\"oak\"}`" + `)), 200, "2", "count")
+
+	// A pointer to the state inside it stays a pointer to the state across
+	// a checkpoint and its restore.
+	f.Parent = f
+	restore := s.Checkpoint()
+	f.Parent = nil
+	restore()
+	check(f.Parent == f, "restored Parent %p, want the state %p", f.Parent, f)
+	f.Parent = nil
 }
 
 func chainChecks() {
@@ -287,5 +312,69 @@ func chainChecks() {
 	o := other.RunOnce(ctx(), "Head", nil)
 	check(o.Status == 200 || o.Status == 400, "head: %d %s", o.Status, o.Body)
 	_ = io.EOF
+}
+
+// graphChecks checks that a checkpoint keeps the shape of the state's
+// pointer graph: one account reached through a map and a field, one map in
+// two fields, and a ring of nodes.
+func graphChecks() {
+	a := &graph.Account{ID: "a", Balance: 10}
+	limits := map[string]uint64{"a": 100}
+	n1, n2, n3 := &graph.Node{Name: "1"}, &graph.Node{Name: "2"}, &graph.Node{Name: "3"}
+	n1.Next, n2.Next, n3.Next = n2, n3, n1
+	g := &graph.Graph{
+		Accounts: map[string]*graph.Account{"a": a, "b": {ID: "b", Balance: 1}},
+		Primary:  a,
+		Limits:   limits,
+		Defaults: graph.Limits(limits),
+		Ring:     n1,
+		Nodes:    map[string]*graph.Node{"1": n1, "2": n2, "3": n3},
+	}
+	s := graph.NewService(g)
+
+	restore := s.Checkpoint()
+	// Change everything through one path only.
+	g.Primary.Balance = 999
+	g.Limits["a"] = 0
+	g.Ring.Next.Next = g.Ring
+	restore()
+
+	check(g.Primary == g.Accounts["a"], "after restore, Primary %p and Accounts[a] %p are two values", g.Primary, g.Accounts["a"])
+	check(g.Primary.Balance == 10 && g.Accounts["b"].Balance == 1, "after restore, balances %d and %d, want 10 and 1", g.Primary.Balance, g.Accounts["b"].Balance)
+	check(g.Primary != a, "restore put back the original, changed account")
+	check(g.Limits["a"] == 100, "after restore, limit %d, want 100", g.Limits["a"])
+	g.Limits["new"] = 1
+	check(g.Defaults["new"] == 1, "after restore, Limits and Defaults are two maps")
+	delete(g.Limits, "new")
+	ring := g.Ring
+	check(ring != n1 && ring.Name == "1" && ring.Next.Name == "2" && ring.Next.Next.Name == "3" && ring.Next.Next.Next == ring,
+		"after restore, the ring is not the copied ring 1 2 3: %+v", ring)
+	check(g.Nodes["1"] == ring && g.Nodes["2"] == ring.Next && g.Nodes["3"] == ring.Next.Next, "after restore, Nodes does not hold the ring's nodes")
+
+	// The same through the generated dispatcher: a failing call changes
+	// the account through Primary and is undone.
+	expectCode(apply(s, "Deposit", ` + "`{\"amount\":5,\"fail\":true}`" + `), 400, runtime.CodeBadRequest, "failing deposit")
+	check(g.Primary == g.Accounts["a"] && g.Primary.Balance == 10, "failed deposit: Primary %p %d, Accounts[a] %p", g.Primary, g.Primary.Balance, g.Accounts["a"])
+	expect(apply(s, "Deposit", ` + "`{\"amount\":5}`" + `), 200, "15", "deposit")
+	check(g.Accounts["a"].Balance == 15, "deposit through Primary does not show in Accounts")
+	expect(apply(s, "Link", ` + "`{\"name\":\"4\"}`" + `), 200, "4", "link")
+	expect(s.RunOnce(ctx(), "Walk", []byte("{}")), 200, ` + "`[\"1\",\"4\",\"2\",\"3\"]`" + `, "walk")
+}
+
+// readsChecks runs onlyonce handlers with read sections as the runtime
+// runs them: outside the state lock, the sections holding its read lock.
+func readsChecks() {
+	b := &reads.Board{}
+	s := reads.NewService(b)
+	expect(apply(s, "Put", ` + "`{\"key\":\"k\",\"text\":\" hello \"}`" + `), 200, "1", "put")
+	var mu sync.RWMutex
+	once := func() *runtime.Ctx {
+		index++
+		return runtime.NewOnlyOnceCtx(nil, &runtime.Entry{Index: index, Seed: 7}, mu.RLocker())
+	}
+	expect(s.RunOnce(once(), "Get", []byte(` + "`{\"key\":\"k\"}`" + `)), 200, ` + "`\" hello \"`" + `, "get")
+	expectCode(s.RunOnce(once(), "Get", []byte(` + "`{\"key\":\"nope\"}`" + `)), 404, "NO_SUCH_NOTE", "get missing")
+	expect(s.RunOnce(once(), "Stamp", []byte(` + "`{\"key\":\"k\"}`" + `)), 200, ` + "`\"hello!\"`" + `, "stamp, with nested sections")
+	check(mu.TryLock(), "a read section left the state locked")
 }
 `

@@ -88,6 +88,27 @@ func TestDiagnosticsAreVetStyleRelativeToTheWorkingDirectory(t *testing.T) {
 	}
 }
 
+func TestReadSectionDiagnosticsHaveAHintLine(t *testing.T) {
+	root := testmod.Root(t)
+	t.Chdir(root)
+	for _, c := range []string{"state_outside_read", "io_inside_read"} {
+		dir := "testdata/errors/" + c
+		want, err := os.ReadFile(filepath.Join(root, dir, "want.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantText := strings.ReplaceAll(string(want), "ledger.go:", dir+"/ledger.go:")
+		if !strings.Contains(wantText, "\n\t") {
+			t.Fatalf("%s/want.txt has no hint line", dir)
+		}
+		for _, args := range [][]string{{dir}, {"check", dir}} {
+			if status, _, stderr := runCmd(args...); status != 1 || stderr != wantText {
+				t.Errorf("br2kgen %s: %d\n%s\nwant:\n%s", strings.Join(args, " "), status, stderr, wantText)
+			}
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	tests := []struct {
 		args   []string

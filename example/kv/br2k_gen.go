@@ -73,7 +73,12 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		in.Key = chi.URLParam(req, "key")
+		if v, err := runtime.PathParam(req, "key"); err != nil {
+			runtime.WriteError(w, err)
+			return
+		} else {
+			in.Key = v
+		}
 		payload, err := json.Marshal(in)
 		if err != nil {
 			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
@@ -87,7 +92,12 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		in.ID = chi.URLParam(req, "id")
+		if v, err := runtime.PathParam(req, "id"); err != nil {
+			runtime.WriteError(w, err)
+			return
+		} else {
+			in.ID = v
+		}
 		payload, err := json.Marshal(in)
 		if err != nil {
 			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
@@ -114,7 +124,12 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		in.Key = chi.URLParam(req, "key")
+		if v, err := runtime.PathParam(req, "key"); err != nil {
+			runtime.WriteError(w, err)
+			return
+		} else {
+			in.Key = v
+		}
 		payload, err := json.Marshal(in)
 		if err != nil {
 			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
@@ -141,7 +156,12 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		in.Key = chi.URLParam(req, "key")
+		if v, err := runtime.PathParam(req, "key"); err != nil {
+			runtime.WriteError(w, err)
+			return
+		} else {
+			in.Key = v
+		}
 		payload, err := json.Marshal(in)
 		if err != nil {
 			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
@@ -274,20 +294,14 @@ func (s *Service) Restore(snapshot []byte) error {
 }
 
 // br2kCopyStore deep-copies the replicated fields of src; the other fields
-// are shared.
+// are shared. One runtime.Copier serves the whole copy: a pointer or map
+// reached twice is copied once, a cycle copies to a cycle, and a pointer
+// to src stays a pointer to src, which holds the copy once it is assigned
+// back.
 func br2kCopyStore(src *Store) *Store {
+	c := runtime.NewCopier(src)
 	dst := *src
-	if src.Values != nil {
-		dst.Values = make(map[string]string, len(src.Values))
-		for k, v := range src.Values {
-			dst.Values[k] = v
-		}
-	}
-	if src.Accounts != nil {
-		dst.Accounts = make(map[string]uint64, len(src.Accounts))
-		for k, v := range src.Accounts {
-			dst.Accounts[k] = v
-		}
-	}
+	dst.Values = runtime.CloneMap(c, src.Values)
+	dst.Accounts = runtime.CloneMap(c, src.Accounts)
 	return &dst
 }

@@ -231,6 +231,8 @@ func TestRoutesDecodeAndSubmit(t *testing.T) {
 		call                     runtime.Call
 	}{
 		{"read", "GET", "/kv/x", ``, 202, runtime.Call{Op: "Read", Kind: runtime.KindOnlyOnce, Payload: []byte(`{"key":"x"}`)}},
+		{"escaped key", "GET", "/kv/a%2Fb", ``, 202, runtime.Call{Op: "Read", Kind: runtime.KindOnlyOnce, Payload: []byte(`{"key":"a/b"}`)}},
+		{"key decoded once", "PUT", "/kv/%2541", `{"value":"1"}`, 202, runtime.Call{Op: "Write", Kind: runtime.KindReplicate, Payload: []byte(`{"key":"%41","value":"1"}`)}},
 		{"write", "PUT", "/kv/x", `{"value":"1"}`, 202, runtime.Call{Op: "Write", Kind: runtime.KindReplicate, Payload: []byte(`{"key":"x","value":"1"}`)}},
 		{"cas", "POST", "/kv/x/cas", `{"from":"1","to":"2"}`, 202, runtime.Call{Op: "CAS", Kind: runtime.KindReplicate, Payload: []byte(`{"key":"x","from":"1","to":"2"}`)}},
 		{"open", "POST", "/bank/open", `{"accounts":["a"],"balance":1}`, 202, runtime.Call{Op: "Open", Kind: runtime.KindReplicate, Payload: []byte(`{"accounts":["a"],"balance":1}`)}},

@@ -59,6 +59,17 @@ func New(effects Effects) *Store {
 // KeyIn names a register (a path parameter).
 type KeyIn struct {
 	Key string `json:"key"`
+	// Panic makes the handler panic inside its read section (the fault
+	// suite checks that a panicking handler changes nothing and releases
+	// the state).
+	Panic bool `json:"panic,omitempty"`
+}
+
+// boom is the fault suite's panic: a real runtime error (a nil map
+// write), not a panic(string).
+func boom() {
+	var m map[string]int
+	m["boom"]++
 }
 
 // Register is a register's value; Found is false when it was never written.
@@ -72,14 +83,22 @@ type Register struct {
 //
 //br2k:onlyonce GET /kv/{key}
 func (s *Store) Read(ctx *runtime.Ctx, in KeyIn) (Register, error) {
-	v, ok := s.Values[in.Key]
-	return Register{Value: v, Found: ok}, nil
+	return runtime.Read(ctx, func() (Register, error) {
+		v, ok := s.Values[in.Key]
+		if in.Panic {
+			boom()
+		}
+		return Register{Value: v, Found: ok}, nil
+	})
 }
 
 // WriteIn sets register Key (a path parameter) to Value.
 type WriteIn struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+	// Panic makes the handler panic after it set the register: the
+	// runtime must undo the write on every replica.
+	Panic bool `json:"panic,omitempty"`
 }
 
 // Write sets a register and returns it.
@@ -87,6 +106,9 @@ type WriteIn struct {
 //br2k:replicate PUT /kv/{key}
 func (s *Store) Write(ctx *runtime.Ctx, in WriteIn) (Register, error) {
 	s.Values[in.Key] = in.Value
+	if in.Panic {
+		boom()
+	}
 	return Register{Value: in.Value, Found: true}, nil
 }
 
@@ -95,6 +117,8 @@ type CASIn struct {
 	Key  string `json:"key"`
 	From string `json:"from"`
 	To   string `json:"to"`
+	// Panic makes the handler panic after a successful compare-and-set.
+	Panic bool `json:"panic,omitempty"`
 }
 
 // CAS compares and sets a register. A register that was never written
@@ -111,6 +135,9 @@ func (s *Store) CAS(ctx *runtime.Ctx, in CASIn) (Register, error) {
 		return Register{}, runtime.Conflict(CodeCASMismatch, "register %q is %q, not %q", in.Key, v, in.From)
 	}
 	s.Values[in.Key] = in.To
+	if in.Panic {
+		boom()
+	}
 	return Register{Value: in.To, Found: true}, nil
 }
 
@@ -158,6 +185,9 @@ type TransferIn struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Amount uint64 `json:"amount"`
+	// Panic makes the handler panic between the debit and the credit: the
+	// bank's total breaks unless the runtime undoes the debit.
+	Panic bool `json:"panic,omitempty"`
 }
 
 // TransferOut has both balances after a transfer.
@@ -190,6 +220,9 @@ func (s *Store) Transfer(ctx *runtime.Ctx, in TransferIn) (TransferOut, error) {
 	// No overflow check on the credit: balances sum to the total, which
 	// Open keeps below 2^64.
 	s.Accounts[in.From] = from - in.Amount
+	if in.Panic {
+		boom()
+	}
 	s.Accounts[in.To] = to + in.Amount
 	return TransferOut{From: from - in.Amount, To: to + in.Amount}, nil
 }
@@ -201,7 +234,9 @@ type BankIn struct{}
 //
 //br2k:onlyonce GET /bank
 func (s *Store) Balances(ctx *runtime.Ctx, in BankIn) (Bank, error) {
-	return s.bank(), nil
+	return runtime.Read(ctx, func() (Bank, error) {
+		return s.bank(), nil // a copy: the state's map must not leave the section
+	})
 }
 
 // EffectIn names an effect (a path parameter).
@@ -211,6 +246,9 @@ type EffectIn struct {
 	// 10000) after the effect ran: a fault test uses it to kill the leader
 	// between the effect and the logging of its outcome.
 	HoldMillis int `json:"hold_ms,omitempty"`
+	// Panic makes the handler panic in a read section before the effect
+	// runs: the effect must not happen, and the state must be released.
+	Panic bool `json:"panic,omitempty"`
 }
 
 // EffectOut says where and when an effect ran.
@@ -231,6 +269,9 @@ func (s *Store) Effect(ctx *runtime.Ctx, in EffectIn) (EffectOut, error) {
 	}
 	if in.HoldMillis < 0 || in.HoldMillis > 10000 {
 		return EffectOut{}, runtime.Invalid("hold_ms must be in [0, 10000]")
+	}
+	if in.Panic {
+		ctx.Read(func() { boom() })
 	}
 	if s.effects == nil {
 		return EffectOut{}, runtime.NewError(http.StatusServiceUnavailable, CodeNoEffects, "this replica has no effects log configured")

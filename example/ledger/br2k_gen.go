@@ -60,11 +60,11 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		if v, err := runtime.ParseUintParam("mint", chi.URLParam(req, "mint"), 64); err != nil {
+		if v, err := runtime.PathUintParam(req, "mint", 64); err != nil {
 			runtime.WriteError(w, err)
 			return
 		} else {
-			in.Mint = uint64(v)
+			in.Mint = v
 		}
 		payload, err := json.Marshal(in)
 		if err != nil {
@@ -79,7 +79,12 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		in.ID = chi.URLParam(req, "id")
+		if v, err := runtime.PathParam(req, "id"); err != nil {
+			runtime.WriteError(w, err)
+			return
+		} else {
+			in.ID = v
+		}
 		payload, err := json.Marshal(in)
 		if err != nil {
 			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
@@ -93,11 +98,11 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		if v, err := runtime.ParseUintParam("mint", chi.URLParam(req, "mint"), 64); err != nil {
+		if v, err := runtime.PathUintParam(req, "mint", 64); err != nil {
 			runtime.WriteError(w, err)
 			return
 		} else {
-			in.Mint = uint64(v)
+			in.Mint = v
 		}
 		payload, err := json.Marshal(in)
 		if err != nil {
@@ -125,7 +130,12 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 			runtime.WriteError(w, err)
 			return
 		}
-		in.ID = chi.URLParam(req, "id")
+		if v, err := runtime.PathParam(req, "id"); err != nil {
+			runtime.WriteError(w, err)
+			return
+		} else {
+			in.ID = v
+		}
 		payload, err := json.Marshal(in)
 		if err != nil {
 			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
@@ -287,36 +297,31 @@ func (s *Service) Restore(snapshot []byte) error {
 }
 
 // br2kCopyLedger deep-copies the replicated fields of src; the other fields
-// are shared.
+// are shared. One runtime.Copier serves the whole copy: a pointer or map
+// reached twice is copied once, a cycle copies to a cycle, and a pointer
+// to src stays a pointer to src, which holds the copy once it is assigned
+// back.
 func br2kCopyLedger(src *Ledger) *Ledger {
+	c := runtime.NewCopier(src)
 	dst := *src
-	if src.Accounts != nil {
-		dst.Accounts = make(map[string]*Account, len(src.Accounts))
-		for k, v := range src.Accounts {
-			dst.Accounts[k] = br2kCopyAccountPtr(v)
-		}
-	}
+	dst.Accounts = runtime.CopyMap(c, src.Accounts, br2kCopyAccountPtr)
 	if src.Mints != nil {
 		dst.Mints = make([]MintRequest, len(src.Mints))
 		for i := range src.Mints {
-			dst.Mints[i] = br2kCopyMintRequest(src.Mints[i])
+			dst.Mints[i] = br2kCopyMintRequest(c, src.Mints[i])
 		}
 	}
 	return &dst
 }
 
-func br2kCopyAccountPtr(src *Account) *Account {
-	if src == nil {
-		return nil
-	}
-	dst := br2kCopyAccount(*src)
-	return &dst
+func br2kCopyAccountPtr(c *runtime.Copier, src *Account) *Account {
+	return runtime.CopyPtr(c, src, br2kCopyAccount)
 }
 
-func br2kCopyAccount(src Account) Account {
+func br2kCopyAccount(c *runtime.Copier, src Account) Account {
 	return src
 }
 
-func br2kCopyMintRequest(src MintRequest) MintRequest {
+func br2kCopyMintRequest(c *runtime.Copier, src MintRequest) MintRequest {
 	return src
 }

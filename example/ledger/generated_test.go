@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,6 +214,34 @@ func TestRunOnceRunsOnlyOnceHandlers(t *testing.T) {
 	}
 }
 
+// lockCheckingNotary records whether the state's lock was free, that is no
+// read section was running, when it was asked to issue.
+type lockCheckingNotary struct {
+	state    *sync.RWMutex
+	unlocked bool
+}
+
+func (n *lockCheckingNotary) Issue(ctx *runtime.Ctx, r Receipt) (string, error) {
+	n.unlocked = n.state.TryLock()
+	if n.unlocked {
+		n.state.Unlock()
+	}
+	return "0xreceipt", nil
+}
+
+func TestIssueReceiptCallsTheNotaryOutsideTheReadSection(t *testing.T) {
+	var mu sync.RWMutex
+	notary := &lockCheckingNotary{state: &mu}
+	h := funded(t, notary)
+	ctx := runtime.NewOnlyOnceCtx(nil, &runtime.Entry{Index: h.index}, mu.RLocker())
+	if o := h.svc.RunOnce(ctx, "IssueReceipt", []byte(`{"mint":1}`)); o.Status != 200 {
+		t.Fatalf("IssueReceipt: %d %s", o.Status, o.Body)
+	}
+	if !notary.unlocked {
+		t.Error("the notary ran while the state was locked")
+	}
+}
+
 func TestRunOncePlainErrorIsHandlerFailed(t *testing.T) {
 	h := newHarness(t, &fakeNotary{})
 	h.mustApply("OpenAccount", `{"id":"x"}`)
@@ -284,6 +313,12 @@ func TestRoutesDecodeValidateAndSubmit(t *testing.T) {
 		{"path parameter wins over the body", "POST", "/accounts/alice/mints", `{"id":"mallory","amount":5}`, 202, "",
 			runtime.Call{Op: "RequestMint", Kind: runtime.KindReplicate, Payload: []byte(`{"id":"alice","amount":5}`)}},
 		{"integer path parameter", "POST", "/mints/42/approve", ``, 202, "",
+			runtime.Call{Op: "ApproveMint", Kind: runtime.KindReplicate, Payload: []byte(`{"mint":42}`)}},
+		{"escaped path parameter (chi routes on the raw path)", "GET", "/accounts/a%2Fb", ``, 202, "",
+			runtime.Call{Op: "Balance", Kind: runtime.KindOnlyOnce, Payload: []byte(`{"id":"a/b"}`)}},
+		{"path parameter decoded once", "GET", "/accounts/%2541", ``, 202, "",
+			runtime.Call{Op: "Balance", Kind: runtime.KindOnlyOnce, Payload: []byte(`{"id":"%41"}`)}},
+		{"escaped integer path parameter", "POST", "/mints/%34%32/approve", ``, 202, "",
 			runtime.Call{Op: "ApproveMint", Kind: runtime.KindReplicate, Payload: []byte(`{"mint":42}`)}},
 		{"onlyonce call", "GET", "/accounts/bob", ``, 202, "",
 			runtime.Call{Op: "Balance", Kind: runtime.KindOnlyOnce, Payload: []byte(`{"id":"bob"}`)}},

@@ -130,8 +130,10 @@ type HeadIn struct{}
 //
 //br2k:onlyonce GET /head
 func (c *Chain) Head(ctx *runtime.Ctx, in HeadIn) (Block, error) {
-	if c.Tip == nil {
-		return Block{}, runtime.NotFound("NO_BLOCKS", "no blocks yet")
-	}
-	return *c.Tip, nil
+	return runtime.Read(ctx, func() (Block, error) {
+		if c.Tip == nil {
+			return Block{}, runtime.NotFound("NO_BLOCKS", "no blocks yet")
+		}
+		return *c.Tip, nil // a mined block is never changed in place
+	})
 }

@@ -94,9 +94,11 @@ func (f *Forest) Count(ctx *runtime.Ctx, in CountIn) (int, error) {
 		}
 		return c
 	}
-	n, ok := f.ByName[in.Name]
-	if !ok {
-		return 0, runtime.NotFound("NO_SUCH_TREE", "no tree %q", in.Name)
-	}
-	return count(n), nil
+	return runtime.Read(ctx, func() (int, error) {
+		n, ok := f.ByName[in.Name]
+		if !ok {
+			return 0, runtime.NotFound("NO_SUCH_TREE", "no tree %q", in.Name)
+		}
+		return count(n), nil
+	})
 }

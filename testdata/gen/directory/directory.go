@@ -21,9 +21,11 @@ type Key struct {
 //
 //br2k:onlyonce GET /entries/{key}
 func (d *Directory) Lookup(ctx *runtime.Ctx, in Key) (string, error) {
-	v, ok := d.Entries[in.Key]
-	if !ok {
-		return "", runtime.NotFound("NO_SUCH_ENTRY", "no entry %q", in.Key)
-	}
-	return v, nil
+	return runtime.Read(ctx, func() (string, error) {
+		v, ok := d.Entries[in.Key]
+		if !ok {
+			return "", runtime.NotFound("NO_SUCH_ENTRY", "no entry %q", in.Key)
+		}
+		return v, nil
+	})
 }

@@ -228,27 +228,38 @@ type BalanceIn struct {
 //
 //br2k:onlyonce GET /accounts/{id}
 func (l *Ledger) Balance(ctx *runtime.Ctx, in BalanceIn) (Account, error) {
-	a, err := l.account(in.ID)
-	if err != nil {
-		return Account{}, err
-	}
-	return *a, nil
+	return runtime.Read(ctx, func() (Account, error) {
+		a, err := l.account(in.ID)
+		if err != nil {
+			return Account{}, err
+		}
+		return *a, nil // a copy: the pointer must not leave the section
+	})
 }
 
 // IssueReceipt has the notary issue the receipt of an approved mint. The
 // notary's side effect must happen once per request, so this is onlyonce;
 // retried with the same Idempotency-Key it returns the first receipt.
 //
+// It reads the mint in a read section and copies what the receipt needs
+// out of it; the notary, which may take its time, is called after the
+// section, so that replication goes on meanwhile.
+//
 //br2k:onlyonce POST /mints/{mint}/receipt
 func (l *Ledger) IssueReceipt(ctx *runtime.Ctx, in MintRef) (Receipt, error) {
-	m, err := l.mint(in.Mint)
+	r, err := runtime.Read(ctx, func() (Receipt, error) {
+		m, err := l.mint(in.Mint)
+		if err != nil {
+			return Receipt{}, err
+		}
+		if !m.Approved {
+			return Receipt{}, runtime.Conflict("NOT_APPROVED", "mint %d is not approved", in.Mint)
+		}
+		return Receipt{Mint: m.ID, Account: m.Account, Amount: m.Amount}, nil
+	})
 	if err != nil {
 		return Receipt{}, err
 	}
-	if !m.Approved {
-		return Receipt{}, runtime.Conflict("NOT_APPROVED", "mint %d is not approved", in.Mint)
-	}
-	r := Receipt{Mint: m.ID, Account: m.Account, Amount: m.Amount}
 	if l.notary == nil {
 		return Receipt{}, runtime.NewError(http.StatusServiceUnavailable, "NO_NOTARY", "this replica has no notary configured")
 	}

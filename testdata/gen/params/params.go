@@ -94,5 +94,7 @@ type None struct{}
 //
 //br2k:onlyonce GET /count maxbody=1KiB
 func (s *Store) Counts(ctx *runtime.Ctx, in None) (map[string]int, error) {
-	return map[string]int{"count": s.Count}, nil
+	var count int
+	ctx.Read(func() { count = s.Count })
+	return map[string]int{"count": count}, nil
 }
