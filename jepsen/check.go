@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/example/kv"
+	"github.com/br2k/br2k/runtime"
 )
 
 // Report is what the checkers found in a history.
@@ -24,6 +25,7 @@ type Report struct {
 	Linearizability *LinearizabilityReport
 	Bank            BankReport
 	Effects         EffectsReport
+	Panics          PanicsReport
 	// Convergence describes the replicas' final statuses.
 	Convergence string
 
@@ -65,6 +67,13 @@ func Check(h *History, timeout time.Duration) *Report {
 	r.Effects = CheckEffects(h)
 	for _, f := range r.Effects.Failures {
 		r.fail("effects: %s", f)
+	}
+	r.Panics = CheckPanics(h)
+	for _, f := range r.Panics.Failures {
+		r.fail("panics: %s", f)
+	}
+	for _, c := range h.Crashes {
+		r.fail("crash: %s", c)
 	}
 	checkConvergence(h, r)
 	for _, e := range r.NemesisErrors {
@@ -120,6 +129,9 @@ func checkConvergence(h *History, r *Report) {
 		if st.Applied != st.Head {
 			r.fail("convergence: %s applied %d but the head is %d", st.ID, st.Applied, st.Head)
 		}
+		if st.DigestIndex != st.Applied {
+			r.fail("convergence: %s's digest is of index %d, not of its applied index %d", st.ID, st.DigestIndex, st.Applied)
+		}
 		if first := h.Statuses[0]; first.Error == "" && (st.Applied != first.Applied || st.Digest != first.Digest) {
 			r.fail("convergence: %s at %d digest %s, %s at %d digest %s", first.ID, first.Applied, first.Digest, st.ID, st.Applied, st.Digest)
 		}
@@ -173,6 +185,51 @@ func CheckBank(h *History) BankReport {
 		b.Failures = append(b.Failures, "no final read of the balances")
 	}
 	return b
+}
+
+// PanicsReport is the verdict on the calls whose handlers were told to panic.
+type PanicsReport struct {
+	Calls    int // calls sent with the panic switch
+	Panicked int // answered 500 BR2K_HANDLER_PANIC
+	Failures []string
+}
+
+// CheckPanics checks that no call whose handler was told to panic left an
+// effect: none was acknowledged, and no ok read saw a value that only a
+// panicking write or compare-and-set wrote (values are unique). Transfers
+// that panicked between debit and credit are the bank checker's (the total
+// would change); effects that panicked, the effects checker's (every answer
+// a definite failure, so none may run).
+func CheckPanics(h *History) PanicsReport {
+	var r PanicsReport
+	written := map[string]string{} // value → register, of panicking calls
+	for _, op := range h.Ops {
+		if !op.Panic {
+			continue
+		}
+		r.Calls++
+		if op.Code == runtime.CodeHandlerPanic {
+			r.Panicked++
+		}
+		if op.Outcome == OK {
+			r.Failures = append(r.Failures, "a call told to panic was acknowledged: "+formatOp(op))
+		}
+		switch op.Kind {
+		case KindWrite:
+			written[op.Value] = op.Key
+		case KindCAS:
+			written[op.To] = op.Key
+		}
+	}
+	for _, op := range h.Ops {
+		if op.Kind != KindRead || op.Outcome != OK || !op.Found {
+			continue
+		}
+		if key, ok := written[op.Value]; ok && key == op.Key {
+			r.Failures = append(r.Failures, fmt.Sprintf("a read saw %q, which only a panicking call wrote: %s", op.Value, formatOp(op)))
+		}
+	}
+	return r
 }
 
 // EffectsReport is the effects checker's verdict.
@@ -369,6 +426,8 @@ func (r *Report) Summary(h *History) string {
 	for _, k := range e.KnownLimitation {
 		fmt.Fprintf(&b, "  known limitation: %s\n", k)
 	}
+	fmt.Fprintf(&b, "panics: %d calls told to panic, %d answered %s; %d violations\n", r.Panics.Calls, r.Panics.Panicked, runtime.CodeHandlerPanic, len(r.Panics.Failures))
+	fmt.Fprintf(&b, "crashes (a replica process that exited without the nemesis killing it): %d\n", len(h.Crashes))
 	fmt.Fprintf(&b, "convergence: %s\n", r.Convergence)
 	if r.OK() {
 		b.WriteString("result: PASS\n")

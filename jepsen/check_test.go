@@ -100,7 +100,7 @@ func TestCheckEffects(t *testing.T) {
 }
 
 func TestCheckConvergence(t *testing.T) {
-	same := []NodeStatus{{ID: "r1", Applied: 9, Head: 9, Digest: "d"}, {ID: "r2", Applied: 9, Head: 9, Digest: "d"}}
+	same := []NodeStatus{{ID: "r1", Applied: 9, Head: 9, Digest: "d", DigestIndex: 9}, {ID: "r2", Applied: 9, Head: 9, Digest: "d", DigestIndex: 9}}
 	tests := []struct {
 		name string
 		h    *History
@@ -108,8 +108,9 @@ func TestCheckConvergence(t *testing.T) {
 	}{
 		{"converged", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: same}, ""},
 		{"not checked", &History{Meta: Meta{Replicas: 2}}, "not checked"},
-		{"different digests", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: []NodeStatus{same[0], {ID: "r2", Applied: 9, Head: 9, Digest: "e"}}}, "r2 at 9 digest e"},
-		{"behind the head", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: []NodeStatus{same[0], {ID: "r2", Applied: 8, Head: 9, Digest: "d"}}}, "r2 applied 8 but the head is 9"},
+		{"different digests", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: []NodeStatus{same[0], {ID: "r2", Applied: 9, Head: 9, Digest: "e", DigestIndex: 9}}}, "r2 at 9 digest e"},
+		{"behind the head", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: []NodeStatus{same[0], {ID: "r2", Applied: 8, Head: 9, Digest: "d", DigestIndex: 8}}}, "r2 applied 8 but the head is 9"},
+		{"a stale digest", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: []NodeStatus{same[0], {ID: "r2", Applied: 9, Head: 9, Digest: "d", DigestIndex: 7}}}, "r2's digest is of index 7"},
 		{"a replica without status", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, Statuses: []NodeStatus{same[0], {ID: "r2", Error: "refused"}}}, "r2 has no status"},
 		{"the wait failed", &History{Meta: Meta{Replicas: 2}, ConvergeChecked: true, ConvergeError: "timeout", Statuses: same}, "did not converge"},
 	}

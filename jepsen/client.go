@@ -108,6 +108,11 @@ func classify(a answer) Outcome {
 	switch {
 	case a.status >= 200 && a.status < 300:
 		return OK
+	case a.code == runtime.CodeHandlerPanic:
+		// The handler panicked: a replicated call was undone on every
+		// replica. (An onlyonce handler keeps what it did before its
+		// panic; kv's panic before doing anything.)
+		return Fail
 	case a.code == runtime.CodeOnlyOnceInterrupted:
 		// A retry found the call started on a leader that was lost before
 		// logging its outcome: the handler may have run.
@@ -152,10 +157,15 @@ func (c *Client) decode(op *Op, a answer, v any) {
 	}
 }
 
-// Read reads register key from node.
-func (c *Client) Read(ctx context.Context, node Node, key string, final bool) Op {
-	op := Op{Client: c.ID, Kind: KindRead, Key: key, Node: node.ID, Final: final, Call: c.History.Now()}
-	a := c.do(ctx, http.MethodGet, node.URL, "/kv/"+url.PathEscape(key), nil, "")
+// Read reads register key from node; with panic the handler panics in its
+// read section.
+func (c *Client) Read(ctx context.Context, node Node, key string, final, panic bool) Op {
+	op := Op{Client: c.ID, Kind: KindRead, Key: key, Node: node.ID, Final: final, Panic: panic, Call: c.History.Now()}
+	var body any
+	if panic {
+		body = kv.KeyIn{Panic: true}
+	}
+	a := c.do(ctx, http.MethodGet, node.URL, "/kv/"+url.PathEscape(key), body, "")
 	if c.finish(&op, a) == OK {
 		var r kv.Register
 		c.decode(&op, a, &r)
@@ -165,20 +175,22 @@ func (c *Client) Read(ctx context.Context, node Node, key string, final bool) Op
 	return op
 }
 
-// Write writes value to register key through node.
-func (c *Client) Write(ctx context.Context, node Node, key, value string) Op {
-	op := Op{Client: c.ID, Kind: KindWrite, Key: key, Value: value, Node: node.ID, Call: c.History.Now()}
-	a := c.do(ctx, http.MethodPut, node.URL, "/kv/"+url.PathEscape(key), kv.WriteIn{Value: value}, "")
+// Write writes value to register key through node; with panic the handler
+// panics after it set the register.
+func (c *Client) Write(ctx context.Context, node Node, key, value string, panic bool) Op {
+	op := Op{Client: c.ID, Kind: KindWrite, Key: key, Value: value, Node: node.ID, Panic: panic, Call: c.History.Now()}
+	a := c.do(ctx, http.MethodPut, node.URL, "/kv/"+url.PathEscape(key), kv.WriteIn{Value: value, Panic: panic}, "")
 	c.finish(&op, a)
 	c.History.Add(op)
 	return op
 }
 
 // CAS sets register key to to if it holds from, through node. A mismatch is
-// a failed operation with code CAS_MISMATCH.
-func (c *Client) CAS(ctx context.Context, node Node, key, from, to string) Op {
-	op := Op{Client: c.ID, Kind: KindCAS, Key: key, From: from, To: to, Node: node.ID, Call: c.History.Now()}
-	a := c.do(ctx, http.MethodPost, node.URL, "/kv/"+url.PathEscape(key)+"/cas", kv.CASIn{From: from, To: to}, "")
+// a failed operation with code CAS_MISMATCH. With panic the handler panics
+// after a successful set.
+func (c *Client) CAS(ctx context.Context, node Node, key, from, to string, panic bool) Op {
+	op := Op{Client: c.ID, Kind: KindCAS, Key: key, From: from, To: to, Node: node.ID, Panic: panic, Call: c.History.Now()}
+	a := c.do(ctx, http.MethodPost, node.URL, "/kv/"+url.PathEscape(key)+"/cas", kv.CASIn{From: from, To: to, Panic: panic}, "")
 	c.finish(&op, a)
 	c.History.Add(op)
 	return op
@@ -196,10 +208,11 @@ func (c *Client) Open(ctx context.Context, node Node, accounts []string, balance
 	return op
 }
 
-// Transfer moves amount between accounts through node.
-func (c *Client) Transfer(ctx context.Context, node Node, from, to string, amount uint64) Op {
-	op := Op{Client: c.ID, Kind: KindTransfer, From: from, To: to, Amount: amount, Node: node.ID, Call: c.History.Now()}
-	a := c.do(ctx, http.MethodPost, node.URL, "/bank/transfer", kv.TransferIn{From: from, To: to, Amount: amount}, "")
+// Transfer moves amount between accounts through node; with panic the
+// handler panics between the debit and the credit.
+func (c *Client) Transfer(ctx context.Context, node Node, from, to string, amount uint64, panic bool) Op {
+	op := Op{Client: c.ID, Kind: KindTransfer, From: from, To: to, Amount: amount, Node: node.ID, Panic: panic, Call: c.History.Now()}
+	a := c.do(ctx, http.MethodPost, node.URL, "/bank/transfer", kv.TransferIn{From: from, To: to, Amount: amount, Panic: panic}, "")
 	c.finish(&op, a)
 	c.History.Add(op)
 	return op
@@ -220,13 +233,14 @@ func (c *Client) Balances(ctx context.Context, node Node, final bool) Op {
 
 // Effect runs effect id through node, with id as the Idempotency-Key, as
 // the attempt'th try. holdMillis delays the leader's answer after the effect
-// ran (0 in workloads).
-func (c *Client) Effect(ctx context.Context, node Node, id string, attempt, holdMillis int) Op {
-	op := Op{Client: c.ID, Kind: KindEffect, Effect: id, Attempt: attempt, Node: node.ID, Call: c.History.Now()}
+// ran (0 in workloads); with panic the handler panics before the effect.
+func (c *Client) Effect(ctx context.Context, node Node, id string, attempt, holdMillis int, panic bool) Op {
+	op := Op{Client: c.ID, Kind: KindEffect, Effect: id, Attempt: attempt, Node: node.ID, Panic: panic, Call: c.History.Now()}
 	// The id travels in the path only.
 	body := struct {
-		HoldMillis int `json:"hold_ms,omitempty"`
-	}{holdMillis}
+		HoldMillis int  `json:"hold_ms,omitempty"`
+		Panic      bool `json:"panic,omitempty"`
+	}{holdMillis, panic}
 	a := c.do(ctx, http.MethodPost, node.URL, "/effects/"+url.PathEscape(id), body, id)
 	if c.finish(&op, a) == OK {
 		var out kv.EffectOut

@@ -62,7 +62,7 @@ func TestClientClassifiesAnswers(t *testing.T) {
 			defer srv.Close()
 			h := NewHistory(Meta{})
 			c := &Client{ID: 1, History: h, HTTP: srv.Client(), Timeout: 200 * time.Millisecond}
-			op := c.Read(context.Background(), Node{ID: "r1", URL: srv.URL}, "k", false)
+			op := c.Read(context.Background(), Node{ID: "r1", URL: srv.URL}, "k", false, false)
 			if op.Outcome != tt.want || op.Code != tt.code {
 				t.Errorf("outcome %s %q (%s), want %s %q", op.Outcome, op.Code, op.Error, tt.want, tt.code)
 			}
@@ -81,7 +81,7 @@ func TestClientRequestThatCannotConnectFails(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	c := &Client{History: NewHistory(Meta{}), HTTP: &http.Client{}, Timeout: time.Second}
-	if op := c.Write(context.Background(), Node{URL: "http://" + addr}, "k", "v"); op.Outcome != Fail || op.Kind != KindWrite || op.Value != "v" {
+	if op := c.Write(context.Background(), Node{URL: "http://" + addr}, "k", "v", false); op.Outcome != Fail || op.Kind != KindWrite || op.Value != "v" {
 		t.Errorf("outcome %s (%s), want fail: the request never left", op.Outcome, op.Error)
 	}
 }
@@ -109,13 +109,13 @@ func TestClientOperationsSendAndDecode(t *testing.T) {
 	n := Node{ID: "r1", URL: srv.URL}
 	ctx := context.Background()
 
-	if op := c.Read(ctx, n, "k1", true); op.Outcome != OK || op.Value != "7" || !op.Found || !op.Final || op.Index != 12 || op.ServedBy != "r2" {
+	if op := c.Read(ctx, n, "k1", true, false); op.Outcome != OK || op.Value != "7" || !op.Found || !op.Final || op.Index != 12 || op.ServedBy != "r2" {
 		t.Errorf("read %+v", op)
 	}
 	if op := c.Balances(ctx, n, false); op.Outcome != OK || op.Balances["a"] != 3 || op.Balances["b"] != 4 {
 		t.Errorf("balances %+v", op)
 	}
-	if op := c.Effect(ctx, n, "e1", 2, 0); op.Outcome != OK || op.Replica != "r2" || op.Term != 5 || op.Seq != 9 || !op.Replayed || op.Attempt != 2 {
+	if op := c.Effect(ctx, n, "e1", 2, 0, false); op.Outcome != OK || op.Replica != "r2" || op.Term != 5 || op.Seq != 9 || !op.Replayed || op.Attempt != 2 {
 		t.Errorf("effect %+v", op)
 	}
 	want := []string{"GET /kv/k1", "GET /bank", "POST /effects/e1 key=e1 {}"}

@@ -33,6 +33,9 @@ type Cluster interface {
 	WaitConverged(ctx context.Context) error
 	// Status is a replica's /br2k/status.
 	Status(ctx context.Context, id string) (NodeStatus, error)
+	// Crashes describes the replica processes that exited without being
+	// killed, each with the end of its log.
+	Crashes() []string
 }
 
 // ProcCluster is a Cluster of OS processes.
@@ -117,5 +120,8 @@ func (p ProcCluster) Status(ctx context.Context, id string) (NodeStatus, error) 
 	if err != nil {
 		return NodeStatus{ID: id}, err
 	}
-	return NodeStatus{ID: id, Applied: st.Applied, Head: st.Head, Digest: st.Digest}, nil
+	return NodeStatus{ID: id, Applied: st.Applied, Head: st.Head, Digest: st.Digest, DigestIndex: st.DigestIndex}, nil
 }
+
+// Crashes implements Cluster.
+func (p ProcCluster) Crashes() []string { return p.C.Crashes() }

@@ -64,7 +64,10 @@ type Op struct {
 	Client int    `json:"client"`
 	Kind   string `json:"kind"`
 	// Final marks the reads made after the faults were healed.
-	Final bool   `json:"final,omitempty"`
+	Final bool `json:"final,omitempty"`
+	// Panic marks a call whose handler was told to panic: it must leave no
+	// effect.
+	Panic bool   `json:"panic,omitempty"`
 	Node  string `json:"node,omitempty"` // the replica the request was sent to
 
 	// Registers: the key; the value written, or read (with Found).
@@ -137,11 +140,12 @@ type Meta struct {
 // NodeStatus is a replica's /br2k/status after the run, or why it could not
 // be read.
 type NodeStatus struct {
-	ID      string `json:"id"`
-	Applied uint64 `json:"applied"`
-	Head    uint64 `json:"head"`
-	Digest  string `json:"digest"`
-	Error   string `json:"error,omitempty"`
+	ID          string `json:"id"`
+	Applied     uint64 `json:"applied"`
+	Head        uint64 `json:"head"`
+	Digest      string `json:"digest"`
+	DigestIndex uint64 `json:"digest_index"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Record is one line of a history file: exactly one of its fields is set.
@@ -154,6 +158,8 @@ type Record struct {
 	// Converge is the error of waiting for convergence ("" when the
 	// replicas converged).
 	Converge *string `json:"converge,omitempty"`
+	// Crash describes a replica process that exited by itself.
+	Crash *string `json:"crash,omitempty"`
 }
 
 // History is what a run observed. A History being recorded is safe for
@@ -170,6 +176,10 @@ type History struct {
 	Statuses        []NodeStatus
 	ConvergeChecked bool
 	ConvergeError   string
+	// Crashes are the replica processes that exited without the nemesis
+	// killing them (a panic the runtime did not contain, a fatal error),
+	// each with the end of its log.
+	Crashes []string
 
 	start time.Time
 	mu    sync.Mutex
@@ -251,6 +261,11 @@ func (h *History) Write(w io.Writer) error {
 			return err
 		}
 	}
+	for k := range h.Crashes {
+		if err := enc.Encode(Record{Crash: &h.Crashes[k]}); err != nil {
+			return err
+		}
+	}
 	return bw.Flush()
 }
 
@@ -294,6 +309,8 @@ func ReadHistory(r io.Reader) (*History, error) {
 			h.Statuses = append(h.Statuses, *rec.Status)
 		case rec.Converge != nil:
 			h.ConvergeChecked, h.ConvergeError = true, *rec.Converge
+		case rec.Crash != nil:
+			h.Crashes = append(h.Crashes, *rec.Crash)
 		default:
 			return nil, fmt.Errorf("line %d: empty record", n)
 		}

@@ -84,6 +84,7 @@ func (f *fakeCluster) WaitConverged(ctx context.Context) error { return nil }
 func (f *fakeCluster) Status(ctx context.Context, id string) (NodeStatus, error) {
 	return NodeStatus{ID: id}, nil
 }
+func (f *fakeCluster) Crashes() []string { return nil }
 func (f *fakeCluster) Kill(id string) error {
 	f.record("kill " + id)
 	if f.failKill {

@@ -57,7 +57,7 @@ func TestAcknowledgedEffectRunsOnceWhenItsLeaderIsLost(t *testing.T) {
 			id := "held-" + fault
 
 			first := make(chan Op, 1)
-			go func() { first <- c.Effect(ctx, old, id, 1, hold) }()
+			go func() { first <- c.Effect(ctx, old, id, 1, hold, false) }()
 			poll(t, 10*time.Second, "the effect's line in "+old.ID+"'s effects file", func() bool {
 				runs, _ := kv.ReadEffects(effectsOf(old.ID))
 				for _, r := range runs {
@@ -80,7 +80,7 @@ func TestAcknowledgedEffectRunsOnceWhenItsLeaderIsLost(t *testing.T) {
 				}
 			}
 			next := leader(t, ctx, cl, old.ID)
-			second := c.Effect(ctx, next, id, 2, hold)
+			second := c.Effect(ctx, next, id, 2, hold, false)
 			switch fault {
 			case FaultKill:
 				if err := cl.Restart(ctx, old.ID); err != nil {

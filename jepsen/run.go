@@ -39,6 +39,10 @@ type Config struct {
 	// EffectAttempts is how often an effect is tried with the same
 	// Idempotency-Key while its outcome is unknown.
 	EffectAttempts int
+	// PanicRate is the share of operations (reads, writes, CAS,
+	// transfers, effects) sent with the kv service's panic switch: their
+	// handlers panic, and must leave no effect.
+	PanicRate float64
 	// EffectFiles are the replicas' effects files, read after the run.
 	EffectFiles []string
 	// Logf, if set, narrates the run.
@@ -59,6 +63,7 @@ func DefaultConfig() Config {
 		Accounts: 5, Balance: 100, MaxTransfer: 10,
 		RequestTimeout: 5 * time.Second,
 		EffectAttempts: 3,
+		PanicRate:      0.05,
 	}
 }
 
@@ -108,7 +113,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 	// The workload and the nemesis.
 	start := time.Now()
 	stop := make(chan struct{})
-	w := &workers{cluster: cfg.Cluster, stop: stop, rng: rngFor, think: cfg.ThinkTime, backoff: cfg.Backoff}
+	w := &workers{cluster: cfg.Cluster, stop: stop, rng: rngFor, think: cfg.ThinkTime, backoff: cfg.Backoff, panicRate: cfg.PanicRate}
 	keys := newKeySpace(cfg.Keys, cfg.OpsPerKey, cfg.MaxUnknownPerKey)
 	var wg sync.WaitGroup
 	id := 1
@@ -163,6 +168,8 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		}
 		h.Statuses = append(h.Statuses, st)
 	}
+
+	h.Crashes = cfg.Cluster.Crashes()
 
 	// The effects that really ran.
 	var errs []error
@@ -222,7 +229,7 @@ func finalReads(ctx context.Context, c *Client, cl Cluster, keys []string) error
 		return fmt.Errorf("final read of %s: no ok answer within 60s of healing", what)
 	}
 	for _, k := range keys {
-		if err := read("register "+k, func() Outcome { return c.Read(ctx, node(), k, true).Outcome }); err != nil {
+		if err := read("register "+k, func() Outcome { return c.Read(ctx, node(), k, true, false).Outcome }); err != nil {
 			return err
 		}
 	}

@@ -103,7 +103,12 @@ type workers struct {
 	// an unavailable cluster answers fast, and a client hammering it only
 	// piles up unknown outcomes.
 	think, backoff time.Duration
+	// panicRate is the share of operations sent with the panic switch.
+	panicRate float64
 }
+
+// panics draws whether the next operation's handler panics.
+func (w *workers) panics(rng *rand.Rand) bool { return rng.Float64() < w.panicRate }
 
 // pace pauses a client after an operation with outcome o.
 func (w *workers) pace(ctx context.Context, rng *rand.Rand, o Outcome) {
@@ -146,14 +151,14 @@ func (w *workers) registers(ctx context.Context, c *Client, keys *keySpace) {
 		var op Op
 		switch r := rng.IntN(10); {
 		case r < 4:
-			op = c.Read(ctx, node, key, false)
+			op = c.Read(ctx, node, key, false, w.panics(rng))
 			if op.Outcome == OK && op.Found {
 				keys.saw(key, op.Value)
 			}
 		case r < 7 || !seen:
-			op = c.Write(ctx, node, key, keys.newValue())
+			op = c.Write(ctx, node, key, keys.newValue(), w.panics(rng))
 		default:
-			op = c.CAS(ctx, node, key, last, keys.newValue())
+			op = c.CAS(ctx, node, key, last, keys.newValue(), w.panics(rng))
 		}
 		switch {
 		case op.Kind == KindWrite && op.Outcome == OK:
@@ -178,7 +183,7 @@ func (w *workers) bank(ctx context.Context, c *Client, accounts []string, maxAmo
 		} else {
 			i := rng.IntN(len(accounts))
 			j := (i + 1 + rng.IntN(len(accounts)-1)) % len(accounts)
-			op = c.Transfer(ctx, node, accounts[i], accounts[j], 1+rng.Uint64N(maxAmount))
+			op = c.Transfer(ctx, node, accounts[i], accounts[j], 1+rng.Uint64N(maxAmount), w.panics(rng))
 		}
 		w.pace(ctx, rng, op.Outcome)
 	}
@@ -190,8 +195,9 @@ func (w *workers) effects(ctx context.Context, c *Client, attempts int) {
 	rng := w.rng(c.ID)
 	for n := 1; !w.stopped() && ctx.Err() == nil; n++ {
 		id := fmt.Sprintf("e%d-%d", c.ID, n)
+		panic := w.panics(rng)
 		for a := 1; a <= attempts && ctx.Err() == nil; a++ {
-			op := c.Effect(ctx, w.node(rng), id, a, 0)
+			op := c.Effect(ctx, w.node(rng), id, a, 0, panic)
 			w.pace(ctx, rng, op.Outcome)
 			if op.Outcome != Unknown {
 				break

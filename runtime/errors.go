@@ -25,7 +25,21 @@ const (
 	CodeUnavailable         = "BR2K_UNAVAILABLE"          // 503: the replica is starting or stopping
 	CodeTimeout             = "BR2K_TIMEOUT"              // 504: a wait ran out of time
 	CodeInternal            = "BR2K_INTERNAL"             // 500: a bug or an I/O failure
+	CodeHandlerPanic        = "BR2K_HANDLER_PANIC"        // 500: the handler panicked; a replicated call was undone on every replica
+	CodeOutcomeNotRecorded  = "BR2K_OUTCOME_NOT_RECORDED" // 500: the call ran, but its outcome is too large to record; a retry gets this answer again
+	CodeStorageFull         = "BR2K_STORAGE_FULL"         // 507: etcd refused the append: its space quota is exhausted; nothing was ordered
+	CodeTooManyRequests     = "BR2K_TOO_MANY_REQUESTS"    // 429: a bounded runtime resource (waiters) is full; retry later
+	CodeBadIdempotencyKey   = "BR2K_BAD_IDEMPOTENCY_KEY"  // 400: Idempotency-Key over 256 bytes or not printable ASCII
+	CodeUnauthorized        = "BR2K_UNAUTHORIZED"         // 401: a peer request without valid credentials
 )
+
+// retryCodes are the codes that tell a client "safe to retry": only the
+// runtime may answer them. A handler error that carries one would make a
+// client retry a call that ran, so ErrorOutcome turns it into a 500.
+var retryCodes = map[string]bool{
+	CodeNotLeader: true, CodeNoLeader: true, CodeUnavailable: true, CodeOutcomeUnknown: true,
+	CodeTimeout: true, CodeTooManyRequests: true,
+}
 
 // Error is an error with an HTTP status and a stable code. Handlers return it
 // (directly or wrapped) to choose what the client sees; any other error from a
@@ -63,6 +77,7 @@ var (
 	ErrNoLeader       = &Error{Status: http.StatusServiceUnavailable, Code: CodeNoLeader, Message: "no leader is known yet"}
 	ErrOutcomeUnknown = &Error{Status: http.StatusServiceUnavailable, Code: CodeOutcomeUnknown, Message: "the call may or may not have been applied; retry with the same Idempotency-Key"}
 	ErrUnavailable    = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "replica is not serving"}
+	ErrStorageFull    = &Error{Status: http.StatusInsufficientStorage, Code: CodeStorageFull, Message: "the log's etcd storage is full (space quota exhausted); nothing was ordered"}
 )
 
 // Invalid is a 400 error for input a handler rejects.

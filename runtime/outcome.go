@@ -24,10 +24,29 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// ErrorOutcome turns err into an outcome with err's status and the JSON error
-// body.
+// ErrorOutcome turns a handler's error into an outcome with err's status and
+// the JSON error body. Two things a handler cannot say are corrected, the
+// same way on every replica: a status that is not 4xx or 5xx becomes 500, and
+// a code of the runtime's "safe to retry" answers (BR2K_NOT_LEADER and the
+// like) becomes 500 BR2K_INTERNAL, since a client would retry a call that
+// ran.
 func ErrorOutcome(err error) Outcome {
 	e := AsError(err)
+	switch {
+	case retryCodes[e.Code]:
+		e = NewError(http.StatusInternalServerError, CodeInternal,
+			"the handler returned the runtime's own answer %s (%s), which only the runtime may give", e.Code, e.Message)
+	case e.Status < 400 || e.Status > 599:
+		e = &Error{Status: http.StatusInternalServerError, Code: e.Code, Message: e.Message}
+	}
+	return errorOutcome(e)
+}
+
+// RuntimeErrorOutcome renders an error of the runtime itself, retry codes
+// included, faithfully. Handler errors go through ErrorOutcome.
+func RuntimeErrorOutcome(e *Error) Outcome { return errorOutcome(e) }
+
+func errorOutcome(e *Error) Outcome {
 	var b errorBody
 	b.Error.Code = e.Code
 	b.Error.Message = e.Message

@@ -39,6 +39,10 @@ type Scaffold struct {
 	// ID is the service id: the registry id and the etcd prefix's last
 	// element, e.g. "counter".
 	ID string
+	// PeerSecret is the cluster secret the sample configuration carries:
+	// random, made by br2kgen init, the same for every replica of the
+	// service.
+	PeerSecret string
 }
 
 // Render executes the template file name with data. Missing keys are

@@ -23,6 +23,7 @@ var scaffold = Scaffold{
 	Name:       "Counter",
 	ImportPath: "example.com/svc/counter",
 	Module:     "example.com/svc",
+	PeerSecret: "0123456789abcdef0123456789abcdef",
 	GoVersion:  "1.26",
 	ID:         "counter",
 }
@@ -87,7 +88,7 @@ func TestConfigSampleIsAValidConfiguration(t *testing.T) {
 	if c.ServiceRegistry.ID != "counter" || c.Etcd.Prefix != "/br2k/counter/" || c.Etcd.Embed == nil || c.StateConfig.VersionUpSize != 50000 {
 		t.Errorf("parsed %+v", c)
 	}
-	for _, key := range []string{`"replica"`, `"advertise-url"`, `"endpoints"`, `"session-ttl"`, `"initial-cluster-state"`,
+	for _, key := range []string{`"replica"`, `"advertise-url"`, `"peer-listen"`, `"peer-secret"`, `"quota-backend-bytes"`, `"endpoints"`, `"session-ttl"`, `"initial-cluster-state"`,
 		`"service-registry"`, `"access-perm"`, `"private-key"`, `"json-interface-path"`, `"state-config"`, `"version-up-size"`,
 		`"max-state-version"`, `"state-mode"`, `"backup-storage-type"`, `"backup-storage-auth"`, `"webpack-config"`, `"dist"`} {
 		if !bytes.Contains(out, []byte(key)) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,7 +72,11 @@ func scaffold(dir, modPath, name string) ([]string, error) {
 	case name == "Service" || name == "NewService" || name == "New":
 		return nil, fmt.Errorf("-name: %s is a name the service package already uses; choose another", name)
 	}
-	data := templates.Scaffold{Package: pkg, Name: name, ID: pkg, GoVersion: goVersion()}
+	var secret [24]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, err
+	}
+	data := templates.Scaffold{Package: pkg, Name: name, ID: pkg, GoVersion: goVersion(), PeerSecret: hex.EncodeToString(secret[:])}
 	if modPath != "" {
 		if err := module.CheckPath(modPath); err != nil {
 			return nil, fmt.Errorf("-module: %v", err)

@@ -30,6 +30,8 @@ package proccluster
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,11 +149,13 @@ type Cluster struct {
 
 	cfg         Config
 	peerProxies bool
+	secret      string // the replicas' peer secret, made for this cluster
 	client      *http.Client
 	logMu       sync.Mutex // serialises writes to cfg.Log
 
-	mu     sync.Mutex
-	closed bool
+	mu      sync.Mutex
+	closed  bool
+	crashes []string // processes that exited by themselves
 }
 
 // Node is one replica and its process.
@@ -170,6 +174,10 @@ type Node struct {
 	PeerURL string
 	// PeerListenURL is where its etcd member listens for peers.
 	PeerListenURL string
+	// ForwardURL is where other replicas reach its peer listener (forwarded
+	// calls): its forward proxy with Config.Proxies, else
+	// ForwardListenURL, where the peer listener listens.
+	ForwardURL, ForwardListenURL string
 	// Dir is the replica's working and data directory; ConfigPath its config
 	// file; LogPath its log file ("" when Config.Log is set).
 	Dir, ConfigPath, LogPath string
@@ -177,6 +185,7 @@ type Node struct {
 	c         *Cluster
 	index     int
 	httpProxy *faultproxy.Proxy // nil without Config.Proxies
+	fwdProxy  *faultproxy.Proxy // in front of the replica's peer listener; nil without Config.Proxies
 	peerProxy *faultproxy.Proxy // nil without peer proxies
 	memberID  string            // its etcd member's id as etcd's transport writes it (hex); set with peer proxies
 
@@ -255,7 +264,13 @@ func start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 	}()
 	c.peerProxies = cfg.Proxies && listenPeerURLSupported()
-	ports, err := freePorts(3 * cfg.Replicas)
+	var secret [24]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, err
+	}
+	c.secret = hex.EncodeToString(secret[:])
+	const perReplica = 4
+	ports, err := freePorts(perReplica * cfg.Replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -266,13 +281,14 @@ func start(ctx context.Context, cfg Config) (*Cluster, error) {
 			ID:        id,
 			c:         c,
 			index:     i,
-			DirectURL: "http://127.0.0.1:" + strconv.Itoa(ports[3*i]),
-			ClientURL: "http://127.0.0.1:" + strconv.Itoa(ports[3*i+1]),
+			DirectURL: "http://127.0.0.1:" + strconv.Itoa(ports[perReplica*i]),
+			ClientURL: "http://127.0.0.1:" + strconv.Itoa(ports[perReplica*i+1]),
 			Dir:       filepath.Join(cfg.Dir, id),
 			tail:      &tailBuffer{max: tailBytes},
 		}
-		n.PeerListenURL = "http://127.0.0.1:" + strconv.Itoa(ports[3*i+2])
-		n.URL, n.PeerURL = n.DirectURL, n.PeerListenURL
+		n.PeerListenURL = "http://127.0.0.1:" + strconv.Itoa(ports[perReplica*i+2])
+		n.ForwardListenURL = "http://127.0.0.1:" + strconv.Itoa(ports[perReplica*i+3])
+		n.URL, n.PeerURL, n.ForwardURL = n.DirectURL, n.PeerListenURL, n.ForwardListenURL
 		n.ConfigPath = filepath.Join(n.Dir, "replica.json")
 		if cfg.Log == nil {
 			n.LogPath = filepath.Join(cfg.Dir, id+".log")
@@ -284,6 +300,12 @@ func start(ctx context.Context, cfg Config) (*Cluster, error) {
 			}
 			n.httpProxy = p
 			n.URL = "http://" + p.Addr()
+			f, err := faultproxy.New(strings.TrimPrefix(n.ForwardListenURL, "http://"))
+			if err != nil {
+				return nil, err
+			}
+			n.fwdProxy = f
+			n.ForwardURL = "http://" + f.Addr()
 		}
 		if c.peerProxies {
 			p, err := faultproxy.Listen("127.0.0.1:0", strings.TrimPrefix(n.PeerListenURL, "http://"),
@@ -366,7 +388,7 @@ var listenPeer struct {
 // advertises another).
 func listenPeerURLSupported() bool {
 	listenPeer.once.Do(func() {
-		const probe = `{"replica": {"id": "r1", "listen": "127.0.0.1:1"},
+		const probe = `{"replica": {"id": "r1", "listen": "127.0.0.1:1", "peer-listen": "127.0.0.1:5", "peer-secret": "probe-secret-0123456789"},
 			"etcd": {"embed": {"name": "r1", "data-dir": "d", "client-url": "http://127.0.0.1:2",
 				"peer-url": "http://127.0.0.1:3", "listen-peer-url": "http://127.0.0.1:4",
 				"initial-cluster": "r1=http://127.0.0.1:3"}},
@@ -407,9 +429,12 @@ func (n *Node) writeConfig(initialCluster string) error {
 	}
 	doc := map[string]any{
 		"replica": map[string]any{
-			"id":            n.ID,
-			"listen":        strings.TrimPrefix(n.DirectURL, "http://"),
-			"advertise-url": n.URL,
+			"id":                 n.ID,
+			"listen":             strings.TrimPrefix(n.DirectURL, "http://"),
+			"advertise-url":      n.URL,
+			"peer-listen":        strings.TrimPrefix(n.ForwardListenURL, "http://"),
+			"peer-advertise-url": n.ForwardURL,
+			"peer-secret":        n.c.secret,
 		},
 		"etcd":             etcd,
 		"service-registry": map[string]any{"type": config.RegistryTest, "id": cfg.Name},
@@ -483,7 +508,15 @@ func (n *Node) start() error {
 		if n.proc == cmd.Process {
 			n.proc = nil
 		}
+		crashed := !n.killed
 		n.mu.Unlock()
+		if crashed {
+			n.c.mu.Lock()
+			if !n.c.closed {
+				n.c.crashes = append(n.c.crashes, fmt.Sprintf("%s exited by itself (%v); its log ends:\n%s", n.ID, err, n.logTail()))
+			}
+			n.c.mu.Unlock()
+		}
 		close(exited)
 	}()
 	return nil
@@ -747,6 +780,9 @@ func converged(nodes []*Node, sts []replica.Status, errs []error) error {
 		if st.Applied != st.Head {
 			return fmt.Errorf("%s: applied %d, head %d", nodes[i].ID, st.Applied, st.Head)
 		}
+		if st.DigestIndex != st.Applied {
+			return fmt.Errorf("%s: digest of index %d, applied %d", nodes[i].ID, st.DigestIndex, st.Applied)
+		}
 		if st.Applied != sts[0].Applied || st.Digest != sts[0].Digest {
 			return fmt.Errorf("%s at %d digest %.12s, %s at %d digest %.12s",
 				nodes[0].ID, sts[0].Applied, sts[0].Digest, nodes[i].ID, st.Applied, st.Digest)
@@ -822,8 +858,8 @@ func (c *Cluster) Cont(n *Node) error {
 	return n.signalLocked(syscall.SIGCONT)
 }
 
-// Partition cuts n off: its HTTP proxy drops every connection and refuses
-// new ones (clients and forwarded calls cannot reach it), and so does its
+// Partition cuts n off: its HTTP and forward proxies drop every connection
+// and refuse new ones (clients and forwarded calls cannot reach it), and so does its
 // etcd member's peer traffic, both ways: its own peer proxy, and in the
 // other members' peer proxies the connections it opened. Without peer
 // proxies (see PeerProxies) its process is frozen with SIGSTOP instead. It
@@ -852,6 +888,7 @@ func (c *Cluster) Partition(n *Node) error {
 	}
 	n.partitioned = true
 	n.httpProxy.Cut()
+	n.fwdProxy.Cut()
 	return nil
 }
 
@@ -864,6 +901,7 @@ func (c *Cluster) Heal() error {
 		n.partitioned = false
 		if n.httpProxy != nil {
 			n.httpProxy.Heal()
+			n.fwdProxy.Heal()
 		}
 		if n.peerProxy != nil {
 			n.peerProxy.Heal()
@@ -877,6 +915,15 @@ func (c *Cluster) Heal() error {
 		n.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// Crashes describes the replica processes that exited without Kill or Close
+// (a panic the runtime did not contain, a fatal error), each with the end
+// of its log.
+func (c *Cluster) Crashes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.crashes...)
 }
 
 // Alive returns the replicas that were not killed and are running; stopped
@@ -926,6 +973,7 @@ func (c *Cluster) Close() error {
 		}
 		if n.httpProxy != nil {
 			n.httpProxy.Close()
+			n.fwdProxy.Close()
 		}
 		if n.peerProxy != nil {
 			n.peerProxy.Close()

@@ -245,6 +245,7 @@ func TestClusterStoppedLeaderIsReplacedAndCatchesUpAfterCont(t *testing.T) {
 	}
 	next, err := c.Leader(ctx)
 	if err != nil {
+		t.Log(log.String())
 		t.Fatal(err)
 	}
 	if next == leader {

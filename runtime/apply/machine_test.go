@@ -36,18 +36,26 @@ func build(steps []step, start uint64, t0 int64) []*runtime.Entry {
 
 func newMachine(self string) (*apply.Machine, *ledger.Service) {
 	svc := ledger.NewService(ledger.New(nil))
-	return apply.New(svc, self, time.Hour), svc
+	return apply.New(svc, apply.Options{Self: self, KeyTTL: time.Hour}), svc
 }
 
 func mustApply(t *testing.T, m *apply.Machine, es []*runtime.Entry) []runtime.Outcome {
 	t.Helper()
 	var outs []runtime.Outcome
 	for _, e := range es {
-		o, err := m.Apply(e)
+		r, err := m.Apply(e)
 		if err != nil {
 			t.Fatalf("apply %d: %v", e.Index, err)
 		}
-		outs = append(outs, o)
+		outs = append(outs, r.Outcome)
+	}
+	return outs
+}
+
+func outcomes(rs []apply.Result) []runtime.Outcome {
+	outs := make([]runtime.Outcome, len(rs))
+	for i, r := range rs {
+		outs[i] = r.Outcome
 	}
 	return outs
 }
@@ -191,20 +199,17 @@ func TestIdempotencyRecordsExpireByEntryTime(t *testing.T) {
 	}
 }
 
-func TestCtxIsLeaderOnlyOnTheSubjectReplica(t *testing.T) {
+func TestCtxRandIsTheSameOnEveryReplica(t *testing.T) {
 	// RequestMint draws a ticket from ctx.Rand: it must be the same on
-	// leader and follower, while IsLeader differs.
+	// the replica that ordered it and on the others.
 	es := build(workload[:3], 1, 5)
 	ma, _ := newMachine("r1")
+	ma.Lead(7)
 	mb, _ := newMachine("r9")
 	oa := mustApply(t, ma, es)
 	ob := mustApply(t, mb, es)
 	if !bytes.Equal(oa[2].Body, ob[2].Body) {
 		t.Fatalf("random ticket differs between replicas: %s vs %s", oa[2].Body, ob[2].Body)
-	}
-	e := es[0]
-	if !runtime.NewCtx(nil, e, e.Subject.ID == "r1").IsLeader() {
-		t.Fatal("subject replica is not leader")
 	}
 }
 
@@ -224,10 +229,11 @@ func TestBatchWithFailedCallsEndsAsIfAppliedOneByOne(t *testing.T) {
 	one, svcOne := newMachine("r1")
 	outsOne := mustApply(t, one, es)
 	batch, svcBatch := newMachine("r1")
-	outsBatch, err := batch.ApplyBatch(es)
+	rs, err := batch.ApplyBatch(es)
 	if err != nil {
 		t.Fatal(err)
 	}
+	outsBatch := outcomes(rs)
 	for i := range es {
 		if outsOne[i].Status != outsBatch[i].Status || !bytes.Equal(outsOne[i].Body, outsBatch[i].Body) {
 			t.Errorf("entry %d: one by one %d %s, batched %d %s", i+1, outsOne[i].Status, outsOne[i].Body, outsBatch[i].Status, outsBatch[i].Body)

@@ -11,6 +11,8 @@
 //
 // This is the only br2k package that reads the environment:
 //
+//	BR2K_PEER_SECRET        replica.peer-secret
+//	BR2K_ETCD_PASSWORD      etcd.password
 //	BR2K_PRIVATE_KEY        service-registry.access-perm.private-key
 //	BR2K_REGISTRY_PASSWORD  service-registry.access-perm.password
 //	BR2K_BACKUP_PASSWORD    state-config.backup-storage-auth.password
@@ -20,6 +22,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"time"
 )
@@ -38,15 +41,48 @@ type Replica struct {
 	// ID names the replica among its peers: required, letters, digits, '_'
 	// and '-' only. No default.
 	ID string `json:"id"`
-	// Listen is the host:port the HTTP server binds, e.g. "127.0.0.1:8081"
-	// or ":8081"; port 1..65535. Required, no default.
+	// Listen is the host:port the public HTTP server binds, e.g.
+	// "127.0.0.1:8081" or ":8081"; port 1..65535. Required, no default.
 	Listen string `json:"listen"`
-	// AdvertiseURL is the absolute http(s) URL peers and clients use to reach
-	// this replica (followers forward to the leader's). Default "http://"+Listen.
+	// AdvertiseURL is the absolute http(s) URL clients use to reach this
+	// replica (status shows the leader's). Default "http://"+Listen
+	// ("https://" with TLS); required when Listen has no host or a wildcard
+	// one (":8081", "0.0.0.0:8081"), since that is no address to reach.
 	AdvertiseURL string `json:"advertise-url"`
+	// TLS, when set, makes the public listener serve HTTPS.
+	TLS *ServerTLS `json:"tls"`
+	// PeerListen is the host:port of the peer listener, where the other
+	// replicas forward calls; it must differ from Listen and should be
+	// reachable by the replicas only. Required, no default.
+	PeerListen string `json:"peer-listen"`
+	// PeerAdvertiseURL is the URL the other replicas reach the peer
+	// listener at. Default "http://"+PeerListen ("https://" with
+	// peer-tls); required when PeerListen has a wildcard host.
+	PeerAdvertiseURL string `json:"peer-advertise-url"`
+	// PeerSecret is the cluster's shared secret, at least 16 bytes: every
+	// peer request carries an HMAC made with it. The same on every replica.
+	// Env BR2K_PEER_SECRET overrides it. Required unless PeerTLS has a
+	// ca-file (mutual TLS then authenticates the replicas); both may be set.
+	PeerSecret Secret `json:"peer-secret"`
+	// PeerTLS, when set, makes the peer listener serve HTTPS with
+	// cert-file/key-file. With ca-file it is mutual TLS: the listener
+	// refuses connections without a certificate signed by that CA, this
+	// replica presents its certificate when it forwards, and it checks the
+	// leader's against the CA.
+	PeerTLS *TLSFiles `json:"peer-tls"`
 	// RequestTimeout bounds one client request, ordering and apply included.
 	// Default 10s; must be > 0.
 	RequestTimeout Duration `json:"request-timeout"`
+	// ReadTimeout bounds reading one request, headers and body, on both
+	// listeners. Default 10s; must be > 0.
+	ReadTimeout Duration `json:"read-timeout"`
+	// WriteTimeout bounds handling a request and writing its answer, from
+	// the end of its headers, on both listeners. Default request-timeout +
+	// 5s; must be > request-timeout. (GET /br2k/wait extends its own.)
+	WriteTimeout Duration `json:"write-timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request. Default 2m; must be > 0.
+	IdleTimeout Duration `json:"idle-timeout"`
 	// LeaderProbe is how often a follower checks that the leader's port
 	// accepts connections; three refusals in a row (a crashed leader) make
 	// it revoke the leader's lease rather than wait for it to expire.
@@ -62,8 +98,19 @@ type Replica struct {
 // must be set.
 type Etcd struct {
 	// Endpoints are the client URLs of an external etcd cluster, e.g.
-	// ["http://127.0.0.1:2379"]. No default.
+	// ["http://127.0.0.1:2379"]. No default. https endpoints need TLS.
 	Endpoints []string `json:"endpoints"`
+	// TLS is this replica's client TLS to etcd: ca-file verifies the
+	// members' certificates (empty: the system's roots), cert-file and
+	// key-file are presented when the members require client
+	// certificates. Required when the endpoints (or an embedded member's
+	// client-url) are https.
+	TLS *TLSFiles `json:"tls"`
+	// Username and Password authenticate to an etcd cluster with auth
+	// enabled. Env BR2K_ETCD_PASSWORD overrides the password. Optional;
+	// both or neither.
+	Username string `json:"username"`
+	Password Secret `json:"password"`
 	// Prefix is the etcd key prefix of this service's log, leases and state;
 	// it must start and end with "/". Default "/br2k/<service-registry.id>/".
 	Prefix string `json:"prefix"`
@@ -104,6 +151,45 @@ type Embed struct {
 	// ElectionTimeout is etcd's raft election timeout. Default 1s; must be
 	// >= 5 * HeartbeatInterval.
 	ElectionTimeout Duration `json:"election-timeout"`
+	// QuotaBackendBytes is the member's space quota in bytes: past it etcd
+	// refuses writes (NOSPACE) until space is freed. Default 2147483648
+	// (2 GiB, etcd's own default); 1 MiB .. 8 GiB.
+	QuotaBackendBytes int64 `json:"quota-backend-bytes"`
+	// ClientTLS, when set, makes the member serve clients over TLS
+	// (client-url must be https); client-cert-auth requires certificates
+	// signed by its ca-file. The replica's own client then uses etcd.tls.
+	ClientTLS *MemberTLS `json:"client-tls"`
+	// PeerTLS, when set, makes the member talk to its peers over TLS
+	// (peer-url must be https); client-cert-auth requires peers to present
+	// certificates signed by its ca-file.
+	PeerTLS *MemberTLS `json:"peer-tls"`
+}
+
+// TLSFiles names PEM files of a TLS configuration.
+type TLSFiles struct {
+	// CertFile and KeyFile are this side's certificate and private key.
+	CertFile string `json:"cert-file"`
+	KeyFile  string `json:"key-file"`
+	// CAFile is the CA that signs the other side's certificates.
+	CAFile string `json:"ca-file"`
+}
+
+// ServerTLS is the public listener's certificate.
+type ServerTLS struct {
+	CertFile string `json:"cert-file"` // required
+	KeyFile  string `json:"key-file"`  // required
+}
+
+// MemberTLS is an embedded etcd member's TLS for clients or peers.
+type MemberTLS struct {
+	CertFile string `json:"cert-file"` // required
+	KeyFile  string `json:"key-file"`  // required
+	// CAFile verifies the other side's certificates; required with
+	// ClientCertAuth.
+	CAFile string `json:"ca-file"`
+	// ClientCertAuth requires the other side to present a certificate
+	// signed by CAFile.
+	ClientCertAuth bool `json:"client-cert-auth"`
 }
 
 // Service registry types.
@@ -178,7 +264,7 @@ type StateConfig struct {
 	MaxStateVersion int `json:"max-state-version"`
 	// StateMode is "default" or "rollback". Default "default".
 	StateMode string `json:"state-mode"`
-	// BackupStorageType is "mysql" or "file". Default "mysql".
+	// BackupStorageType is "file" or "mysql". Default "file".
 	BackupStorageType string `json:"backup-storage-type"`
 	// BackupStorageAuth is the backup database; Host and Database are
 	// required when BackupStorageType is "mysql".
@@ -205,6 +291,8 @@ type WebpackConfig struct {
 
 // Environment variables read by Load and Parse.
 const (
+	EnvPeerSecret       = "BR2K_PEER_SECRET"       // replica.peer-secret
+	EnvEtcdPassword     = "BR2K_ETCD_PASSWORD"     // etcd.password
 	EnvPrivateKey       = "BR2K_PRIVATE_KEY"       // service-registry.access-perm.private-key
 	EnvRegistryPassword = "BR2K_REGISTRY_PASSWORD" // service-registry.access-perm.password
 	EnvBackupPassword   = "BR2K_BACKUP_PASSWORD"   // state-config.backup-storage-auth.password
@@ -279,10 +367,16 @@ func (c *Config) fill(present map[string]bool) {
 	}
 
 	r := &c.Replica
-	if r.Listen != "" {
-		str("replica.advertise-url", &r.AdvertiseURL, "http://"+r.Listen)
+	if r.Listen != "" && !wildcardHost(r.Listen) {
+		str("replica.advertise-url", &r.AdvertiseURL, scheme(r.TLS != nil)+r.Listen)
+	}
+	if r.PeerListen != "" && !wildcardHost(r.PeerListen) {
+		str("replica.peer-advertise-url", &r.PeerAdvertiseURL, scheme(r.PeerTLS != nil)+r.PeerListen)
 	}
 	dur("replica.request-timeout", &r.RequestTimeout, 10*time.Second)
+	dur("replica.read-timeout", &r.ReadTimeout, 10*time.Second)
+	dur("replica.write-timeout", &r.WriteTimeout, r.RequestTimeout.Duration+5*time.Second)
+	dur("replica.idle-timeout", &r.IdleTimeout, 2*time.Minute)
 	dur("replica.leader-probe", &r.LeaderProbe, 100*time.Millisecond)
 	num("replica.max-batch", &r.MaxBatch, 256)
 
@@ -302,6 +396,9 @@ func (c *Config) fill(present map[string]bool) {
 		str("etcd.embed.initial-cluster-state", &m.InitialClusterState, "new")
 		dur("etcd.embed.heartbeat-interval", &m.HeartbeatInterval, 100*time.Millisecond)
 		dur("etcd.embed.election-timeout", &m.ElectionTimeout, time.Second)
+		if m.QuotaBackendBytes == 0 && !present["etcd.embed.quota-backend-bytes"] {
+			m.QuotaBackendBytes = DefaultQuotaBackendBytes
+		}
 	}
 
 	st := &c.StateConfig
@@ -309,7 +406,28 @@ func (c *Config) fill(present map[string]bool) {
 	str("state-config.state-path", &st.StatePath, "state")
 	num("state-config.max-state-version", &st.MaxStateVersion, 10)
 	str("state-config.state-mode", &st.StateMode, StateModeDefault)
-	str("state-config.backup-storage-type", &st.BackupStorageType, BackupMySQL)
+	str("state-config.backup-storage-type", &st.BackupStorageType, BackupFile)
+}
+
+// DefaultQuotaBackendBytes is etcd.embed.quota-backend-bytes's default.
+const DefaultQuotaBackendBytes = 2 << 30
+
+func scheme(tls bool) string {
+	if tls {
+		return "https://"
+	}
+	return "http://"
+}
+
+// wildcardHost reports whether host:port names no host to reach: an empty
+// host or an unspecified address (0.0.0.0, ::).
+func wildcardHost(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 func (c *Config) applyEnv(lookup func(string) (string, bool)) {
@@ -320,6 +438,8 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) {
 		name string
 		dst  *Secret
 	}{
+		{EnvPeerSecret, &c.Replica.PeerSecret},
+		{EnvEtcdPassword, &c.Etcd.Password},
 		{EnvPrivateKey, &c.ServiceRegistry.AccessPerm.PrivateKey},
 		{EnvRegistryPassword, &c.ServiceRegistry.AccessPerm.Password},
 		{EnvBackupPassword, &c.StateConfig.BackupStorageAuth.Password},

@@ -12,10 +12,13 @@ import (
 	"time"
 )
 
-// minimal is the smallest valid file (mysql backup, the default, needs a host
-// and a database).
+// peerKeys are the peer listener keys every file needs.
+const peerKeys = `"peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"`
+
+// minimal is a small valid file (its mysql backup needs a host and a
+// database).
 const minimal = `{
-  "replica": {"id": "r1", "listen": "127.0.0.1:8081"},
+  "replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"},
   "etcd": {"endpoints": ["http://127.0.0.1:2379"]},
   ` + backup + `
 }`
@@ -56,11 +59,12 @@ func sec(d time.Duration) Duration { return Duration{d} }
 
 func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 	want := &Config{
-		Replica:         Replica{RequestTimeout: sec(10 * time.Second), LeaderProbe: sec(100 * time.Millisecond), MaxBatch: 256},
+		Replica: Replica{RequestTimeout: sec(10 * time.Second), ReadTimeout: sec(10 * time.Second), WriteTimeout: sec(15 * time.Second),
+			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), MaxBatch: 256},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
-			StateMode: "default", BackupStorageType: "mysql"},
+			StateMode: "default", BackupStorageType: "file"},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -85,17 +89,17 @@ func TestParseFillsDefaults(t *testing.T) {
 		want any
 	}{
 		{"advertise-url from listen", minimal, func(c *Config) any { return c.Replica.AdvertiseURL }, "http://127.0.0.1:8081"},
-		{"explicit advertise-url kept", `{"replica": {"id": "r1", "listen": ":8081", "advertise-url": "https://a.example"}, "etcd": {"endpoints": ["http://e:2379"]}, ` + backup + `}`,
+		{"explicit advertise-url kept", `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789", "advertise-url": "https://a.example", "tls": {"cert-file": "c.pem", "key-file": "k.pem"}}, "etcd": {"endpoints": ["http://e:2379"]}, ` + backup + `}`,
 			func(c *Config) any { return c.Replica.AdvertiseURL }, "https://a.example"},
 		{"request-timeout 10s", minimal, func(c *Config) any { return c.Replica.RequestTimeout.Duration }, 10 * time.Second},
 		{"max-batch 256", minimal, func(c *Config) any { return c.Replica.MaxBatch }, 256},
 		{"prefix without registry id", minimal, func(c *Config) any { return c.Etcd.Prefix }, "/br2k/default/"},
-		{"prefix from registry id", `{"replica": {"id": "r1", "listen": ":8081"}, "etcd": {"endpoints": ["http://e:2379"]}, "service-registry": {"id": "ledger"}, ` + backup + `}`,
+		{"prefix from registry id", `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"}, "etcd": {"endpoints": ["http://e:2379"]}, "service-registry": {"id": "ledger"}, ` + backup + `}`,
 			func(c *Config) any { return c.Etcd.Prefix }, "/br2k/ledger/"},
 		{"session-ttl 2s", minimal, func(c *Config) any { return c.Etcd.SessionTTL.Duration }, 2 * time.Second},
 		{"dial-timeout 5s", minimal, func(c *Config) any { return c.Etcd.DialTimeout.Duration }, 5 * time.Second},
 		{"no embed", minimal, func(c *Config) any { return c.Etcd.Embed == nil }, true},
-		{"embed defaults", `{"replica": {"id": "r1", "listen": ":8081"}, "etcd": {"embed": {"name": "r1", "data-dir": "d", "client-url": "http://h:2379", "peer-url": "http://h:2380", "initial-cluster": "r1=http://h:2380"}}, ` + backup + `}`,
+		{"embed defaults", `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"}, "etcd": {"embed": {"name": "r1", "data-dir": "d", "client-url": "http://h:2379", "peer-url": "http://h:2380", "initial-cluster": "r1=http://h:2380"}}, ` + backup + `}`,
 			func(c *Config) any {
 				m := c.Etcd.Embed
 				return fmt.Sprintf("%v %v %v", m.InitialClusterState, m.HeartbeatInterval, m.ElectionTimeout)
@@ -105,8 +109,17 @@ func TestParseFillsDefaults(t *testing.T) {
 		{"state-config", minimal, func(c *Config) any {
 			s := c.StateConfig
 			return fmt.Sprintf("%v %v %v %v %v", s.VersionUpSize, s.StatePath, s.MaxStateVersion, s.StateMode, s.BackupStorageType)
-		}, "50000 state 10 default mysql"},
-		{"null means default", `{"replica": {"id": "r1", "listen": ":8081", "max-batch": null}, "etcd": {"endpoints": ["http://e:2379"], "session-ttl": null}, ` + backup + `}`,
+		}, "50000 state 10 default file"},
+		{"timeouts", minimal, func(c *Config) any {
+			r := c.Replica
+			return fmt.Sprint(r.ReadTimeout, r.WriteTimeout, r.IdleTimeout)
+		}, "10s 15s 2m0s"},
+		{"write-timeout follows request-timeout", strings.Replace(minimal, `"listen"`, `"request-timeout": "30s", "listen"`, 1),
+			func(c *Config) any { return c.Replica.WriteTimeout.Duration }, 35 * time.Second},
+		{"peer-advertise-url from peer-listen", minimal, func(c *Config) any { return c.Replica.PeerAdvertiseURL }, "http://127.0.0.1:9081"},
+		{"quota default", `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", ` + peerKeys + `}, "etcd": {"embed": {"name": "r1", "data-dir": "d", "client-url": "http://h:2379", "peer-url": "http://h:2380", "initial-cluster": "r1=http://h:2380"}}}`,
+			func(c *Config) any { return c.Etcd.Embed.QuotaBackendBytes }, int64(2 << 30)},
+		{"null means default", `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789", "max-batch": null}, "etcd": {"endpoints": ["http://e:2379"], "session-ttl": null}, ` + backup + `}`,
 			func(c *Config) any { return fmt.Sprint(c.Replica.MaxBatch, c.Etcd.SessionTTL) }, "256 2s"},
 	}
 	for _, tt := range tests {
@@ -128,7 +141,7 @@ func TestParseAcceptsTheDocumentedExample(t *testing.T) {
 		            "heartbeat-interval": "100ms", "election-timeout": "1s"}}`,
 	} {
 		data := `{
-		  "replica": {"id": "r1", "listen": "127.0.0.1:8081", "advertise-url": "http://127.0.0.1:8081", "request-timeout": "10s", "max-batch": 100},
+		  "replica": {"id": "r1", "listen": "127.0.0.1:8081", "advertise-url": "http://127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789", "request-timeout": "10s", "max-batch": 100},
 		  "etcd": ` + etcd + `,
 		  "service-registry": {"type": "test", "id": "ledger",
 		     "access-perm": {"endpoint": "", "account": "", "private-key": "", "password": "",
@@ -150,7 +163,7 @@ func TestParseAcceptsTheDocumentedExample(t *testing.T) {
 func valid(t *testing.T) *Config {
 	t.Helper()
 	c := mustParse(t, `{
-	  "replica": {"id": "r1", "listen": "127.0.0.1:8081"},
+	  "replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"},
 	  "etcd": {"embed": {"name": "r1", "data-dir": "data/r1", "client-url": "http://127.0.0.1:2379",
 	           "peer-url": "http://127.0.0.1:2380", "initial-cluster": "r1=http://127.0.0.1:2380,r2=http://127.0.0.1:2382"}},
 	  "service-registry": {"type": "ethereum", "id": "ledger", "access-perm": {"endpoint": "http://127.0.0.1:8545",
@@ -177,13 +190,60 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"advertise-url relative", func(c *Config) { c.Replica.AdvertiseURL = "127.0.0.1:8081" }, "replica.advertise-url", "absolute URL"},
 		{"advertise-url not http", func(c *Config) { c.Replica.AdvertiseURL = "ftp://h:1" }, "replica.advertise-url", "http or https"},
 		{"request-timeout zero", func(c *Config) { c.Replica.RequestTimeout = sec(0) }, "replica.request-timeout", "> 0"},
+		{"listen on all interfaces without advertise-url", func(c *Config) {
+			c.Replica.Listen, c.Replica.AdvertiseURL = ":8081", ""
+		}, "replica.advertise-url", `replica.listen is ":8081", which names no address`},
+		{"listen on 0.0.0.0 without advertise-url", func(c *Config) {
+			c.Replica.Listen, c.Replica.AdvertiseURL = "0.0.0.0:8081", ""
+		}, "replica.advertise-url", "names no address"},
+		{"peer-listen on [::] without peer-advertise-url", func(c *Config) {
+			c.Replica.PeerListen, c.Replica.PeerAdvertiseURL = "[::]:9081", ""
+		}, "replica.peer-advertise-url", "names no address"},
+		{"https advertise-url without tls", func(c *Config) { c.Replica.AdvertiseURL = "https://127.0.0.1:8081" }, "replica.advertise-url", "replica.tls is not set"},
+		{"tls with an http advertise-url", func(c *Config) { c.Replica.TLS = &ServerTLS{CertFile: "c", KeyFile: "k"} }, "replica.advertise-url", "want an https URL"},
+		{"tls without a key", func(c *Config) {
+			c.Replica.TLS = &ServerTLS{CertFile: "c"}
+			c.Replica.AdvertiseURL = "https://127.0.0.1:8081"
+		}, "replica.tls.key-file", "required"},
+		{"https peer-advertise-url without peer-tls", func(c *Config) { c.Replica.PeerAdvertiseURL = "https://127.0.0.1:9081" }, "replica.peer-advertise-url", "replica.peer-tls is not set"},
+		{"peer-listen missing", func(c *Config) { c.Replica.PeerListen, c.Replica.PeerAdvertiseURL = "", "" }, "replica.peer-listen", "required"},
+		{"peer-listen same as listen", func(c *Config) { c.Replica.PeerListen = c.Replica.Listen }, "replica.peer-listen", "must differ"},
+		{"no peer secret and no mutual TLS", func(c *Config) { c.Replica.PeerSecret = Secret{} }, "replica.peer-secret", "required"},
+		{"short peer secret", func(c *Config) { c.Replica.PeerSecret = NewSecret("short") }, "replica.peer-secret", "at least 16 bytes, has 5"},
+		{"write-timeout not above request-timeout", func(c *Config) { c.Replica.WriteTimeout = sec(10 * time.Second) }, "replica.write-timeout", "longer than replica.request-timeout"},
+		{"read-timeout zero", func(c *Config) { c.Replica.ReadTimeout = sec(0) }, "replica.read-timeout", "> 0"},
+		{"https client-url without client-tls", func(c *Config) {
+			c.Etcd.Embed.ClientURL = "https://127.0.0.1:2379"
+			c.Etcd.TLS = &TLSFiles{CAFile: "ca"}
+		}, "etcd.embed.client-url", "etcd.embed.client-tls is not set"},
+		{"https peer-url without peer-tls", func(c *Config) {
+			c.Etcd.Embed.PeerURL = "https://127.0.0.1:2380"
+			c.Etcd.Embed.InitialCluster = "r1=https://127.0.0.1:2380"
+		}, "etcd.embed.peer-url", "etcd.embed.peer-tls is not set"},
+		{"https endpoints without etcd.tls", func(c *Config) { c.Etcd.Embed, c.Etcd.Endpoints = nil, []string{"https://e:2379"} }, "etcd.tls", "required for https"},
+		{"member client-cert-auth without the replica's certificate", func(c *Config) {
+			m := c.Etcd.Embed
+			m.ClientURL = "https://127.0.0.1:2379"
+			m.ClientTLS = &MemberTLS{CertFile: "c", KeyFile: "k", CAFile: "ca", ClientCertAuth: true}
+			c.Etcd.TLS = &TLSFiles{CAFile: "ca"}
+		}, "etcd.tls.cert-file", "requires client certificates"},
+		{"client-cert-auth without ca-file", func(c *Config) {
+			m := c.Etcd.Embed
+			m.PeerURL, m.InitialCluster = "https://127.0.0.1:2380", "r1=https://127.0.0.1:2380"
+			m.PeerTLS = &MemberTLS{CertFile: "c", KeyFile: "k", ClientCertAuth: true}
+		}, "etcd.embed.peer-tls.ca-file", "required with client-cert-auth"},
+		{"etcd username without password", func(c *Config) { c.Etcd.Username = "br2k" }, "etcd.username", "both"},
+		{"quota too small", func(c *Config) { c.Etcd.Embed.QuotaBackendBytes = 1000 }, "etcd.embed.quota-backend-bytes", "between"},
+		{"duplicate member name", func(c *Config) {
+			c.Etcd.Embed.InitialCluster = "r1=http://127.0.0.1:2380,r1=http://127.0.0.1:2382"
+		}, "etcd.embed.initial-cluster", `member "r1" is listed twice`},
 		{"max-batch zero", func(c *Config) { c.Replica.MaxBatch = 0 }, "replica.max-batch", "1..1024"},
 		{"max-batch too big", func(c *Config) { c.Replica.MaxBatch = 1025 }, "replica.max-batch", "1..1024"},
 		{"listen-peer-url not a URL", func(c *Config) {
 			c.Etcd.Endpoints = nil
 			c.Etcd.Embed = &Embed{Name: "r1", DataDir: "d", ClientURL: "http://127.0.0.1:2379", PeerURL: "http://127.0.0.1:2380",
 				ListenPeerURL: "127.0.0.1:2381", InitialCluster: "r1=http://127.0.0.1:2380", InitialClusterState: "new",
-				HeartbeatInterval: sec(100 * time.Millisecond), ElectionTimeout: sec(time.Second)}
+				HeartbeatInterval: sec(100 * time.Millisecond), ElectionTimeout: sec(time.Second), QuotaBackendBytes: DefaultQuotaBackendBytes}
 		}, "etcd.embed.listen-peer-url", ""},
 		{"leader-probe negative", func(c *Config) { c.Replica.LeaderProbe = sec(-time.Second) }, "replica.leader-probe", "0s (off)"},
 		{"leader-probe too slow", func(c *Config) { c.Replica.LeaderProbe = sec(11 * time.Second) }, "replica.leader-probe", "10s"},
@@ -231,9 +291,15 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"state-path empty", func(c *Config) { c.StateConfig.StatePath = "" }, "state-config.state-path", "required"},
 		{"max-state-version zero", func(c *Config) { c.StateConfig.MaxStateVersion = 0 }, "state-config.max-state-version", ">= 1"},
 		{"state-mode bad", func(c *Config) { c.StateConfig.StateMode = "replay" }, "state-config.state-mode", "default, rollback"},
-		{"backup type bad", func(c *Config) { c.StateConfig.BackupStorageType = "s3" }, "state-config.backup-storage-type", "mysql, file"},
-		{"mysql host missing", func(c *Config) { c.StateConfig.BackupStorageAuth.Host = "" }, "state-config.backup-storage-auth.host", "required"},
-		{"mysql database missing", func(c *Config) { c.StateConfig.BackupStorageAuth.Database = "" }, "state-config.backup-storage-auth.database", "required"},
+		{"backup type bad", func(c *Config) { c.StateConfig.BackupStorageType = "s3" }, "state-config.backup-storage-type", "file, mysql"},
+		{"mysql host missing", func(c *Config) {
+			c.StateConfig.BackupStorageType = "mysql"
+			c.StateConfig.BackupStorageAuth.Host = ""
+		}, "state-config.backup-storage-auth.host", "required"},
+		{"mysql database missing", func(c *Config) {
+			c.StateConfig.BackupStorageType = "mysql"
+			c.StateConfig.BackupStorageAuth.Database = ""
+		}, "state-config.backup-storage-auth.database", "required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +319,10 @@ func TestValidateAccepts(t *testing.T) {
 		mutate func(*Config)
 	}{
 		{"the base config", func(*Config) {}},
-		{"endpoints instead of embed", func(c *Config) { c.Etcd.Embed, c.Etcd.Endpoints = nil, []string{"http://a:2379", "https://b:2379"} }},
+		{"endpoints instead of embed", func(c *Config) {
+			c.Etcd.Embed, c.Etcd.Endpoints = nil, []string{"http://a:2379", "https://b:2379"}
+			c.Etcd.TLS = &TLSFiles{} // the system's roots
+		}},
 		{"klaytn with password only", func(c *Config) {
 			c.ServiceRegistry.Type = "klaytn"
 			c.ServiceRegistry.AccessPerm.PrivateKey, c.ServiceRegistry.AccessPerm.Password = Secret{}, NewSecret("pw")
@@ -267,7 +336,28 @@ func TestValidateAccepts(t *testing.T) {
 			c.StateConfig.BackupStorageAuth = BackupStorageAuth{}
 		}},
 		{"rollback mode", func(c *Config) { c.StateConfig.StateMode = "rollback" }},
-		{"listen on all interfaces", func(c *Config) { c.Replica.Listen = ":8081" }},
+		{"listen on all interfaces with advertise-url", func(c *Config) {
+			c.Replica.Listen, c.Replica.PeerListen = ":8081", "0.0.0.0:9081"
+			c.Replica.AdvertiseURL, c.Replica.PeerAdvertiseURL = "http://r1.example:8081", "http://10.0.0.1:9081"
+		}},
+		{"mutual TLS instead of a peer secret", func(c *Config) {
+			c.Replica.PeerSecret = Secret{}
+			c.Replica.PeerTLS = &TLSFiles{CertFile: "r1.pem", KeyFile: "r1-key.pem", CAFile: "ca.pem"}
+			c.Replica.PeerAdvertiseURL = "https://127.0.0.1:9081"
+		}},
+		{"TLS everywhere", func(c *Config) {
+			c.Replica.TLS = &ServerTLS{CertFile: "c", KeyFile: "k"}
+			c.Replica.AdvertiseURL = "https://127.0.0.1:8081"
+			c.Replica.PeerTLS = &TLSFiles{CertFile: "c", KeyFile: "k", CAFile: "ca"}
+			c.Replica.PeerAdvertiseURL = "https://127.0.0.1:9081"
+			m := c.Etcd.Embed
+			m.ClientURL, m.PeerURL = "https://127.0.0.1:2379", "https://127.0.0.1:2380"
+			m.InitialCluster = "r1=https://127.0.0.1:2380"
+			m.ClientTLS = &MemberTLS{CertFile: "c", KeyFile: "k", CAFile: "ca", ClientCertAuth: true}
+			m.PeerTLS = &MemberTLS{CertFile: "c", KeyFile: "k", CAFile: "ca", ClientCertAuth: true}
+			c.Etcd.TLS = &TLSFiles{CAFile: "ca", CertFile: "c", KeyFile: "k"}
+		}},
+		{"etcd auth", func(c *Config) { c.Etcd.Username, c.Etcd.Password = "br2k", NewSecret("pw") }},
 		{"root prefix", func(c *Config) { c.Etcd.Prefix = "/" }},
 		{"existing cluster", func(c *Config) { c.Etcd.Embed.InitialClusterState = "existing" }},
 		{"election exactly 5 heartbeats", func(c *Config) { c.Etcd.Embed.ElectionTimeout = sec(500 * time.Millisecond) }},
@@ -413,7 +503,7 @@ func TestParseSyntaxErrorsGiveLineCol(t *testing.T) {
 
 func TestParseEnvOverridesSecrets(t *testing.T) {
 	file := `{
-	  "replica": {"id": "r1", "listen": ":8081"},
+	  "replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"},
 	  "etcd": {"endpoints": ["http://h:2379"]},
 	  "service-registry": {"type": "klaytn", "access-perm": {"endpoint": "https://node", "account": "` + addr1 + `",
 	     "private-key": "file-key", "password": "file-pw", "contract": {"json-interface-path": "a.json", "address": "` + addr2 + `"}}},
@@ -448,7 +538,7 @@ func TestParseEnvOverridesSecrets(t *testing.T) {
 }
 
 func TestParseEnvSatisfiesCredentialRequirement(t *testing.T) {
-	file := `{"replica": {"id": "r1", "listen": ":8081"}, "etcd": {"endpoints": ["http://h:2379"]},
+	file := `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"}, "etcd": {"endpoints": ["http://h:2379"]},
 	  "service-registry": {"type": "ethereum", "access-perm": {"endpoint": "https://node", "account": "` + addr1 + `",
 	     "contract": {"json-interface-path": "a.json", "address": "` + addr2 + `"}}},
 	  "state-config": {"backup-storage-type": "file"}}`

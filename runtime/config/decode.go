@@ -153,16 +153,22 @@ func (d *decoder) value(v reflect.Value, key string) error {
 			return mismatch("a string")
 		}
 		v.SetString(s)
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		n, ok := tok.(json.Number)
 		if !ok {
 			return mismatch("an integer")
 		}
-		i, err := strconv.ParseInt(string(n), 10, 0)
+		i, err := strconv.ParseInt(string(n), 10, v.Type().Bits())
 		if err != nil {
 			return mismatch("an integer")
 		}
 		v.SetInt(i)
+	case reflect.Bool:
+		b, ok := tok.(bool)
+		if !ok {
+			return mismatch("true or false")
+		}
+		v.SetBool(b)
 	case reflect.Slice: // []string
 		if tok != json.Delim('[') {
 			return mismatch("an array of strings")

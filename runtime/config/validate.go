@@ -74,10 +74,32 @@ func (c *Config) Validate() error {
 	r := c.Replica
 	v.id("replica.id", r.ID)
 	v.hostPort("replica.listen", r.Listen)
-	if r.AdvertiseURL != "" || r.Listen != "" {
-		v.url("replica.advertise-url", r.AdvertiseURL, "http", "https")
+	v.advertised("replica.advertise-url", r.AdvertiseURL, "replica.listen", r.Listen, r.TLS != nil, "replica.tls")
+	if r.TLS != nil {
+		v.required("replica.tls.cert-file", r.TLS.CertFile)
+		v.required("replica.tls.key-file", r.TLS.KeyFile)
+	}
+	if v.hostPort("replica.peer-listen", r.PeerListen) && r.PeerListen == r.Listen {
+		v.add("replica.peer-listen", "must differ from replica.listen (%s): the peer listener is a port of its own", r.Listen)
+	}
+	v.advertised("replica.peer-advertise-url", r.PeerAdvertiseURL, "replica.peer-listen", r.PeerListen, r.PeerTLS != nil, "replica.peer-tls")
+	if r.PeerTLS != nil {
+		v.required("replica.peer-tls.cert-file", r.PeerTLS.CertFile)
+		v.required("replica.peer-tls.key-file", r.PeerTLS.KeyFile)
+	}
+	mutualTLS := r.PeerTLS != nil && r.PeerTLS.CAFile != ""
+	switch n := len(r.PeerSecret.Reveal()); {
+	case n == 0 && !mutualTLS:
+		v.add("replica.peer-secret", "required (at least 16 bytes, the same on every replica; or set %s), unless replica.peer-tls has a ca-file for mutual TLS", EnvPeerSecret)
+	case n > 0 && n < 16:
+		v.add("replica.peer-secret", "must have at least 16 bytes, has %d", n)
 	}
 	v.positive("replica.request-timeout", r.RequestTimeout)
+	v.positive("replica.read-timeout", r.ReadTimeout)
+	v.positive("replica.idle-timeout", r.IdleTimeout)
+	if r.WriteTimeout.Duration <= r.RequestTimeout.Duration {
+		v.add("replica.write-timeout", "must be longer than replica.request-timeout (%s), got %s", r.RequestTimeout, r.WriteTimeout)
+	}
 	if r.LeaderProbe.Duration < 0 || r.LeaderProbe.Duration > 10*time.Second {
 		v.add("replica.leader-probe", "must be between 0s (off) and 10s, got %v", r.LeaderProbe.Duration)
 	}
@@ -92,8 +114,26 @@ func (c *Config) Validate() error {
 	case len(e.Endpoints) == 0 && e.Embed == nil:
 		v.add("etcd", "set one of endpoints (an external cluster) and embed (an in-process member)")
 	}
+	https := false
 	for i, ep := range e.Endpoints {
-		v.url(fmt.Sprintf("etcd.endpoints[%d]", i), ep, "http", "https")
+		if v.url(fmt.Sprintf("etcd.endpoints[%d]", i), ep, "http", "https") && strings.HasPrefix(ep, "https:") {
+			https = true
+		}
+	}
+	if m := e.Embed; m != nil && strings.HasPrefix(m.ClientURL, "https:") {
+		https = true
+	}
+	if https && e.TLS == nil {
+		v.add("etcd.tls", "required for https etcd URLs (set ca-file to the cluster's CA, and cert-file and key-file if it requires client certificates)")
+	}
+	if t := e.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+		v.add("etcd.tls", "set both cert-file and key-file, or neither")
+	}
+	if m := e.Embed; m != nil && m.ClientTLS != nil && m.ClientTLS.ClientCertAuth && (e.TLS == nil || e.TLS.CertFile == "") {
+		v.add("etcd.tls.cert-file", "required: the embedded member requires client certificates (etcd.embed.client-tls.client-cert-auth), and this replica is its client")
+	}
+	if (e.Username == "") != e.Password.IsZero() {
+		v.add("etcd.username", "set both username and password (or %s), or neither", EnvEtcdPassword)
 	}
 	if !strings.HasPrefix(e.Prefix, "/") || !strings.HasSuffix(e.Prefix, "/") {
 		v.add("etcd.prefix", `must start and end with "/", got %q`, e.Prefix)
@@ -137,7 +177,7 @@ func (c *Config) Validate() error {
 		v.add("state-config.max-state-version", "must be >= 1, got %d", st.MaxStateVersion)
 	}
 	v.oneOf("state-config.state-mode", st.StateMode, StateModeDefault, StateModeRollback)
-	v.oneOf("state-config.backup-storage-type", st.BackupStorageType, BackupMySQL, BackupFile)
+	v.oneOf("state-config.backup-storage-type", st.BackupStorageType, BackupFile, BackupMySQL)
 	if st.BackupStorageType == BackupMySQL {
 		v.required("state-config.backup-storage-auth.host", st.BackupStorageAuth.Host)
 		v.required("state-config.backup-storage-auth.database", st.BackupStorageAuth.Database)
@@ -150,10 +190,34 @@ func (v *validator) embed(m *Embed) {
 	const p = "etcd.embed."
 	v.id(p+"name", m.Name)
 	v.required(p+"data-dir", m.DataDir)
-	v.url(p+"client-url", m.ClientURL, "http", "https")
+	if v.url(p+"client-url", m.ClientURL, "http", "https") {
+		v.tlsScheme(p+"client-url", m.ClientURL, m.ClientTLS != nil, p+"client-tls")
+	}
 	peerOK := v.url(p+"peer-url", m.PeerURL, "http", "https")
-	if m.ListenPeerURL != "" {
-		v.url(p+"listen-peer-url", m.ListenPeerURL, "http", "https")
+	if peerOK {
+		v.tlsScheme(p+"peer-url", m.PeerURL, m.PeerTLS != nil, p+"peer-tls")
+	}
+	if m.ListenPeerURL != "" && v.url(p+"listen-peer-url", m.ListenPeerURL, "http", "https") {
+		v.tlsScheme(p+"listen-peer-url", m.ListenPeerURL, m.PeerTLS != nil, p+"peer-tls")
+	}
+	for _, t := range []struct {
+		key string
+		tls *MemberTLS
+	}{{p + "client-tls", m.ClientTLS}, {p + "peer-tls", m.PeerTLS}} {
+		if t.tls == nil {
+			continue
+		}
+		v.required(t.key+".cert-file", t.tls.CertFile)
+		v.required(t.key+".key-file", t.tls.KeyFile)
+		switch {
+		case t.tls.ClientCertAuth && t.tls.CAFile == "":
+			v.add(t.key+".ca-file", "required with client-cert-auth")
+		case t.tls == m.PeerTLS && t.tls.CAFile == "":
+			v.add(t.key+".ca-file", "required: members verify each other's certificates with it")
+		}
+	}
+	if q := m.QuotaBackendBytes; q < 1<<20 || q > 8<<30 {
+		v.add(p+"quota-backend-bytes", "must be between 1048576 (1 MiB) and 8589934592 (8 GiB), got %d", q)
 	}
 	v.oneOf(p+"initial-cluster-state", m.InitialClusterState, "new", "existing")
 	v.positive(p+"heartbeat-interval", m.HeartbeatInterval)
@@ -167,12 +231,18 @@ func (v *validator) embed(m *Embed) {
 		return
 	}
 	self := false
+	names := map[string]bool{}
 	for i, member := range strings.Split(m.InitialCluster, ",") {
 		name, peer, ok := strings.Cut(strings.TrimSpace(member), "=")
 		if !ok || name == "" {
 			v.add(key, "member %d: want name=peer-url, got %q", i+1, member)
 			return
 		}
+		if names[name] {
+			v.add(key, "member %q is listed twice; every member needs a name of its own", name)
+			return
+		}
+		names[name] = true
 		if u, err := url.Parse(peer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add(key, "member %q: want an http(s) peer URL, got %q", name, peer)
 			return
@@ -231,17 +301,46 @@ func (v *validator) address(key, s string) {
 	}
 }
 
-func (v *validator) hostPort(key, s string) {
+func (v *validator) hostPort(key, s string) bool {
 	if !v.required(key, s) {
-		return
+		return false
 	}
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
 		v.add(key, "want host:port, got %q", s)
-		return
+		return false
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		v.add(key, "want a port 1..65535, got %q", port)
+		return false
+	}
+	return true
+}
+
+// advertised checks the URL a listener is advertised at: required when the
+// listen address names no host, and https exactly when the listener serves
+// TLS.
+func (v *validator) advertised(key, u, listenKey, listen string, tls bool, tlsKey string) {
+	if u == "" && wildcardHost(listen) {
+		v.add(key, "required: %s is %q, which names no address the others can reach", listenKey, listen)
+		return
+	}
+	if u == "" && listen == "" {
+		return // the listen key's own error says it
+	}
+	if v.url(key, u, "http", "https") {
+		v.tlsScheme(key, u, tls, tlsKey)
+	}
+}
+
+// tlsScheme checks that u is https exactly when TLS is configured at tlsKey.
+func (v *validator) tlsScheme(key, u string, tls bool, tlsKey string) {
+	https := strings.HasPrefix(u, "https:")
+	switch {
+	case https && !tls:
+		v.add(key, "is https, but %s is not set", tlsKey)
+	case !https && tls:
+		v.add(key, "is http, but %s is set: want an https URL", tlsKey)
 	}
 }
 

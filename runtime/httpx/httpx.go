@@ -1,21 +1,14 @@
 // Package httpx is br2k's HTTP edge: the router every replica serves (with
-// JSON errors for unknown paths, wrong methods and panics), the wire format of
-// calls a follower forwards to the leader, and the client that forwards them.
+// JSON errors for unknown paths, wrong methods and panics), and the Answer a
+// call produces with how it is written as HTTP.
 package httpx
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -39,14 +32,9 @@ const (
 
 // Paths of the runtime's own endpoints.
 const (
-	PathStatus  = "/br2k/status"
-	PathWait    = "/br2k/wait" // ?index=N&timeout=5s: answers once N is applied
-	PathPropose = "/br2k/internal/propose"
+	PathStatus = "/br2k/status"
+	PathWait   = "/br2k/wait" // ?index=N&timeout=5s: answers once N is applied
 )
-
-// MaxForwardBody bounds a forwarded call: the largest route body limit a
-// service may set plus room for the envelope.
-const MaxForwardBody = 64 << 20
 
 // NewRouter returns a chi router whose unknown paths, wrong methods and
 // handler panics answer with br2k's JSON error shape.
@@ -79,92 +67,137 @@ func recoverJSON(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// ProposeRequest is a call a follower forwards to the leader.
-type ProposeRequest struct {
-	Op      string       `json:"op"`
-	Kind    runtime.Kind `json:"kind"`
-	Key     string       `json:"key,omitempty"`
-	Payload []byte       `json:"payload"`
+// Signal is what the runtime knows about a call that has no outcome of its
+// own. Only the runtime sets it, never from a handler's outcome, so no
+// handler error can make the runtime or a client retry a call.
+type Signal uint8
+
+const (
+	// SignalNone: the answer is its Outcome.
+	SignalNone Signal = iota
+	// SignalNotLeader: the replica asked does not lead; the call was
+	// certainly not ordered. Retry at the leader.
+	SignalNotLeader
+	// SignalNoLeader: no leader is known (an election is under way); the
+	// call was not ordered. Retry later.
+	SignalNoLeader
+	// SignalUnavailable: the replica is starting or stopping, or could not
+	// take the call in time; nothing ran. Retry.
+	SignalUnavailable
+	// SignalOutcomeUnknown: the call may or may not have been applied.
+	// Retry only with the same Idempotency-Key.
+	SignalOutcomeUnknown
+)
+
+var signalNames = [...]string{"", "not-leader", "no-leader", "unavailable", "outcome-unknown"}
+
+func (s Signal) String() string {
+	if int(s) < len(signalNames) {
+		return signalNames[s]
+	}
+	return "signal(" + strconv.Itoa(int(s)) + ")"
 }
 
-// ProposeResponse is the leader's answer to a forwarded call.
-type ProposeResponse struct {
-	Outcome  runtime.Outcome `json:"outcome"`
-	Index    uint64          `json:"index,omitempty"`
-	Replayed bool            `json:"replayed,omitempty"`
-	ServedBy string          `json:"served_by,omitempty"`
+// ParseSignal reads a Signal's String form; ok is false for an unknown one.
+func ParseSignal(s string) (sig Signal, ok bool) {
+	for i, n := range signalNames {
+		if n == s {
+			return Signal(i), true
+		}
+	}
+	return SignalNone, false
 }
 
-// Answer is an outcome with what the client is told about how it was made.
-type Answer = ProposeResponse
+// Error is the client-facing error of a signal.
+func (s Signal) Error() *runtime.Error {
+	switch s {
+	case SignalNotLeader:
+		return runtime.ErrNotLeader
+	case SignalNoLeader:
+		return runtime.ErrNoLeader
+	case SignalUnavailable:
+		return runtime.ErrUnavailable
+	case SignalOutcomeUnknown:
+		return runtime.ErrOutcomeUnknown
+	}
+	return nil
+}
+
+// Answer is what a call produced inside a replica: a typed value with an
+// explicit retry signal. HTTP exists only when WriteAnswer writes it.
+type Answer struct {
+	// Outcome is the call's status and JSON body; unset when Signal is.
+	Outcome runtime.Outcome
+	// Signal, when set, replaces the outcome: the call has none.
+	Signal Signal
+	// Index is the log entry that carried the call (for an onlyonce read
+	// without an entry, the index its state was read at).
+	Index uint64
+	// Replayed is true for an outcome recorded earlier for the same key.
+	Replayed bool
+	// ServedBy is the leader that ordered the call.
+	ServedBy string
+}
+
+// SignalAnswer is an answer that carries only a signal.
+func SignalAnswer(s Signal) Answer { return Answer{Signal: s} }
+
+// ErrorAnswer is a definite answer with the runtime's error e.
+func ErrorAnswer(e *runtime.Error) Answer { return Answer{Outcome: runtime.RuntimeErrorOutcome(e)} }
+
+// Retry reports whether the call was certainly not ordered, so that the
+// replica may send it again, to the leader.
+func (a Answer) Retry() bool { return a.Signal == SignalNotLeader || a.Signal == SignalNoLeader }
+
+// HeaderSignal carries a Signal on the peer protocol (and to clients, for
+// the curious): a follower that forwarded a call learns from it, not from
+// the body, whether the call was ordered.
+const HeaderSignal = "Br2k-Signal"
 
 // WriteAnswer writes a to w with the br2k headers.
 func WriteAnswer(w http.ResponseWriter, a Answer) {
+	h := w.Header()
 	if a.Index > 0 {
-		w.Header().Set(HeaderIndex, strconv.FormatUint(a.Index, 10))
+		h.Set(HeaderIndex, strconv.FormatUint(a.Index, 10))
 	}
 	if a.Replayed {
-		w.Header().Set(HeaderReplayed, "true")
+		h.Set(HeaderReplayed, "true")
 	}
 	if a.ServedBy != "" {
-		w.Header().Set(HeaderServedBy, a.ServedBy)
+		h.Set(HeaderServedBy, a.ServedBy)
+	}
+	if e := a.Signal.Error(); e != nil {
+		h.Set(HeaderSignal, a.Signal.String())
+		runtime.WriteOutcome(w, runtime.RuntimeErrorOutcome(e))
+		return
 	}
 	runtime.WriteOutcome(w, a.Outcome)
 }
 
-// Forwarder sends calls to the leader's PathPropose endpoint.
-type Forwarder struct {
-	client *http.Client
-}
-
-// NewForwarder returns a forwarder with a connection pool sized for many
-// concurrent calls to one leader.
-func NewForwarder() *Forwarder {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        512,
-		MaxIdleConnsPerHost: 512,
-		IdleConnTimeout:     90 * time.Second,
-	}
-	return &Forwarder{client: &http.Client{Transport: tr}}
-}
-
-// Close drops idle connections.
-func (f *Forwarder) Close() { f.client.CloseIdleConnections() }
-
-// ErrNotDelivered wraps a forwarding failure that certainly happened before
-// the leader saw the call (the connection was refused): safe to retry.
-var ErrNotDelivered = errors.New("call not delivered to the leader")
-
-// Forward sends req to the leader at leaderURL. An error wrapping
-// ErrNotDelivered means the leader never saw the call; any other error leaves
-// the outcome unknown.
-func (f *Forwarder) Forward(ctx context.Context, leaderURL string, req ProposeRequest) (ProposeResponse, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return ProposeResponse{}, err
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, leaderURL+PathPropose, bytes.NewReader(body))
-	if err != nil {
-		return ProposeResponse{}, fmt.Errorf("%w: %v", ErrNotDelivered, err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := f.client.Do(hr)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return ProposeResponse{}, fmt.Errorf("%w: %v", ErrNotDelivered, err)
+// ReadAnswer turns a response written by WriteAnswer back into an Answer.
+func ReadAnswer(status int, h http.Header, body []byte) (Answer, error) {
+	a := Answer{ServedBy: h.Get(HeaderServedBy), Replayed: h.Get(HeaderReplayed) == "true"}
+	if s := h.Get(HeaderSignal); s != "" {
+		sig, ok := ParseSignal(s)
+		if !ok || sig == SignalNone {
+			return Answer{}, fmt.Errorf("unknown %s %q", HeaderSignal, s)
 		}
-		return ProposeResponse{}, err
+		a.Signal = sig
+		return a, nil
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxForwardBody))
-	if err != nil {
-		return ProposeResponse{}, err
+	if v := h.Get(HeaderIndex); v != "" {
+		i, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return Answer{}, fmt.Errorf("bad %s %q", HeaderIndex, v)
+		}
+		a.Index = i
 	}
-	var pr ProposeResponse
-	if err := json.Unmarshal(data, &pr); err != nil || pr.Outcome.Status == 0 {
-		return ProposeResponse{}, fmt.Errorf("leader answered %s with a body that is not a propose response: %.200s", resp.Status, data)
+	if status < 100 || status > 599 {
+		return Answer{}, fmt.Errorf("bad status %d", status)
 	}
-	return pr, nil
+	// WriteOutcome ends the body with a newline: strip it so that the
+	// outcome is the one written.
+	body = bytes.TrimSuffix(body, []byte{'\n'})
+	a.Outcome = runtime.Outcome{Status: status, Body: body}
+	return a, nil
 }

@@ -1,15 +1,14 @@
 package httpx
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/br2k/br2k/runtime"
 )
 
 func TestRouterAnswersEveryFailureInTheJSONShape(t *testing.T) {
@@ -33,28 +32,42 @@ func TestRouterAnswersEveryFailureInTheJSONShape(t *testing.T) {
 	}
 }
 
-func TestForwardToAClosedPortIsNotDelivered(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	f := NewForwarder()
-	defer f.Close()
-	_, err = f.Forward(context.Background(), "http://"+addr, ProposeRequest{Op: "Transfer"})
-	if !errors.Is(err, ErrNotDelivered) {
-		t.Fatalf("err = %v, want ErrNotDelivered (safe to retry)", err)
+func TestAnAnswerCrossesTheWireWithItsSignalAndHeaders(t *testing.T) {
+	handlerErr := runtime.ErrorOutcome(runtime.NewError(503, runtime.CodeNotLeader, "a handler pretending"))
+	for _, a := range []Answer{
+		{Outcome: runtime.Outcome{Status: 200, Body: []byte(`{"ok":true}`)}, Index: 7, ServedBy: "r2"},
+		{Outcome: runtime.Outcome{Status: 409, Body: []byte(`{"error":{"code":"X","message":"y"}}`)}, Index: 8, Replayed: true, ServedBy: "r1"},
+		SignalAnswer(SignalNotLeader),
+		SignalAnswer(SignalOutcomeUnknown),
+		{Outcome: handlerErr, Index: 9, ServedBy: "r1"},
+	} {
+		w := httptest.NewRecorder()
+		WriteAnswer(w, a)
+		got, err := ReadAnswer(w.Code, w.Header(), w.Body.Bytes())
+		if err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+		if a.Signal != SignalNone {
+			a = Answer{Signal: a.Signal} // a signal carries nothing else
+		}
+		if got.Signal != a.Signal || got.Index != a.Index || got.Replayed != a.Replayed || got.ServedBy != a.ServedBy ||
+			got.Outcome.Status != a.Outcome.Status || string(got.Outcome.Body) != string(a.Outcome.Body) {
+			t.Errorf("sent %+v, read %+v", a, got)
+		}
+		if got.Retry() != (a.Signal == SignalNotLeader) {
+			t.Errorf("%+v: Retry() = %v", got, got.Retry())
+		}
 	}
 }
 
-func TestForwardRejectsAnAnswerThatIsNotAProposeResponse(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<html>proxy error</html>") }))
-	defer srv.Close()
-	f := NewForwarder()
-	defer f.Close()
-	_, err := f.Forward(context.Background(), srv.URL, ProposeRequest{Op: "Transfer"})
-	if err == nil || errors.Is(err, ErrNotDelivered) || !strings.Contains(err.Error(), "not a propose response") {
-		t.Fatalf("err = %v, want an unknown-outcome error naming the bad answer", err)
+func TestOnlyTheRuntimeSignalsARetry(t *testing.T) {
+	// A handler's error with the runtime's code is an outcome like any
+	// other (and ErrorOutcome turned it into a 500 before that).
+	a := Answer{Outcome: runtime.ErrorOutcome(runtime.ErrNotLeader)}
+	if a.Retry() || a.Outcome.Status != 500 {
+		t.Fatalf("a handler's ErrNotLeader: status %d, retry %v", a.Outcome.Status, a.Retry())
+	}
+	if _, err := ReadAnswer(503, http.Header{HeaderSignal: {"bogus"}}, nil); err == nil {
+		t.Fatal("an unknown signal was accepted")
 	}
 }

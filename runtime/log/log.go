@@ -43,6 +43,12 @@ var (
 	// MaxAppendBytes. Nothing was written; the entries must go in smaller
 	// batches, and an entry that alone is too large can never be appended.
 	ErrTooLarge = errors.New("log: batch too large")
+	// ErrNoSpace is wrapped by Append's error when etcd refused the
+	// transaction because its space quota is exhausted (NOSPACE; etcd
+	// raises an alarm and refuses every write until an operator compacts,
+	// defragments and disarms it, or raises the quota). Nothing was
+	// written: it is a definite failure.
+	ErrNoSpace = errors.New("log: etcd space quota exhausted (NOSPACE)")
 	// ErrCorrupt is wrapped by errors about a log that breaks its own
 	// invariants: an entry that does not decode, a key that is not an entry
 	// key, a gap below the head. Retrying does not help.
@@ -195,6 +201,8 @@ func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 //     their last index.
 //   - an error matching ErrFenced (a *FencedError): the compare failed, the
 //     leader was deposed or the head moved; nothing was written. Definite.
+//   - an error wrapping ErrNoSpace: etcd's quota is exhausted; nothing was
+//     written. Definite.
 //   - any other error (timeout, lost connection, ctx done): ambiguous, the
 //     transaction may or may not have been applied. Read the head (and the
 //     entries) to find out before appending again. A retry with the same
@@ -224,6 +232,9 @@ func (l *Log) Append(ctx context.Context, f Fence, entries []*runtime.Entry) err
 		Else(clientv3.OpGet(f.ElectionKey, clientv3.WithKeysOnly()), clientv3.OpGet(l.headKey)).
 		Commit()
 	if err != nil {
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: append %d..%d refused: %w", ErrNoSpace, entries[0].Index, last, err)
+		}
 		return fmt.Errorf("log: append %d..%d (outcome unknown): %w", entries[0].Index, last, err)
 	}
 	if resp.Succeeded {
@@ -236,6 +247,11 @@ func (l *Log) Append(ctx context.Context, f Fence, entries []*runtime.Entry) err
 		fe.Head, _ = parseHead(resp.Responses[1].GetResponseRange().GetKvs())
 	}
 	return fe
+}
+
+// isNoSpace recognises etcd's NOSPACE error as clientv3 returns it.
+func isNoSpace(err error) bool {
+	return errors.Is(err, rpctypes.ErrNoSpace) || errors.Is(rpctypes.Error(err), rpctypes.ErrNoSpace)
 }
 
 func checkAppend(f Fence, entries []*runtime.Entry) error {

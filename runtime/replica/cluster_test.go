@@ -23,6 +23,7 @@ import (
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/httpx"
 	"github.com/br2k/br2k/runtime/member"
+	"github.com/br2k/br2k/runtime/peer"
 	"github.com/br2k/br2k/runtime/replica"
 )
 
@@ -31,21 +32,40 @@ import (
 type testCluster struct {
 	t      testing.TB
 	prefix string
+	secret []byte // the cluster's peer secret
+	cfg    clusterConfig
 	nodes  []*testNode
 	client *http.Client
 }
 
+// clusterConfig varies a test cluster. The zero value is the ledger on a
+// plain cluster with default options.
+type clusterConfig struct {
+	// service returns nd's service; nil: the ledger with nd.notary.
+	service func(nd *testNode) runtime.Service
+	// options adjusts nd's replica options.
+	options func(nd *testNode, o *replica.Options)
+	// members starts the etcd members.
+	members member.ClusterOptions
+	// prepare, if set, runs after the replica is made, before Run.
+	prepare func(nd *testNode)
+}
+
 type testNode struct {
-	id     string
-	member *member.Member
-	cli    *clientv3.Client
-	rep    *replica.Replica
-	notary *countingNotary
-	srv    *http.Server
-	url    string
-	cancel context.CancelFunc
-	done   chan error
-	alive  bool
+	id      string
+	member  *member.Member
+	cli     *clientv3.Client
+	rep     *replica.Replica
+	notary  *countingNotary
+	svc     runtime.Service
+	logs    *logBuffer // what the replica logged
+	srv     *http.Server
+	url     string
+	peer    *http.Server // the peer listener's server
+	peerURL string
+	cancel  context.CancelFunc
+	done    chan error
+	alive   bool
 }
 
 // countingNotary counts how often the onlyonce handler IssueReceipt had a
@@ -60,22 +80,46 @@ func (n *countingNotary) Issue(ctx *runtime.Ctx, r ledger.Receipt) (string, erro
 	return fmt.Sprintf("%s-%d-mint%d", n.id, c, r.Mint), nil
 }
 
-func testLogger() *slog.Logger {
+// logBuffer keeps a replica's log lines for a test to look at.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testLogger logs to logs and, with BR2K_TEST_LOG set, to stderr too.
+func testLogger(logs *logBuffer) *slog.Logger {
+	var w io.Writer = logs
 	if os.Getenv("BR2K_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		w = io.MultiWriter(logs, os.Stderr)
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func startCluster(t testing.TB, n int) *testCluster {
+	return startClusterWith(t, n, clusterConfig{})
+}
+
+func startClusterWith(t testing.TB, n int, cfg clusterConfig) *testCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ms, err := member.StartCluster(ctx, t.TempDir(), n)
+	ms, err := member.StartClusterWith(ctx, t.TempDir(), n, cfg.members)
 	if err != nil {
 		t.Fatalf("start etcd: %v", err)
 	}
-	c := &testCluster{t: t, prefix: "/br2k/test/", client: &http.Client{Timeout: 30 * time.Second}}
+	c := &testCluster{t: t, prefix: "/br2k/test/", secret: []byte("test-cluster-secret-0123456789"), cfg: cfg, client: &http.Client{Timeout: 30 * time.Second}}
 	for i, m := range ms {
 		nd := &testNode{id: fmt.Sprintf("r%d", i+1), member: m}
 		c.nodes = append(c.nodes, nd)
@@ -105,18 +149,42 @@ func (c *testCluster) startReplica(nd *testNode) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	nd.cli = cli
 	nd.url = "http://" + ln.Addr().String()
+	nd.peerURL = "http://" + peerLn.Addr().String()
 	nd.notary = &countingNotary{id: nd.id}
-	rep, err := replica.New(ledger.NewService(ledger.New(nd.notary)), replica.Options{
-		ID: nd.id, AdvertiseURL: nd.url, Client: cli, Prefix: c.prefix, Logger: testLogger().With("node", nd.id),
-	})
+	nd.svc = ledger.NewService(ledger.New(nd.notary))
+	if c.cfg.service != nil {
+		nd.svc = c.cfg.service(nd)
+	}
+	nd.logs = &logBuffer{}
+	auth, err := peer.NewAuth(nd.id, c.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := replica.Options{
+		ID: nd.id, AdvertiseURL: nd.url, PeerURL: nd.peerURL, PeerAuth: auth,
+		Client: cli, Prefix: c.prefix, Logger: testLogger(nd.logs).With("node", nd.id),
+	}
+	if c.cfg.options != nil {
+		c.cfg.options(nd, &opts)
+	}
+	rep, err := replica.New(nd.svc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nd.rep = rep
+	if c.cfg.prepare != nil {
+		c.cfg.prepare(nd)
+	}
 	nd.srv = &http.Server{Handler: rep.Handler()}
+	nd.peer = &http.Server{Handler: rep.PeerHandler()}
 	go nd.srv.Serve(ln)
+	go nd.peer.Serve(peerLn)
 	ctx, cancel := context.WithCancel(context.Background())
 	nd.cancel, nd.done, nd.alive = cancel, make(chan error, 1), true
 	go func() { nd.done <- rep.Run(ctx) }()
@@ -128,6 +196,7 @@ func (c *testCluster) crash(nd *testNode) {
 	nd.member.Close()
 	nd.cli.Close()
 	nd.srv.Close()
+	nd.peer.Close()
 	nd.cancel()
 	<-nd.done
 	nd.alive = false
@@ -161,6 +230,7 @@ type response struct {
 	body     []byte
 	index    uint64
 	replayed bool
+	signal   string // Br2k-Signal
 }
 
 func (r response) code() string {
@@ -235,7 +305,8 @@ func (c *testCluster) waitConverged() replica.Status {
 		}
 		same := true
 		for _, st := range sts {
-			same = same && st.HeadError == "" && st.Applied == st.Head && st.Applied == sts[0].Applied && st.Digest == sts[0].Digest
+			same = same && st.HeadError == "" && st.Applied == st.Head && st.DigestIndex == st.Applied &&
+				st.Applied == sts[0].Applied && st.Digest == sts[0].Digest
 		}
 		if same {
 			return sts[0]

@@ -1,62 +1,89 @@
 package replica
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/apply"
 	"github.com/br2k/br2k/runtime/httpx"
+	"github.com/br2k/br2k/runtime/peer"
 )
 
 var _ runtime.Proposer = (*Replica)(nil)
 
 // Submit orders a decoded call and writes its answer: on the leader it is
-// ordered here; on a follower it is forwarded to the leader. Implements
-// runtime.Proposer for the generated routes.
+// ordered here; on a follower the client's request is forwarded to the
+// leader's peer handler, which decodes and checks it again with the same
+// generated route. Implements runtime.Proposer for the public routes.
 func (r *Replica) Submit(w http.ResponseWriter, req *http.Request, call runtime.Call) {
+	key := req.Header.Get(httpx.HeaderIdempotencyKey)
+	if err := checkKey(key); err != nil {
+		runtime.WriteError(w, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
 	defer cancel()
-	httpx.WriteAnswer(w, r.order(ctx, call, req.Header.Get(httpx.HeaderIdempotencyKey)))
+	httpx.WriteAnswer(w, r.order(ctx, req, call, key))
 }
 
-// order leads the call if this replica leads, else forwards it to the
-// leader, retrying while the answer says the call was certainly not ordered
-// (no leader yet, leader changed, leader unreachable).
-func (r *Replica) order(ctx context.Context, call runtime.Call, key string) httpx.Answer {
+// checkKey refuses an Idempotency-Key that is too long to be recorded or
+// that is not printable ASCII (it is echoed in messages and logs).
+func checkKey(key string) error {
+	if len(key) > apply.MaxKeyLen {
+		return runtime.NewError(http.StatusBadRequest, runtime.CodeBadIdempotencyKey,
+			"Idempotency-Key has %d bytes, at most %d are allowed", len(key), apply.MaxKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x21 || c > 0x7e {
+			return runtime.NewError(http.StatusBadRequest, runtime.CodeBadIdempotencyKey,
+				"Idempotency-Key has byte 0x%02x at offset %d; only printable ASCII without spaces is allowed", c, i)
+		}
+	}
+	return nil
+}
+
+// order leads the call if this replica leads, else forwards the request to
+// the leader, retrying while the answer says the call was certainly not
+// ordered (no leader yet, leader changed, leader unreachable).
+func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Call, key string) httpx.Answer {
 	backoff := 20 * time.Millisecond
 	for {
 		leader, t, changed := r.currentLeader()
 		var a httpx.Answer
-		retry := false
 		switch {
 		case t != nil:
 			a = r.leadCall(ctx, t, call, key)
-			retry = isNotLeader(a)
-		case leader.URL == "" || leader.ID == r.opts.ID:
+		case leader.Peer == "" || leader.ID == r.opts.ID:
 			// No leader known, or the record still names this replica
 			// after it lost leadership: wait for the next one.
-			a, retry = errorAnswer(runtime.ErrNoLeader), true
+			a = httpx.SignalAnswer(httpx.SignalNoLeader)
 		default:
-			resp, err := r.fwd.Forward(ctx, leader.URL, httpx.ProposeRequest{Op: call.Op, Kind: call.Kind, Key: key, Payload: call.Payload})
+			resp, err := r.fwd.Forward(ctx, leader.Peer, peer.Call{
+				Method: req.Method, URI: req.URL.RequestURI(), Body: capturedBody(req), IdempotencyKey: key,
+			})
 			switch {
 			case err == nil:
-				a, retry = resp, isNotLeader(resp)
-			case errors.Is(err, httpx.ErrNotDelivered) || key != "":
+				a = resp
+			case errors.Is(err, peer.ErrNotDelivered) || key != "":
 				// Not delivered, or delivered with a key: retrying cannot
 				// run the call twice.
-				a, retry = errorAnswer(runtime.ErrNoLeader), true
+				if !errors.Is(err, peer.ErrNotDelivered) || ctx.Err() == nil {
+					r.logger.Debug("forward to leader failed; retrying", "leader", leader.ID, "err", err)
+				}
+				a = httpx.SignalAnswer(httpx.SignalNoLeader)
 			case ctx.Err() != nil:
-				return errorAnswer(runtime.ErrOutcomeUnknown)
+				return httpx.SignalAnswer(httpx.SignalOutcomeUnknown)
 			default:
 				r.logger.Warn("forward to leader failed; outcome unknown", "leader", leader.ID, "err", err)
-				return errorAnswer(runtime.ErrOutcomeUnknown)
+				return httpx.SignalAnswer(httpx.SignalOutcomeUnknown)
 			}
 		}
-		if !retry {
+		if !a.Retry() {
 			return a
 		}
 		// Wait for a leader change, or back off and look again.
@@ -78,9 +105,9 @@ func (r *Replica) leadCall(ctx context.Context, t *term, call runtime.Call, key 
 	select {
 	case <-t.ready:
 	case <-t.ctx.Done():
-		return notLeaderAnswer()
+		return httpx.SignalAnswer(httpx.SignalNotLeader)
 	case <-ctx.Done():
-		return errorAnswer(runtime.ErrUnavailable)
+		return httpx.SignalAnswer(httpx.SignalUnavailable)
 	}
 	if call.Kind == runtime.KindOnlyOnce {
 		return r.runOnce(ctx, t, call, key)
@@ -90,43 +117,54 @@ func (r *Replica) leadCall(ctx context.Context, t *term, call runtime.Call, key 
 			return a
 		}
 	}
-	return r.propose(ctx, t, &runtime.Entry{Kind: runtime.KindReplicate, Op: call.Op, Key: key, Payload: call.Payload})
+	return r.propose(ctx, t, &runtime.Entry{Kind: runtime.KindReplicate, Op: call.Op, Key: key, Payload: call.Payload}).answer
 }
 
-func isNotLeader(a httpx.Answer) bool {
-	if a.Outcome.Status != http.StatusServiceUnavailable {
-		return false
+// recorded answers a call whose idempotency key has a record.
+func (r *Replica) recorded(key string, call runtime.Call) (httpx.Answer, bool) {
+	r.stateMu.RLock()
+	rec, ok := r.machine.Lookup(key)
+	r.stateMu.RUnlock()
+	if !ok {
+		return httpx.Answer{}, false
 	}
-	code, _, _ := a.Outcome.DecodeError()
-	return code == runtime.CodeNotLeader || code == runtime.CodeNoLeader
+	if !rec.Matches(call.Op, call.Payload) {
+		return httpx.Answer{Outcome: apply.MismatchOutcome(key, rec.Op)}, true
+	}
+	return httpx.Answer{Outcome: rec.Outcome, Index: rec.Index, Replayed: true}, true
 }
 
-// servePropose is the leader's end of forwarding. A forwarded call is never
-// forwarded again: a replica that does not lead answers "not leader" and the
-// follower looks for the leader anew.
-func (r *Replica) servePropose(w http.ResponseWriter, req *http.Request) {
-	var pr httpx.ProposeRequest
-	body, err := io.ReadAll(io.LimitReader(req.Body, httpx.MaxForwardBody))
-	if err == nil {
-		err = json.Unmarshal(body, &pr)
+// capture keeps what a route read of the request body, so that a follower
+// can forward the body as the client sent it (the leader decodes it again
+// with the same route; a re-encoded input could differ in size).
+type capture struct {
+	io.ReadCloser
+	buf bytes.Buffer
+}
+
+func (c *capture) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.buf.Write(p[:n])
+	return n, err
+}
+
+// captureBody is middleware of the public router: it records the body the
+// route reads. Routes read at most their body limit.
+func captureBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Body == nil || req.Body == http.NoBody {
+			next.ServeHTTP(w, req)
+			return
+		}
+		req.Body = &capture{ReadCloser: req.Body}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// capturedBody returns what the route read of req's body.
+func capturedBody(req *http.Request) []byte {
+	if c, ok := req.Body.(*capture); ok {
+		return c.buf.Bytes()
 	}
-	if err != nil {
-		runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "forwarded call: %v", err))
-		return
-	}
-	if kind, ok := r.ops[pr.Op]; !ok || kind != pr.Kind {
-		runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "forwarded call: no %s op %q (replicas run different service versions?)", pr.Kind, pr.Op))
-		return
-	}
-	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
-	defer cancel()
-	_, t, _ := r.currentLeader()
-	var a httpx.Answer
-	if t == nil {
-		a = notLeaderAnswer()
-	} else {
-		a = r.leadCall(ctx, t, runtime.Call{Op: pr.Op, Kind: pr.Kind, Payload: pr.Payload}, pr.Key)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(a)
+	return nil
 }

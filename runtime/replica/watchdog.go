@@ -13,14 +13,18 @@ import (
 )
 
 // probeStrikes is how many refused connections in a row make a follower
-// revoke the leader's lease.
+// suspect the leader.
 const probeStrikes = 3
 
 // watchLeader is a fast failure detector for a crashed leader. Leadership
 // ends by itself when the leader's etcd lease expires (Options.SessionTTL),
 // but a crashed process says so at once: its port refuses connections. A
-// follower that finds the leader's port refusing probeStrikes times in a row
-// revokes the leader's lease, and the election moves on.
+// follower that finds the leader's peer port refusing probeStrikes times in
+// a row records its suspicion in the roster; once most followers (of the
+// replicas in the roster) suspect the leader, the follower that completes the
+// majority revokes the leader's lease, and the election moves on. One
+// follower alone (whose own network is broken, say) cannot depose a healthy
+// leader. A follower that reaches the leader again withdraws its suspicion.
 //
 // Safety does not depend on it: the fence refuses the appends of a leader
 // whose election key is gone, so a wrong revocation costs an election, never
@@ -33,8 +37,18 @@ func (r *Replica) watchLeader(ctx context.Context) {
 	}
 	tick := time.NewTicker(r.opts.LeaderProbe)
 	defer tick.Stop()
-	var suspect peer
+	var suspect peerInfo
+	var suspectTerm int64 // the term this replica has a suspicion recorded for, or 0
 	strikes := 0
+	clear := func() {
+		if suspectTerm != 0 {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			r.member.Clear(cctx, suspectTerm)
+			cancel()
+			suspectTerm = 0
+		}
+	}
+	defer clear()
 	for {
 		select {
 		case <-ctx.Done():
@@ -42,25 +56,62 @@ func (r *Replica) watchLeader(ctx context.Context) {
 		case <-tick.C:
 		}
 		leader, t, _ := r.currentLeader()
-		if t != nil || leader.URL == "" || leader.ID == r.opts.ID {
+		if t != nil || leader.Peer == "" || leader.ID == r.opts.ID {
 			strikes = 0
+			clear()
 			continue
 		}
 		if leader != suspect {
 			suspect, strikes = leader, 0
+			clear()
 		}
-		if !refuses(leader.URL, r.opts.LeaderProbe) {
+		if !r.refuses(leader.Peer, r.opts.LeaderProbe) {
 			strikes = 0
+			clear()
 			continue
 		}
 		if strikes++; strikes < probeStrikes {
 			continue
 		}
-		strikes = 0
-		if err := r.revokeLeader(ctx, leader); err != nil {
-			r.logger.Warn("leader refuses connections; revoking its lease failed", "leader", leader.ID, "err", err)
+		if err := r.suspectLeader(ctx, leader, &suspectTerm); err != nil {
+			r.logger.Warn("leader refuses connections; suspecting it failed", "leader", leader.ID, "err", err)
 		}
 	}
+}
+
+// suspectLeader records this replica's suspicion of the current leader and
+// revokes the leader's lease when most followers suspect it.
+func (r *Replica) suspectLeader(ctx context.Context, leader peerInfo, suspectTerm *int64) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := r.opts.Client.Get(ctx, r.opts.Prefix+"election/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return err
+	}
+	if len(resp.Kvs) == 0 {
+		return nil
+	}
+	kv := resp.Kvs[0]
+	var holder peerInfo
+	if json.Unmarshal(kv.Value, &holder) != nil || holder != leader {
+		return nil // leadership has moved on already
+	}
+	suspects, replicas, err := r.member.Suspect(ctx, kv.CreateRevision)
+	if err != nil {
+		return err
+	}
+	first := *suspectTerm != kv.CreateRevision
+	*suspectTerm = kv.CreateRevision
+	followers := replicas - 1
+	if suspects*2 <= followers {
+		if first {
+			r.logger.Info("leader refuses connections here; it is deposed only when most followers agree", "leader", leader.ID, "suspects", suspects, "followers", followers)
+		}
+		return nil
+	}
+	r.logger.Warn("leader refuses connections on most followers; revoking its lease", "leader", leader.ID, "term", kv.CreateRevision, "suspects", suspects, "followers", followers)
+	_, err = r.opts.Client.Revoke(ctx, clientv3.LeaseID(kv.Lease))
+	return err
 }
 
 // refuses reports whether the host of base refuses TCP connections on its
@@ -83,26 +134,4 @@ func refuses(base string, timeout time.Duration) bool {
 	}
 	conn.Close()
 	return false
-}
-
-// revokeLeader revokes the lease of the election key that names leader, if
-// it still leads.
-func (r *Replica) revokeLeader(ctx context.Context, leader peer) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	resp, err := r.opts.Client.Get(ctx, r.opts.Prefix+"election/", clientv3.WithFirstCreate()...)
-	if err != nil {
-		return err
-	}
-	if len(resp.Kvs) == 0 {
-		return nil
-	}
-	kv := resp.Kvs[0]
-	var holder peer
-	if json.Unmarshal(kv.Value, &holder) != nil || holder != leader {
-		return nil // leadership has moved on already
-	}
-	r.logger.Warn("leader refuses connections; revoking its lease", "leader", leader.ID, "term", kv.CreateRevision)
-	_, err = r.opts.Client.Revoke(ctx, clientv3.LeaseID(kv.Lease))
-	return err
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -63,11 +65,15 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 	if err != nil {
 		return fmt.Errorf("start etcd members: %w", err)
 	}
-	defer func() {
-		for _, m := range members {
-			m.Close()
-		}
-	}()
+	// Every member stops at once: handing raft leadership over to a member
+	// that is stopping too would only wait for etcd's timeouts.
+	defer member.CloseAll(members)
+
+	// The replicas authenticate each other with a secret made for this run.
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -80,11 +86,13 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 			port = opts.BasePort + i
 		}
 		cfg.Replica.Listen = fmt.Sprintf("127.0.0.1:%d", port)
+		cfg.Replica.PeerListen = "127.0.0.1:0"
+		cfg.Replica.PeerSecret = config.NewSecret(hex.EncodeToString(secret[:]))
 		cfg.ServiceRegistry.ID = opts.Name
 		// The replica talks to its own member first, the others as fallbacks.
 		cfg.Etcd.Endpoints = append([]string{m.ClientURL()}, otherURLs(members, i)...)
 		cfg.SetDefaults()
-		n, err := Start(ctx, cfg, newService(cfg.Replica.ID), logger.With("replica", cfg.Replica.ID))
+		n, err := Start(ctx, cfg, newService(cfg.Replica.ID), logger)
 		if err != nil {
 			for _, n := range nodes {
 				n.Close()
@@ -106,7 +114,7 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 	}
 	fmt.Fprintf(opts.Out, "br2k dev cluster: %d replicas, each with its own etcd member (data in %s)\n", len(nodes), dir)
 	for i, n := range nodes {
-		fmt.Fprintf(opts.Out, "  r%d  %s   (etcd %s)\n", i+1, n.URL, members[i].ClientURL())
+		fmt.Fprintf(opts.Out, "  r%d  %s   (peer %s, etcd %s)\n", i+1, n.URL, n.PeerURL, members[i].ClientURL())
 	}
 	if opts.Banner != "" {
 		fmt.Fprintf(opts.Out, opts.Banner, nodes[0].URL)

@@ -5,12 +5,15 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -19,38 +22,82 @@ import (
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/config"
 	"github.com/br2k/br2k/runtime/member"
+	"github.com/br2k/br2k/runtime/peer"
 	"github.com/br2k/br2k/runtime/replica"
 )
 
+// DrainTimeout bounds how long a stopping node lets calls in flight finish
+// before it cancels them.
+const DrainTimeout = time.Second
+
+// maxHeaderBytes bounds a request's headers on both listeners.
+const maxHeaderBytes = 64 << 10
+
 // Node is one running replica with what it owns: its etcd member (when
-// embedded), its etcd client and its HTTP server.
+// embedded), its etcd client and its two HTTP servers.
 type Node struct {
 	Replica *replica.Replica
-	URL     string // where the HTTP server listens, http://host:port
+	// URL is where the public listener listens, scheme://host:port.
+	URL string
+	// PeerURL is where the peer listener listens.
+	PeerURL string
 
-	member *member.Member
-	cli    *clientv3.Client
-	srv    *http.Server
-	ln     net.Listener
+	cfg     *config.Config
+	logger  *slog.Logger
+	member  *member.Member
+	cli     *clientv3.Client
+	srv     *http.Server
+	ln      net.Listener
+	peerSrv *http.Server
+	peerLn  net.Listener
 }
 
 // Start starts a replica of svc as cfg says. cfg must be validated. The
-// replica is not running yet: call Run.
+// replica is not running yet: call Run. Errors name the config key at fault.
 func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger *slog.Logger) (*Node, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	n := &Node{}
-	// Bind first: with port 0 the advertised URL is known only now.
-	ln, err := net.Listen("tcp", cfg.Replica.Listen)
+	n := &Node{cfg: cfg, logger: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+	r := cfg.Replica
+
+	// Bind first: with port 0 the advertised URLs are known only now.
+	pubTLS, err := publicTLS(r.TLS)
 	if err != nil {
-		return nil, fmt.Errorf("replica.listen: %w", err)
+		return nil, err
 	}
-	n.ln = ln
-	n.URL = "http://" + ln.Addr().String()
-	advertise := cfg.Replica.AdvertiseURL
-	if _, port, _ := net.SplitHostPort(cfg.Replica.Listen); port == "0" {
+	if n.ln, n.URL, err = listen("replica.listen", r.Listen, pubTLS); err != nil {
+		return nil, err
+	}
+	advertise := r.AdvertiseURL
+	if port(r.Listen) == "0" {
 		advertise = n.URL
+	}
+	peerServerTLS, peerClientTLS, err := peerTLS(r.PeerTLS)
+	if err != nil {
+		return nil, err
+	}
+	if n.peerLn, n.PeerURL, err = listen("replica.peer-listen", r.PeerListen, peerServerTLS); err != nil {
+		return nil, err
+	}
+	peerAdvertise := r.PeerAdvertiseURL
+	if port(r.PeerListen) == "0" {
+		peerAdvertise = n.PeerURL
+	}
+	auth, err := peer.NewAuth(r.ID, []byte(r.PeerSecret.Reveal()))
+	if err != nil {
+		return nil, fmt.Errorf("replica.peer-secret: %w", err)
+	}
+
+	cliTLS, err := etcdTLS(cfg.Etcd.TLS)
+	if err != nil {
+		return nil, err
 	}
 	endpoints := cfg.Etcd.Endpoints
 	if e := cfg.Etcd.Embed; e != nil {
@@ -58,6 +105,8 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 			Name: e.Name, Dir: e.DataDir, ClientURL: e.ClientURL, PeerURL: e.PeerURL, ListenPeerURL: e.ListenPeerURL,
 			InitialCluster: e.InitialCluster, ClusterState: e.InitialClusterState,
 			HeartbeatInterval: e.HeartbeatInterval.Duration, ElectionTimeout: e.ElectionTimeout.Duration,
+			QuotaBackendBytes: e.QuotaBackendBytes,
+			ClientTLS:         memberTLS(e.ClientTLS), PeerTLS: memberTLS(e.PeerTLS),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("etcd.embed: %w", err)
@@ -65,76 +114,180 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 		n.member = m
 		endpoints = []string{m.ClientURL()}
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: cfg.Etcd.DialTimeout.Duration, Logger: zap.NewNop()})
+	n.cli, err = clientv3.New(clientv3.Config{
+		Endpoints: endpoints, DialTimeout: cfg.Etcd.DialTimeout.Duration, TLS: cliTLS,
+		Username: cfg.Etcd.Username, Password: cfg.Etcd.Password.Reveal(),
+		Logger: zap.NewNop(),
+	})
 	if err != nil {
-		n.Close()
 		return nil, fmt.Errorf("etcd.endpoints: connect: %w", err)
 	}
-	n.cli = cli
-	rep, err := replica.New(svc, replica.Options{
-		ID: cfg.Replica.ID, AdvertiseURL: advertise, Client: cli, Prefix: cfg.Etcd.Prefix,
-		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: cfg.Replica.MaxBatch,
-		RequestTimeout: cfg.Replica.RequestTimeout.Duration, LeaderProbe: leaderProbe(cfg.Replica.LeaderProbe.Duration),
+	n.Replica, err = replica.New(svc, replica.Options{
+		ID: r.ID, AdvertiseURL: advertise, PeerURL: peerAdvertise, PeerAuth: auth, PeerTLS: peerClientTLS,
+		Client: n.cli, Prefix: cfg.Etcd.Prefix,
+		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: r.MaxBatch,
+		RequestTimeout: r.RequestTimeout.Duration, LeaderProbe: leaderProbe(r.LeaderProbe.Duration),
 		Logger: logger,
 	})
 	if err != nil {
-		n.Close()
 		return nil, err
 	}
-	n.Replica = rep
 	if dist := cfg.WebpackConfig.Dist; dist != "" {
 		if st, err := os.Stat(dist); err != nil || !st.IsDir() {
-			n.Close()
 			return nil, fmt.Errorf("webpack-config.dist: %s is not a directory", dist)
 		}
 		// The front end is served for paths no route of the service has.
-		rep.Router().Handle("/*", http.FileServer(http.Dir(dist)))
+		n.Replica.Router().Handle("/*", http.FileServer(http.Dir(dist)))
 	}
-	n.srv = &http.Server{Handler: rep.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.srv = n.httpServer(n.Replica.Handler(), "public")
+	n.peerSrv = n.httpServer(n.Replica.PeerHandler(), "peer")
+	ok = true
 	return n, nil
 }
 
-// Run serves HTTP and runs the replica until ctx ends or either fails, then
-// shuts the node down.
+// httpServer is an HTTP server with every timeout set: a client that sends
+// slowly, never reads, or idles cannot hold a connection for long.
+func (n *Node) httpServer(h http.Handler, name string) *http.Server {
+	r := n.cfg.Replica
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: r.ReadTimeout.Duration,
+		ReadTimeout:       r.ReadTimeout.Duration,
+		WriteTimeout:      r.WriteTimeout.Duration,
+		IdleTimeout:       r.IdleTimeout.Duration,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// Handshake failures and broken connections are a stranger's
+		// doing, not the operator's business at every occurrence.
+		ErrorLog: slog.NewLogLogger(n.logger.With("listener", name).Handler(), slog.LevelDebug),
+	}
+}
+
+func memberTLS(t *config.MemberTLS) *member.TLS {
+	if t == nil {
+		return nil
+	}
+	return &member.TLS{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile, ClientCertAuth: t.ClientCertAuth}
+}
+
+// listen binds addr, with TLS when tlsConfig is set, and returns the
+// listener and its URL.
+func listen(key, addr string, tlsConfig *tls.Config) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", key, err)
+	}
+	if tlsConfig != nil {
+		return tls.NewListener(ln, tlsConfig), "https://" + ln.Addr().String(), nil
+	}
+	return ln, "http://" + ln.Addr().String(), nil
+}
+
+func port(hostPort string) string {
+	_, p, _ := net.SplitHostPort(hostPort)
+	return p
+}
+
+// Run serves both listeners and runs the replica until ctx ends or either
+// fails, then shuts the node down: it stops taking requests and lets the
+// calls in flight finish (at most DrainTimeout), stops the replica (which
+// resigns leadership, so another replica takes over at once), and closes
+// etcd.
 func (n *Node) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
-	go func() {
-		if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	}()
-	go func() { errc <- n.Replica.Run(ctx) }()
+	rctx, stopReplica := context.WithCancel(context.Background())
+	defer stopReplica()
+	errc := make(chan error, 4)
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+		key string
+	}{{n.srv, n.ln, "replica.listen"}, {n.peerSrv, n.peerLn, "replica.peer-listen"}} {
+		go func() {
+			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: serve: %w", s.key, err)
+			}
+		}()
+	}
+	replicaDone := make(chan error, 1)
+	go func() { replicaDone <- n.Replica.Run(rctx) }()
 	if n.member != nil {
 		go func() {
 			select {
 			case err := <-n.member.Err():
 				errc <- fmt.Errorf("etcd member: %w", err)
-			case <-ctx.Done():
+			case <-rctx.Done():
 			}
 		}()
 	}
+	go n.announce(rctx)
+
 	var err error
+	replicaStopped := false
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case err = <-replicaDone:
+		replicaStopped = true
 	}
+	// Drain: no new requests, and the replica keeps running so that the
+	// calls in flight can be ordered and answered.
+	dctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	var wg sync.WaitGroup
+	for _, s := range []*http.Server{n.srv, n.peerSrv} {
+		wg.Go(func() { s.Shutdown(dctx) })
+	}
+	wg.Wait()
 	cancel()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	n.srv.Shutdown(sctx)
-	scancel()
+	stopReplica()
+	if !replicaStopped {
+		if rerr := <-replicaDone; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
+			err = rerr
+		}
+	}
 	n.Close()
 	return err
+}
+
+// announce logs one line once the replica knows who leads (or after a few
+// seconds without a leader): its id, URLs, etcd and role.
+func (n *Node) announce(ctx context.Context) {
+	etcd := "etcd " + strings.Join(n.cfg.Etcd.Endpoints, ",")
+	if n.member != nil {
+		etcd = "embedded etcd member " + n.member.Name() + " at " + n.member.ClientURL()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		leading, leader := n.Replica.Role()
+		if leader != "" || time.Now().After(deadline) {
+			role := "follower"
+			switch {
+			case leading:
+				role = "leader"
+			case leader == "":
+				role, leader = "follower (no leader yet)", "none"
+			}
+			n.logger.Info("replica serving", "replica", n.cfg.Replica.ID, "public", n.URL, "peer", n.PeerURL, "etcd", etcd, "role", role, "leader", leader)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Close releases what the node owns. Run calls it; call it yourself only
 // when Run was never called.
 func (n *Node) Close() {
-	if n.srv != nil {
-		n.srv.Close()
-	} else if n.ln != nil {
-		n.ln.Close()
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{n.srv, n.ln}, {n.peerSrv, n.peerLn}} {
+		if s.srv != nil {
+			s.srv.Close()
+		} else if s.ln != nil {
+			s.ln.Close()
+		}
 	}
 	if n.cli != nil {
 		n.cli.Close()
@@ -144,13 +297,12 @@ func (n *Node) Close() {
 	}
 }
 
-// RunConfig loads nothing: it starts and runs a node from cfg.
+// RunConfig starts and runs a node from cfg until ctx ends.
 func RunConfig(ctx context.Context, cfg *config.Config, svc runtime.Service, logger *slog.Logger) error {
 	n, err := Start(ctx, cfg, svc, logger)
 	if err != nil {
 		return err
 	}
-	logger.Info("replica serving", "id", cfg.Replica.ID, "url", n.URL)
 	return n.Run(ctx)
 }
 

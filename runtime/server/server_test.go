@@ -108,7 +108,7 @@ func TestDevClusterServesOnEveryReplicaAndStopsOnCancel(t *testing.T) {
 // single-member etcd cluster.
 func singleMemberConfig(t *testing.T) *config.Config {
 	t.Helper()
-	ports := make([]int, 3)
+	ports := make([]int, 4)
 	for i := range ports {
 		p, err := member.FreePort()
 		if err != nil {
@@ -118,10 +118,9 @@ func singleMemberConfig(t *testing.T) *config.Config {
 	}
 	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	data := fmt.Sprintf(`{
-	  "replica": {"id": "solo", "listen": "127.0.0.1:%d"},
-	  "etcd": {"embed": {"name": "solo", "data-dir": %q, "client-url": "http://127.0.0.1:%d", "peer-url": %q, "initial-cluster": "solo=%s"}},
-	  "state-config": {"backup-storage-auth": {"host": "127.0.0.1:3306", "database": "br2k"}}
-	}`, ports[0], filepath.Join(t.TempDir(), "etcd"), ports[2], peer, peer)
+	  "replica": {"id": "solo", "listen": "127.0.0.1:%d", "peer-listen": "127.0.0.1:%d", "peer-secret": "solo-cluster-secret-0123"},
+	  "etcd": {"embed": {"name": "solo", "data-dir": %q, "client-url": "http://127.0.0.1:%d", "peer-url": %q, "initial-cluster": "solo=%s"}}
+	}`, ports[0], ports[3], filepath.Join(t.TempDir(), "etcd"), ports[2], peer, peer)
 	cfg, err := config.ParseEnv([]byte(data), "test.json", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/runtime"
-	"github.com/br2k/br2k/runtime/apply"
 	"github.com/br2k/br2k/runtime/httpx"
 	rlog "github.com/br2k/br2k/runtime/log"
 )
@@ -28,6 +27,7 @@ type term struct {
 	ready   chan struct{} // closed once the replica applied the log head found at election
 	stopped chan struct{} // closed when the appender has exited; nothing queued after is appended
 	head    atomic.Uint64 // last index this leader knows committed
+	reads   readBarrier   // confirms leadership for onlyonce reads
 
 	// Counters for status: append transactions committed in this term and
 	// the entries they carried.
@@ -42,11 +42,18 @@ type term struct {
 // proposal is a call waiting to be ordered and applied.
 type proposal struct {
 	entry *runtime.Entry // the leader fills Index, Term, Subject, Time, Seed
-	done  chan httpx.Answer
+	done  chan proposed
+}
+
+// proposed is a proposal's answer; started is true when the entry was a
+// KindOnlyOnceStart that started its call.
+type proposed struct {
+	answer  httpx.Answer
+	started bool
 }
 
 func newProposal(e *runtime.Entry) *proposal {
-	return &proposal{entry: e, done: make(chan httpx.Answer, 1)}
+	return &proposal{entry: e, done: make(chan proposed, 1)}
 }
 
 // owns reports whether applied entry e is this proposal's.
@@ -55,19 +62,27 @@ func (p *proposal) owns(e *runtime.Entry, self string) bool {
 }
 
 // answer delivers the proposal's answer; only the first one counts.
-func (p *proposal) answer(a httpx.Answer) {
+func (p *proposal) answer(a httpx.Answer, started bool) {
 	select {
-	case p.done <- a:
+	case p.done <- proposed{answer: a, started: started}:
 	default:
 	}
 }
 
-// campaign runs elections until ctx ends: win, lead until the leadership is
-// lost, and try again.
+// campaign runs elections until ctx ends: catch up with the log, win, lead
+// until the leadership is lost, and try again.
 func (r *Replica) campaign(ctx context.Context) {
-	self, _ := json.Marshal(peer{ID: r.opts.ID, URL: r.opts.AdvertiseURL})
+	self, _ := json.Marshal(r.self())
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
+		if err := r.catchUp(ctx); err != nil {
+			if ctx.Err() == nil {
+				r.logger.Warn("read the log head before campaigning", "err", err)
+				sleep(ctx, backoff)
+				backoff = min(2*backoff, time.Second)
+			}
+			continue
+		}
 		lead, err := r.elect.Campaign(ctx, string(self))
 		if err != nil {
 			if ctx.Err() == nil {
@@ -104,6 +119,7 @@ func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
 		rng:     rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 	}
 	t.ctx, t.cancel = context.WithCancel(ctx)
+	t.reads.confirm = func() error { return r.confirmLeadership(t) }
 	go func() {
 		select {
 		case <-lead.Done:
@@ -111,11 +127,16 @@ func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
 		case <-t.ctx.Done():
 		}
 	}()
+	// Entries of this term are applied live here: Ctx.IsLeader.
+	r.stateMu.Lock()
+	r.machine.Lead(lead.Term)
+	r.stateMu.Unlock()
 	r.mu.Lock()
 	r.term = t
 	r.mu.Unlock()
-	r.setLeader(peer{ID: r.opts.ID, URL: r.opts.AdvertiseURL})
+	r.setLeader(r.self())
 	go r.lead(t)
+	go r.watchApply(t)
 	return t
 }
 
@@ -129,6 +150,36 @@ func (r *Replica) endTerm(t *term) {
 		r.term = nil
 	}
 	r.mu.Unlock()
+}
+
+// watchApply resigns the term when the apply loop stops making progress
+// while entries this leader committed wait: whatever the cause (a handler
+// that blocks, a read section that never ends), a leader that cannot apply
+// cannot answer, and followers keep forwarding to it while it holds the
+// election. Having resigned, the replica campaigns again only once it has
+// caught up (campaign), so a stuck replica stays a follower.
+func (r *Replica) watchApply(t *term) {
+	tick := time.NewTicker(max(r.opts.StallTimeout/10, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		head := t.head.Load()
+		applied, since, stuck := r.stalled(head)
+		if !stuck {
+			continue
+		}
+		r.logger.Error("apply loop stalled: resigning leadership", "applied", applied, "head", head, "stalled_for", since.Round(time.Millisecond),
+			"hint", "a replicated handler or an onlyonce read section is blocking; see the stack of the goroutine in applyBatch")
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r.elect.Resign(rctx)
+		cancel()
+		t.cancel()
+		return
+	}
 }
 
 // lead catches up with the log, then appends queued calls in batches until
@@ -153,13 +204,13 @@ func (r *Replica) lead(t *term) {
 		r.logger.Warn("read log head", "err", err)
 		sleep(t.ctx, 100*time.Millisecond)
 	}
+	t.head.Store(head)
 	if err := r.waitApplied(t.ctx, head); err != nil {
 		return
 	}
 	r.stateMu.RLock()
 	t.lastTime = r.machine.LastTime()
 	r.stateMu.RUnlock()
-	t.head.Store(head)
 	close(t.ready)
 
 	batch := make([]*proposal, 0, r.opts.MaxBatch)
@@ -194,7 +245,7 @@ func (r *Replica) lead(t *term) {
 		}
 		if !r.appendBatch(t, batch) {
 			if carry != nil {
-				carry.answer(notLeaderAnswer())
+				carry.answer(httpx.SignalAnswer(httpx.SignalNotLeader), false)
 			}
 			return
 		}
@@ -236,30 +287,29 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 	backoff := 20 * time.Millisecond
 	for {
 		err := r.log.Append(t.ctx, fence, entries)
-		if err == nil {
+		switch {
+		case err == nil:
 			t.head.Store(entries[len(entries)-1].Index)
 			t.appends.Add(1)
 			t.appended.Add(uint64(len(entries)))
 			return true
-		}
-		if errors.Is(err, rlog.ErrFenced) {
+		case errors.Is(err, rlog.ErrFenced):
 			return r.afterFenced(t, entries)
-		}
-		if errors.Is(err, rlog.ErrTooLarge) {
+		case errors.Is(err, rlog.ErrNoSpace):
+			// Definite, nothing written; every append fails until an
+			// operator frees space, so answer now rather than retry.
+			r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
+				"entries", len(entries), "err", err,
+				"fix", "raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes), or compact and defragment etcd, then disarm the alarm: etcdctl alarm disarm")
+			r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrStorageFull))
+			return true
+		case errors.Is(err, rlog.ErrTooLarge):
 			// Definite, nothing written: batches are cut below the limit,
 			// so this is a bug; fail the calls rather than retry forever.
 			r.logger.Error("append refused as too large", "err", err)
-			r.mu.Lock()
-			for _, e := range entries {
-				if p := r.waiters[e.Index]; p != nil && p.entry == e {
-					delete(r.waiters, e.Index)
-					p.answer(errorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge, "%v", err)))
-				}
-			}
-			r.mu.Unlock()
+			r.failWaiters(entries, httpx.ErrorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge, "%v", err)))
 			return true
-		}
-		if t.ctx.Err() != nil {
+		case t.ctx.Err() != nil:
 			// Leadership ended with the append's outcome unknown: the log
 			// decides, and the apply loop answers the waiters when another
 			// entry (ours or not) takes these indices.
@@ -271,6 +321,19 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 		r.logger.Warn("append failed; retrying the same batch", "first", entries[0].Index, "n", len(entries), "err", err)
 		sleep(t.ctx, backoff)
 		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// failWaiters answers the proposals of entries that were certainly not
+// appended.
+func (r *Replica) failWaiters(entries []*runtime.Entry, a httpx.Answer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		if p := r.waiters[e.Index]; p != nil && p.entry == e {
+			delete(r.waiters, e.Index)
+			p.answer(a, false)
+		}
 	}
 }
 
@@ -300,7 +363,7 @@ func (r *Replica) afterFenced(t *term, entries []*runtime.Entry) bool {
 		for _, e := range entries {
 			if p := r.waiters[e.Index]; p != nil && p.entry == e && !containsOwn(got, e) {
 				delete(r.waiters, e.Index)
-				p.answer(notLeaderAnswer())
+				p.answer(httpx.SignalAnswer(httpx.SignalNotLeader), false)
 			}
 		}
 		r.mu.Unlock()
@@ -326,7 +389,7 @@ func (r *Replica) drain(t *term) {
 	for {
 		select {
 		case p := <-t.queue:
-			p.answer(notLeaderAnswer())
+			p.answer(httpx.SignalAnswer(httpx.SignalNotLeader), false)
 		default:
 			return
 		}
@@ -334,19 +397,19 @@ func (r *Replica) drain(t *term) {
 }
 
 // propose queues e on term t and waits for its answer.
-func (r *Replica) propose(ctx context.Context, t *term, e *runtime.Entry) httpx.Answer {
+func (r *Replica) propose(ctx context.Context, t *term, e *runtime.Entry) proposed {
 	if n := entrySize(e); n > rlog.MaxAppendBytes {
 		// It could never be appended: refuse it before it takes a place.
-		return errorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge,
-			"the call encodes to %d bytes; a log entry holds at most %d", n, rlog.MaxAppendBytes))
+		return proposed{answer: httpx.ErrorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge,
+			"the call encodes to %d bytes; a log entry holds at most %d", n, rlog.MaxAppendBytes))}
 	}
 	p := newProposal(e)
 	select {
 	case t.queue <- p:
 	case <-t.ctx.Done():
-		return notLeaderAnswer()
+		return proposed{answer: httpx.SignalAnswer(httpx.SignalNotLeader)}
 	case <-ctx.Done():
-		return errorAnswer(runtime.ErrUnavailable) // never queued: safe to retry
+		return proposed{answer: httpx.SignalAnswer(httpx.SignalUnavailable)} // never queued: safe to retry
 	}
 	select {
 	case a := <-p.done:
@@ -360,117 +423,9 @@ func (r *Replica) propose(ctx context.Context, t *term, e *runtime.Entry) httpx.
 		case a := <-p.done:
 			return a
 		case <-ctx.Done():
-			return errorAnswer(runtime.ErrOutcomeUnknown)
+			return proposed{answer: httpx.SignalAnswer(httpx.SignalOutcomeUnknown)}
 		}
 	case <-ctx.Done():
-		return errorAnswer(runtime.ErrOutcomeUnknown)
-	}
-}
-
-// onceCall is an onlyonce call in progress on this leader, so that a
-// concurrent retry with the same key waits for it instead of running again.
-type onceCall struct {
-	done   chan struct{}
-	answer httpx.Answer
-}
-
-// recorded answers a call whose idempotency key has a record.
-func (r *Replica) recorded(key string, call runtime.Call) (httpx.Answer, bool) {
-	r.stateMu.RLock()
-	rec, ok := r.machine.Lookup(key)
-	r.stateMu.RUnlock()
-	if !ok {
-		return httpx.Answer{}, false
-	}
-	if !rec.Matches(call.Op, call.Payload) {
-		return httpx.Answer{Outcome: apply.MismatchOutcome(key, rec.Op)}, true
-	}
-	return httpx.Answer{Outcome: rec.Outcome, Index: rec.Index, Replayed: true}, true
-}
-
-// runOnce runs an onlyonce call on this leader: after the state caught up
-// with everything this leader committed, the handler runs once under the read
-// lock, and its outcome is appended as a KindOnlyOnce entry, whose commit also
-// proves this replica still led when it answered.
-func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key string) httpx.Answer {
-	if key != "" {
-		r.mu.Lock()
-		if c := r.inflight[key]; c != nil {
-			r.mu.Unlock()
-			select {
-			case <-c.done:
-				a := c.answer
-				a.Replayed = true
-				return a
-			case <-ctx.Done():
-				return errorAnswer(runtime.ErrOutcomeUnknown)
-			}
-		}
-		c := &onceCall{done: make(chan struct{})}
-		r.inflight[key] = c
-		r.mu.Unlock()
-		defer func() {
-			r.mu.Lock()
-			delete(r.inflight, key)
-			r.mu.Unlock()
-			close(c.done)
-		}()
-		// Checked after registering, so a record made by a call that just
-		// finished is seen.
-		if a, ok := r.recorded(key, call); ok {
-			c.answer = a
-			return a
-		}
-		// Log the start first: should this leader be lost after the
-		// handler ran but before its outcome is logged, a retry finds the
-		// start and is refused instead of running the handler again.
-		start := r.propose(ctx, t, &runtime.Entry{Kind: runtime.KindOnlyOnceStart, Op: call.Op, Key: key, Payload: call.Payload})
-		if start.Outcome.Status != apply.StartedOutcome.Status {
-			// Not started by this call: the key's record answered
-			// (an outcome, or interrupted), or the start was not
-			// appended (not leader, unknown), and the handler did not run.
-			start.Replayed = start.Outcome.Status != http.StatusServiceUnavailable
-			c.answer = start
-			return start
-		}
-		a := r.runOnceUnkeyed(ctx, t, call, key)
-		c.answer = a
-		return a
-	}
-	return r.runOnceUnkeyed(ctx, t, call, "")
-}
-
-func (r *Replica) runOnceUnkeyed(ctx context.Context, t *term, call runtime.Call, key string) httpx.Answer {
-	if err := r.waitApplied(ctx, t.head.Load()); err != nil {
-		return errorAnswer(runtime.ErrUnavailable) // nothing ran
-	}
-	r.stateMu.RLock()
-	now := time.Now().UnixNano()
-	if last := r.machine.LastTime(); now <= last {
-		now = last + 1
-	}
-	e := &runtime.Entry{
-		Index: r.machine.Applied(), Term: t.lead.Term, Kind: runtime.KindOnlyOnce, Op: call.Op,
-		Subject: runtime.Subject{ID: r.opts.ID}, Time: now, Seed: rand.Uint64(), Key: key, Payload: call.Payload,
-	}
-	out := r.svc.RunOnce(runtime.NewCtx(ctx, e, true), call.Op, call.Payload)
-	r.stateMu.RUnlock()
-
-	rec := &runtime.Entry{Kind: runtime.KindOnlyOnce, Op: call.Op, Key: key, Payload: call.Payload, Result: &out}
-	a := r.propose(ctx, t, rec)
-	if code, _, _ := a.Outcome.DecodeError(); a.Outcome.Status == 503 && (code == runtime.CodeNotLeader || code == runtime.CodeUnavailable) {
-		// The handler ran but its outcome was not recorded: a retry would
-		// run it again, so the client must not take this as "not run".
-		return errorAnswer(runtime.ErrOutcomeUnknown)
-	}
-	return a
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+		return proposed{answer: httpx.SignalAnswer(httpx.SignalOutcomeUnknown)}
 	}
 }

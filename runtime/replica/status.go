@@ -1,0 +1,185 @@
+package replica
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/httpx"
+	rlog "github.com/br2k/br2k/runtime/log"
+)
+
+// DigestInterval is how often, at most, a replica serialises its state to
+// compute the status digest. Status answers from the cached digest (with the
+// index it was taken at) in between, so that polling status never costs a
+// serialisation of the state per request.
+const DigestInterval = time.Second
+
+// Status is what GET /br2k/status reports.
+type Status struct {
+	ID string `json:"id"`
+	// Role is "leader" when this replica holds the election key (read from
+	// a quorum for this answer), "follower" when another does or none
+	// does, and "unknown" when etcd could not be read.
+	Role      string `json:"role"`
+	Leader    string `json:"leader,omitempty"`
+	LeaderURL string `json:"leader_url,omitempty"`
+	Term      int64  `json:"term,omitempty"`
+	// LeaderError is set when the election could not be read.
+	LeaderError string `json:"leader_error,omitempty"`
+	Applied     uint64 `json:"applied"`
+	Head        uint64 `json:"head"`
+	// HeadError is set when the head could not be read from etcd; Head is
+	// then the applied index.
+	HeadError string `json:"head_error,omitempty"`
+	// Digest is the SHA-256 (hex) of the state snapshot at DigestIndex,
+	// computed at most once per DigestInterval.
+	Digest      string `json:"digest"`
+	DigestIndex uint64 `json:"digest_index"`
+	// Appends and Appended count, on the leader, the append transactions of
+	// its current term and the entries they carried.
+	Appends  uint64 `json:"appends,omitempty"`
+	Appended uint64 `json:"appended,omitempty"`
+}
+
+// digestCache holds the last status digest.
+type digestCache struct {
+	mu     sync.Mutex
+	index  uint64
+	digest string
+	at     time.Time
+	valid  bool
+}
+
+// stateDigest returns a digest of the state and the index it was taken at:
+// the cached one when it is at the applied index or younger than
+// DigestInterval, else a new one. One request at a time computes.
+func (r *Replica) stateDigest() (string, uint64, error) {
+	c := &r.digest
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.valid && (c.index == r.appliedIndex() || time.Since(c.at) < DigestInterval) {
+		return c.digest, c.index, nil
+	}
+	// A replica whose apply loop is stuck (a blocking handler) still
+	// answers status, from the cache.
+	if !r.stateMu.TryRLock() {
+		if c.valid {
+			return c.digest, c.index, nil
+		}
+		r.stateMu.RLock()
+	}
+	applied := r.machine.Applied()
+	snap, err := r.svc.Snapshot()
+	r.stateMu.RUnlock()
+	if err != nil {
+		return "", 0, fmt.Errorf("snapshot: %w", err)
+	}
+	sum := sha256.Sum256(snap)
+	c.index, c.digest, c.at, c.valid = applied, hex.EncodeToString(sum[:]), time.Now(), true
+	return c.digest, c.index, nil
+}
+
+// Role reports, as this replica last saw it, whether it leads and which
+// replica leads ("" when none is known). Status reads the election instead.
+func (r *Replica) Role() (leading bool, leader string) {
+	l, t, _ := r.currentLeader()
+	return t != nil, l.ID
+}
+
+// Status reports the replica's role, progress and state digest. The leader
+// is read from etcd for each call, so a replica that lost its election key
+// is never reported as leading.
+func (r *Replica) Status(ctx context.Context) (Status, error) {
+	digest, digestIndex, err := r.stateDigest()
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	value, electedTerm, err := r.elect.Leader(rctx)
+	switch {
+	case errors.Is(err, rlog.ErrNoLeader):
+	case err != nil:
+		st.Role, st.LeaderError = "unknown", err.Error()
+	default:
+		var p peerInfo
+		if json.Unmarshal([]byte(value), &p) == nil {
+			st.Leader, st.LeaderURL = p.ID, p.URL
+		}
+		st.Term = electedTerm
+		if _, t, _ := r.currentLeader(); t != nil && t.lead.Term == electedTerm {
+			st.Role = "leader"
+			st.Appends, st.Appended = t.appends.Load(), t.appended.Load()
+		}
+	}
+	if head, _, err := r.log.Head(rctx); err != nil {
+		st.Head, st.HeadError = st.Applied, err.Error()
+	} else {
+		st.Head = head
+	}
+	return st, nil
+}
+
+func (r *Replica) serveStatus(w http.ResponseWriter, req *http.Request) {
+	st, err := r.Status(req.Context())
+	if err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "%v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+// MaxWait is the longest ?timeout= GET /br2k/wait accepts.
+const MaxWait = time.Minute
+
+// serveWait answers {"id", "applied"} once this replica has applied ?index=
+// (a client that wrote through the leader can read its write on a follower
+// after it), or 504 after ?timeout= (default 5s, at most MaxWait). At most
+// Options.MaxWaiters calls wait at once; more get 429.
+func (r *Replica) serveWait(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	index, err := strconv.ParseUint(q.Get("index"), 10, 64)
+	if err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "query parameter index: %q is not an index", q.Get("index")))
+		return
+	}
+	timeout := 5 * time.Second
+	if t := q.Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 || d > MaxWait {
+			runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "query parameter timeout: %q is not a duration in (0, %v]", t, MaxWait))
+			return
+		}
+		timeout = d
+	}
+	if r.waiting.Add(1) > int64(r.opts.MaxWaiters) {
+		r.waiting.Add(-1)
+		runtime.WriteError(w, runtime.NewError(http.StatusTooManyRequests, runtime.CodeTooManyRequests, "%d calls are waiting already; retry later", r.opts.MaxWaiters))
+		return
+	}
+	defer r.waiting.Add(-1)
+	// The server's write timeout is sized for calls, not for long waits.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	defer cancel()
+	if err := r.waitApplied(ctx, index); err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusGatewayTimeout, runtime.CodeTimeout, "index %d not applied within %v (applied %d)", index, timeout, r.appliedIndex()))
+		return
+	}
+	// A light answer: waiting is cheap, and a benchmark measures lag with it.
+	applied := r.appliedIndex()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(httpx.HeaderIndex, strconv.FormatUint(applied, 10))
+	fmt.Fprintf(w, "{\"id\":%q,\"applied\":%d}\n", r.opts.ID, applied)
+}
