@@ -174,10 +174,14 @@ func WriteAnswer(w http.ResponseWriter, a Answer) {
 	runtime.WriteOutcome(w, a.Outcome)
 }
 
-// ReadAnswer turns a response written by WriteAnswer back into an Answer.
-func ReadAnswer(status int, h http.Header, body []byte) (Answer, error) {
-	a := Answer{ServedBy: h.Get(HeaderServedBy), Replayed: h.Get(HeaderReplayed) == "true"}
-	if s := h.Get(HeaderSignal); s != "" {
+// AnswerHeaders are the response headers ReadAnswer looks at.
+var AnswerHeaders = []string{HeaderSignal, HeaderIndex, HeaderReplayed, HeaderServedBy}
+
+// ReadAnswer turns a response written by WriteAnswer back into an Answer;
+// header returns a response header's value (http.Header.Get).
+func ReadAnswer(status int, header func(name string) string, body []byte) (Answer, error) {
+	a := Answer{ServedBy: header(HeaderServedBy), Replayed: header(HeaderReplayed) == "true"}
+	if s := header(HeaderSignal); s != "" {
 		sig, ok := ParseSignal(s)
 		if !ok || sig == SignalNone {
 			return Answer{}, fmt.Errorf("unknown %s %q", HeaderSignal, s)
@@ -185,7 +189,7 @@ func ReadAnswer(status int, h http.Header, body []byte) (Answer, error) {
 		a.Signal = sig
 		return a, nil
 	}
-	if v := h.Get(HeaderIndex); v != "" {
+	if v := header(HeaderIndex); v != "" {
 		i, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return Answer{}, fmt.Errorf("bad %s %q", HeaderIndex, v)

@@ -43,7 +43,7 @@ func TestAnAnswerCrossesTheWireWithItsSignalAndHeaders(t *testing.T) {
 	} {
 		w := httptest.NewRecorder()
 		WriteAnswer(w, a)
-		got, err := ReadAnswer(w.Code, w.Header(), w.Body.Bytes())
+		got, err := ReadAnswer(w.Code, w.Header().Get, w.Body.Bytes())
 		if err != nil {
 			t.Fatalf("%+v: %v", a, err)
 		}
@@ -67,7 +67,7 @@ func TestOnlyTheRuntimeSignalsARetry(t *testing.T) {
 	if a.Retry() || a.Outcome.Status != 500 {
 		t.Fatalf("a handler's ErrNotLeader: status %d, retry %v", a.Outcome.Status, a.Retry())
 	}
-	if _, err := ReadAnswer(503, http.Header{HeaderSignal: {"bogus"}}, nil); err == nil {
+	if _, err := ReadAnswer(503, http.Header{HeaderSignal: {"bogus"}}.Get, nil); err == nil {
 		t.Fatal("an unknown signal was accepted")
 	}
 }

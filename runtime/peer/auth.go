@@ -93,20 +93,28 @@ func (a *Auth) Enabled() bool { return len(a.key) > 0 }
 
 // Sign adds the authentication headers to req, whose body is body.
 func (a *Auth) Sign(req *http.Request, body []byte) error {
+	h, err := a.Headers(req.Method, req.URL.RequestURI(), req.Header.Get(HeaderIdempotencyKey), body, nil)
+	for i := 0; i < len(h); i += 2 {
+		req.Header.Set(h[i], h[i+1])
+	}
+	return err
+}
+
+// Headers appends to dst the authentication headers, as name, value pairs,
+// of a request with method, uri (path and query, escaped), Idempotency-Key
+// key and body. It appends nothing without a secret.
+func (a *Auth) Headers(method, uri, key string, body []byte, dst []string) ([]string, error) {
 	if !a.Enabled() {
-		return nil
+		return dst, nil
 	}
 	var nonce [16]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
-		return fmt.Errorf("peer: nonce: %w", err)
+		return dst, fmt.Errorf("peer: nonce: %w", err)
 	}
 	ts := strconv.FormatInt(a.now().UnixNano(), 10)
 	n := base64.RawURLEncoding.EncodeToString(nonce[:])
-	req.Header.Set(HeaderID, a.id)
-	req.Header.Set(HeaderTime, ts)
-	req.Header.Set(HeaderNonce, n)
-	req.Header.Set(HeaderSignature, base64.RawURLEncoding.EncodeToString(a.mac(a.id, ts, n, req.Method, req.URL.RequestURI(), req.Header.Get(HeaderIdempotencyKey), body)))
-	return nil
+	sig := base64.RawURLEncoding.EncodeToString(a.mac(a.id, ts, n, method, uri, key, body))
+	return append(dst, HeaderID, a.id, HeaderTime, ts, HeaderNonce, n, HeaderSignature, sig), nil
 }
 
 func (a *Auth) mac(id, ts, nonce, method, uri, key string, body []byte) []byte {

@@ -1,7 +1,8 @@
-package loadgen
+package h1
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -141,26 +142,45 @@ func TestConnReportsBrokenResponsesAndUnreachableServers(t *testing.T) {
 	}
 }
 
-func TestConnsGivesEachClientItsOwnConnections(t *testing.T) {
-	a, connsA := echoServer(t)
-	b, connsB := echoServer(t)
-	conns, closeAll := Conns(2, []string{a, b}, 5*time.Second)
-	for c := range conns {
-		for i := range conns[c] {
-			if _, err := conns[c][i].Do("POST", "/echo", []byte("{}"), nil); err != nil {
-				t.Fatal(err)
-			}
+func TestAReusedConnectionTheServerClosedWhileIdleSaysNoResponse(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.Config.IdleTimeout = 50 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	c := NewConn(strings.TrimPrefix(srv.URL, "http://"), 5*time.Second)
+	defer c.Close()
+	if _, err := c.Do("GET", "/", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the server has closed the idle connection: a read sees
+	// its end.
+	for c.nc.SetReadDeadline(time.Now().Add(5 * time.Second)); ; {
+		if _, err := c.r.Peek(1); err != nil {
+			break
 		}
 	}
-	if connsA.Load() != 2 || connsB.Load() != 2 {
-		t.Fatalf("connections: %d to the first server, %d to the second; want 2 each", connsA.Load(), connsB.Load())
+	_, err := c.Do("POST", "/", []byte(`{}`), nil)
+	if !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("a request on a connection the server closed: %v, want ErrNoResponse", err)
 	}
-	closeAll()
-	for c := range conns {
-		for _, cn := range conns[c] {
-			if cn.nc != nil {
-				t.Fatal("closeAll left a connection open")
-			}
-		}
+	if resp, err := c.Do("GET", "/", nil, nil); err != nil || string(resp.Body) != "ok" {
+		t.Fatalf("the next request dials again: %v %q", err, resp.Body)
+	}
+}
+
+func TestMaxBodyBoundsEveryKindOfBody(t *testing.T) {
+	addr, _ := echoServer(t)
+	c := NewConn(addr, 5*time.Second)
+	defer c.Close()
+	c.MaxBody = 8
+	if _, err := c.Do("POST", "/echo", []byte("a long body that echoes back"), nil); err == nil {
+		t.Fatal("a Content-Length body over MaxBody was read")
+	}
+	if _, err := c.Do("GET", "/chunked", nil, nil); err == nil {
+		t.Fatal("a chunked body over MaxBody was read")
+	}
+	c.MaxBody = 0
+	if _, err := c.Do("GET", "/chunked", nil, nil); err != nil {
+		t.Fatal(err)
 	}
 }
