@@ -96,8 +96,12 @@ func BenchmarkTransfersBesideSlowOnlyOnceCalls(b *testing.B) {
 	const accounts = 128
 	setupAccounts(c, accounts, 1<<40)
 	lead := c.waitLeader()
-	c.mustDo(lead, "POST", "/accounts/a0/mints", `{"amount":1}`)
-	c.mustDo(lead, "POST", "/mints/1/approve", "")
+	var mint struct {
+		ID uint64 `json:"id"`
+	}
+	mustJSON(b, c.mustDo(lead, "POST", "/accounts/a0/mints", `{"amount":1}`).body, &mint)
+	c.mustDo(lead, "POST", fmt.Sprintf("/mints/%d/approve", mint.ID), "")
+	receipt := fmt.Sprintf("/mints/%d/receipt", mint.ID)
 	c.client.Transport = &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
 	targets := []*testNode{lead}
 
@@ -114,7 +118,7 @@ func BenchmarkTransfersBesideSlowOnlyOnceCalls(b *testing.B) {
 					return
 				default:
 				}
-				r := c.do(lead, "POST", "/mints/1/receipt", "", "")
+				r := c.do(lead, "POST", receipt, "", "")
 				mu.Lock()
 				if r.status == http.StatusOK {
 					receipts++
