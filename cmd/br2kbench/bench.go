@@ -45,6 +45,7 @@ type options struct {
 	Clients      []int
 	LagClients   int
 	Failovers    int
+	Terminations int
 	GenerateRuns int
 	JSON, Keep   bool
 	Verbose      bool
@@ -65,13 +66,14 @@ type Report struct {
 	Accounts   int       `json:"accounts"`
 	EntryBytes int       `json:"entry_bytes"` // an encoded transfer entry
 
-	Load     []LoadPoint     `json:"load"`
-	RawPut   []RawPoint      `json:"etcd_put"`
-	RawTxn   []RawPoint      `json:"etcd_txn"` // Clients is the number of writers
-	TxnBest  float64         `json:"etcd_txn_best_entries_per_s"`
-	Lag      *LagResult      `json:"follower_lag,omitempty"`
-	Failover *FailoverResult `json:"failover,omitempty"`
-	Generate *GenerateResult `json:"generate,omitempty"`
+	Load      []LoadPoint      `json:"load"`
+	RawPut    []RawPoint       `json:"etcd_put"`
+	RawTxn    []RawPoint       `json:"etcd_txn"` // Clients is the number of writers
+	TxnBest   float64          `json:"etcd_txn_best_entries_per_s"`
+	Lag       *LagResult       `json:"follower_lag,omitempty"`
+	Failover  *FailoverResult  `json:"failover,omitempty"`
+	Terminate *TerminateResult `json:"terminate,omitempty"`
+	Generate  *GenerateResult  `json:"generate,omitempty"`
 }
 
 // LoadPoint is one closed-loop run of transfers.
@@ -142,6 +144,17 @@ type FailoverResult struct {
 	// and the new raft leader renews every lease, the dead br2k leader's
 	// included).
 	EtcdLeader []bool `json:"etcd_leader_killed_too"`
+}
+
+// TerminateResult is, per SIGTERM of the leader process (an operator
+// stopping it), the time until the process exited and the time until a write
+// through a surviving replica succeeded.
+type TerminateResult struct {
+	Rounds     int       `json:"rounds"`
+	Exit       []float64 `json:"exit_ms"`
+	ExitSum    Lat       `json:"exit"`
+	FirstWrite []float64 `json:"first_write_ms"`
+	WriteSum   Lat       `json:"first_write"`
 }
 
 // GenerateResult is the time of br2kgen on the example package.
@@ -259,6 +272,12 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 	if o.Failovers > 0 {
 		progress("failover: %d SIGKILLs of the leader", o.Failovers)
 		if rep.Failover, err = b.failover(ctx, o.Failovers, progress); err != nil {
+			return nil, err
+		}
+	}
+	if o.Terminations > 0 {
+		progress("terminate: %d SIGTERMs of the leader", o.Terminations)
+		if rep.Terminate, err = b.terminate(ctx, o.Terminations, progress); err != nil {
 			return nil, err
 		}
 	}
@@ -679,6 +698,54 @@ func (b *bench) failover(ctx context.Context, rounds int, progress func(string, 
 		return nil, err
 	}
 	res.Summary = lat(loadgen.Summarize(times))
+	return res, nil
+}
+
+// terminate stops the leader with SIGTERM rounds times, timing its exit and
+// the first write through a survivor, then restarts it.
+func (b *bench) terminate(ctx context.Context, rounds int, progress func(string, ...any)) (*TerminateResult, error) {
+	res := &TerminateResult{Rounds: rounds}
+	var exits, writes []time.Duration
+	for round := range rounds {
+		if _, err := b.c.WaitConverged(ctx); err != nil {
+			return nil, err
+		}
+		leader, err := b.c.Leader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var survivors []*proccluster.Node
+		for _, n := range b.c.Nodes {
+			if n != leader {
+				survivors = append(survivors, n)
+			}
+		}
+		start := time.Now()
+		exited := make(chan error, 1)
+		var exit time.Duration
+		go func() {
+			var err error
+			exit, err = b.c.Terminate(leader)
+			exited <- err
+		}()
+		w, werr := b.firstWrite(ctx, survivors, start)
+		if err := <-exited; err != nil {
+			return nil, err
+		}
+		if werr != nil {
+			return nil, fmt.Errorf("terminate round %d (%s): %w", round+1, leader.ID, werr)
+		}
+		progress("  SIGTERM %d of %s: exited after %v, first write after %v", round+1, leader.ID, exit.Round(time.Millisecond), w.Round(time.Millisecond))
+		exits, writes = append(exits, exit), append(writes, w)
+		res.Exit, res.FirstWrite = append(res.Exit, ms(exit)), append(res.FirstWrite, ms(w))
+		if err := b.c.Restart(ctx, leader); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := b.c.WaitConverged(ctx); err != nil {
+		return nil, err
+	}
+	res.ExitSum, res.WriteSum = lat(loadgen.Summarize(exits)), lat(loadgen.Summarize(writes))
 	return res, nil
 }
 

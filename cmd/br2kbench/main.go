@@ -14,11 +14,14 @@
 //   - failover: over -failovers SIGKILLs of the leader process, the time from
 //     the kill to the first successful write through a surviving replica,
 //     with the default configuration;
+//   - stopping: over -terminations SIGTERMs of the leader process, the time
+//     until it exited (it drains calls in flight and resigns) and until the
+//     first successful write through a surviving replica;
 //   - the time of go generate for the example package.
 //
 // Usage:
 //
-//	go run ./cmd/br2kbench [-phase 5s] [-clients 1,16,64,256] [-failovers 5] [-json] [-keep]
+//	go run ./cmd/br2kbench [-phase 5s] [-clients 1,16,64,256] [-failovers 5] [-terminations 3] [-json] [-keep]
 //
 // It stops every process it started, also on Ctrl-C or SIGTERM.
 package main
@@ -51,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&clients, "clients", "1,16,64,256", "comma-separated concurrent client counts")
 	fs.IntVar(&o.LagClients, "lag-clients", 16, "concurrent clients while measuring follower apply lag")
 	fs.IntVar(&o.Failovers, "failovers", 5, "leader SIGKILLs to time (0 skips failover)")
+	fs.IntVar(&o.Terminations, "terminations", 3, "leader SIGTERMs to time (0 skips them)")
 	fs.IntVar(&o.GenerateRuns, "generate-runs", 3, "timed go generate runs (0 skips)")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (binaries, configs, data, logs)")
@@ -67,8 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "br2kbench: -clients: %v\n", err)
 		return 2
 	}
-	if o.Phase <= 0 || o.LagClients < 1 || o.Failovers < 0 || o.GenerateRuns < 0 {
-		fmt.Fprintln(stderr, "br2kbench: -phase must be > 0, -lag-clients >= 1, -failovers and -generate-runs >= 0")
+	if o.Phase <= 0 || o.LagClients < 1 || o.Failovers < 0 || o.Terminations < 0 || o.GenerateRuns < 0 {
+		fmt.Fprintln(stderr, "br2kbench: -phase must be > 0, -lag-clients >= 1, -failovers, -terminations and -generate-runs >= 0")
 		return 2
 	}
 	o.Stderr = stderr

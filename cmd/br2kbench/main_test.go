@@ -41,7 +41,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("builds example/ledger and runs a cluster of replica processes; skipped with -short")
 	}
 	var out, errOut bytes.Buffer
-	args := []string{"-phase", "300ms", "-clients", "1,4", "-lag-clients", "4", "-failovers", "1", "-generate-runs", "1", "-json"}
+	args := []string{"-phase", "300ms", "-clients", "1,4", "-lag-clients", "4", "-failovers", "1", "-terminations", "1", "-generate-runs", "1", "-json"}
 	if code := run(context.Background(), args, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
 	}
@@ -63,13 +63,16 @@ func TestSmoke(t *testing.T) {
 	if rep.Failover == nil || len(rep.Failover.Times) != 1 || rep.Failover.Times[0] <= 0 {
 		t.Errorf("failover missing: %+v", rep.Failover)
 	}
+	if tr := rep.Terminate; tr == nil || len(tr.Exit) != 1 || tr.Exit[0] <= 0 || tr.FirstWrite[0] <= 0 {
+		t.Errorf("terminate timing missing: %+v", rep.Terminate)
+	}
 	if rep.Generate == nil || len(rep.Generate.Times) != 1 {
 		t.Errorf("generate timing missing: %+v", rep.Generate)
 	}
 	var table bytes.Buffer
 	writeTable(&table, &rep)
 	for _, want := range []string{"br2k transfers → leader", "br2k transfers → any replica", "etcd put, one per request",
-		"etcd txn of 64 puts", "follower apply lag, all", "failover, 1 leader SIGKILLs", "go generate", "targets"} {
+		"etcd txn of 64 puts", "follower apply lag, all", "failover, 1 leader SIGKILLs", "leader SIGTERM → exit, 1", "go generate", "targets"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}

@@ -43,6 +43,10 @@ func writeTable(w io.Writer, rep *Report) {
 		s := f.Summary
 		fmt.Fprintf(w, row, fmt.Sprintf("failover, %d leader SIGKILLs", f.Kills), "", "", f0(s.Min), f0(s.P50), "", "", f0(s.Max), "", "", "")
 	}
+	if t := rep.Terminate; t != nil {
+		fmt.Fprintf(w, row, fmt.Sprintf("leader SIGTERM → exit, %d", t.Rounds), "", "", f0(t.ExitSum.Min), f0(t.ExitSum.P50), "", "", f0(t.ExitSum.Max), "", "", "")
+		fmt.Fprintf(w, row, fmt.Sprintf("leader SIGTERM → first write, %d", t.Rounds), "", "", f0(t.WriteSum.Min), f0(t.WriteSum.P50), "", "", f0(t.WriteSum.Max), "", "", "")
+	}
 	if g := rep.Generate; g != nil {
 		s := g.Summary
 		fmt.Fprintf(w, row, fmt.Sprintf("go generate ./example/ledger, %d", s.N), "", "", f0(s.Min), f0(s.P50), "", "", f0(s.Max), "", "", "")

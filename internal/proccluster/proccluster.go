@@ -811,6 +811,33 @@ func (c *Cluster) Kill(n *Node) error {
 	}
 }
 
+// Terminate sends n's process SIGTERM, as an operator stopping it would, and
+// returns how long it took to exit (it counts as killed, not crashed). The
+// process's own shutdown decides; after 30s it is killed and that is an
+// error.
+func (c *Cluster) Terminate(n *Node) (time.Duration, error) {
+	n.mu.Lock()
+	start := time.Now()
+	if err := n.signalLocked(syscall.SIGTERM); err != nil {
+		n.mu.Unlock()
+		return 0, err
+	}
+	n.killed = true
+	n.stopped, n.frozen = false, false
+	exited := n.exited
+	n.mu.Unlock()
+	select {
+	case <-exited:
+		return time.Since(start), nil
+	case <-time.After(30 * time.Second):
+		n.mu.Lock()
+		n.signalLocked(syscall.SIGKILL)
+		n.mu.Unlock()
+		<-exited
+		return time.Since(start), fmt.Errorf("proccluster: %s did not exit 30s after SIGTERM", n.ID)
+	}
+}
+
 // Restart starts n's process again with the same config and data
 // directory (its etcd member rejoins the cluster) and returns once it serves
 // GET /br2k/status. n must not be running (Kill it first) nor partitioned.

@@ -1,7 +1,6 @@
 package proccluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/br2k/br2k/internal/syncbuf"
 	"github.com/br2k/br2k/runtime/replica"
 )
 
@@ -227,7 +227,7 @@ func TestClusterKillLeaderFailsOverAndRestartRejoins(t *testing.T) {
 }
 
 func TestClusterStoppedLeaderIsReplacedAndCatchesUpAfterCont(t *testing.T) {
-	var log syncBuffer
+	var log syncbuf.Buffer
 	c := startCluster(t, fast(Config{Log: &log}))
 	ctx := testContext(t)
 	leader, err := c.Leader(ctx)
@@ -388,24 +388,6 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // directStatus asks n's own listener, waiting longer than Status does (a
 // cut-off replica takes a second to give up reading the log head).
 func directStatus(ctx context.Context, n *Node) (replica.Status, error) {
@@ -425,4 +407,31 @@ func directStatus(ctx context.Context, n *Node) (replica.Status, error) {
 		return st, fmt.Errorf("status %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+func TestATerminatedLeaderHandsOverAndExits(t *testing.T) {
+	var log syncbuf.Buffer
+	c := startCluster(t, fast(Config{Log: &log}))
+	ctx := testContext(t)
+	leader, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openAccount(ctx, t, c, leader, "alice")
+	took, err := c.Terminate(leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGTERM to exit: %v", took)
+	if leader.Alive() || len(c.Crashes()) != 0 {
+		t.Fatalf("after Terminate: alive %v, crashes %q", leader.Alive(), c.Crashes())
+	}
+	next, err := c.Leader(ctx)
+	if err != nil || next == leader {
+		t.Fatalf("no other leader after SIGTERM: %v", err)
+	}
+	openAccount(ctx, t, c, next, "bob")
+	if !strings.Contains(log.String(), leader.ID+`: `) || !strings.Contains(log.String(), "leadership ended") {
+		t.Fatalf("the terminated leader did not log that it handed over:\n%s", log.String())
+	}
 }

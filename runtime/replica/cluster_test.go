@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/br2k/br2k/example/ledger"
+	"github.com/br2k/br2k/internal/syncbuf"
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/httpx"
 	"github.com/br2k/br2k/runtime/member"
@@ -58,7 +59,7 @@ type testNode struct {
 	rep     *replica.Replica
 	notary  *countingNotary
 	svc     runtime.Service
-	logs    *logBuffer // what the replica logged
+	logs    *syncbuf.Buffer // what the replica logged
 	srv     *http.Server
 	url     string
 	peer    *http.Server // the peer listener's server
@@ -80,26 +81,8 @@ func (n *countingNotary) Issue(ctx *runtime.Ctx, r ledger.Receipt) (string, erro
 	return fmt.Sprintf("%s-%d-mint%d", n.id, c, r.Mint), nil
 }
 
-// logBuffer keeps a replica's log lines for a test to look at.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testLogger logs to logs and, with BR2K_TEST_LOG set, to stderr too.
-func testLogger(logs *logBuffer) *slog.Logger {
+func testLogger(logs *syncbuf.Buffer) *slog.Logger {
 	var w io.Writer = logs
 	if os.Getenv("BR2K_TEST_LOG") != "" {
 		w = io.MultiWriter(logs, os.Stderr)
@@ -161,7 +144,7 @@ func (c *testCluster) startReplica(nd *testNode) {
 	if c.cfg.service != nil {
 		nd.svc = c.cfg.service(nd)
 	}
-	nd.logs = &logBuffer{}
+	nd.logs = &syncbuf.Buffer{}
 	auth, err := peer.NewAuth(nd.id, c.secret)
 	if err != nil {
 		t.Fatal(err)

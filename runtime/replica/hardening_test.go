@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/br2k/br2k/example/ledger"
+	"github.com/br2k/br2k/internal/syncbuf"
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/apply"
 	"github.com/br2k/br2k/runtime/httpx"
@@ -393,7 +394,7 @@ func TestASecondReplicaWithARunningReplicasIDIsRefused(t *testing.T) {
 	auth, _ := peer.NewAuth("r1", c.secret)
 	dup, err := replica.New(ledger.NewService(ledger.New(nil)), replica.Options{
 		ID: "r1", AdvertiseURL: "http://127.0.0.1:1", PeerURL: "http://127.0.0.1:2", PeerAuth: auth,
-		Client: nd.cli, Prefix: c.prefix, Logger: testLogger(&logBuffer{}),
+		Client: nd.cli, Prefix: c.prefix, Logger: testLogger(&syncbuf.Buffer{}),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -31,18 +31,10 @@ func (r *Replica) newPeerRouter() chi.Router {
 type leaderProposer struct{ r *Replica }
 
 func (p leaderProposer) Submit(w http.ResponseWriter, req *http.Request, call runtime.Call) {
-	r := p.r
-	key := req.Header.Get(httpx.HeaderIdempotencyKey)
-	if err := checkKey(key); err != nil {
-		runtime.WriteError(w, err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
-	defer cancel()
-	_, t, _ := r.currentLeader()
-	a := httpx.SignalAnswer(httpx.SignalNotLeader)
-	if t != nil {
-		a = r.leadCall(ctx, t, call, key)
-	}
-	httpx.WriteAnswer(w, a)
+	p.r.serveCall(w, req, func(ctx context.Context, key string) httpx.Answer {
+		if _, t, _ := p.r.currentLeader(); t != nil {
+			return p.r.leadCall(ctx, t, call, key)
+		}
+		return httpx.SignalAnswer(httpx.SignalNotLeader)
+	})
 }

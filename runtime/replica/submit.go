@@ -21,6 +21,12 @@ var _ runtime.Proposer = (*Replica)(nil)
 // leader's peer handler, which decodes and checks it again with the same
 // generated route. Implements runtime.Proposer for the public routes.
 func (r *Replica) Submit(w http.ResponseWriter, req *http.Request, call runtime.Call) {
+	r.serveCall(w, req, func(ctx context.Context, key string) httpx.Answer { return r.order(ctx, req, call, key) })
+}
+
+// serveCall checks the request's Idempotency-Key and writes the answer
+// that answer gives within the request timeout.
+func (r *Replica) serveCall(w http.ResponseWriter, req *http.Request, answer func(ctx context.Context, key string) httpx.Answer) {
 	key := req.Header.Get(httpx.HeaderIdempotencyKey)
 	if err := checkKey(key); err != nil {
 		runtime.WriteError(w, err)
@@ -28,7 +34,7 @@ func (r *Replica) Submit(w http.ResponseWriter, req *http.Request, call runtime.
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
 	defer cancel()
-	httpx.WriteAnswer(w, r.order(ctx, req, call, key))
+	httpx.WriteAnswer(w, answer(ctx, key))
 }
 
 // checkKey refuses an Idempotency-Key that is too long to be recorded or

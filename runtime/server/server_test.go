@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,11 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/br2k/br2k/example/ledger"
+	"github.com/br2k/br2k/internal/syncbuf"
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/config"
 	"github.com/br2k/br2k/runtime/member"
@@ -24,24 +23,6 @@ import (
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func post(t *testing.T, url, body string) (int, string) {
 	t.Helper()
@@ -66,7 +47,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestDevClusterServesOnEveryReplicaAndStopsOnCancel(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -128,6 +109,27 @@ func singleMemberConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
+// runNode starts and runs a replica of the ledger from cfg; stop ends it
+// and returns Run's error.
+func runNode(t *testing.T, cfg *config.Config) (n *server.Node, stop func() error) {
+	return runService(t, cfg, ledger.NewService(ledger.New(nil)))
+}
+
+// runService is runNode with the service given.
+func runService(t *testing.T, cfg *config.Config, svc runtime.Service) (n *server.Node, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, err := server.Start(ctx, cfg, svc, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancelRun := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(rctx) }()
+	return n, func() error { cancelRun(); return <-done }
+}
+
 func TestReplicaFromConfigEmbedsItsMemberAndServesTheFrontEnd(t *testing.T) {
 	cfg := singleMemberConfig(t)
 	dist := t.TempDir()
@@ -135,15 +137,7 @@ func TestReplicaFromConfigEmbedsItsMemberAndServesTheFrontEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.WebpackConfig.Dist = dist
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n, err := server.Start(ctx, cfg, ledger.NewService(ledger.New(nil)), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Run(rctx) }()
+	n, stop := runNode(t, cfg)
 	var code int
 	var body string
 	// The first write waits for the election.
@@ -161,8 +155,7 @@ func TestReplicaFromConfigEmbedsItsMemberAndServesTheFrontEnd(t *testing.T) {
 	if code, body := get(t, n.URL+"/br2k/status"); code != 200 || !strings.Contains(body, `"role":"leader"`) {
 		t.Fatalf("status: %d %s", code, body)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
 }
@@ -186,5 +179,43 @@ func TestStartErrorsNameTheConfigKey(t *testing.T) {
 	cfg.Replica.Listen = taken.Addr().String()
 	if _, err := server.Start(ctx, cfg, ledger.NewService(ledger.New(nil)), quiet); err == nil || !strings.Contains(err.Error(), "replica.listen") {
 		t.Errorf("port taken: err = %v", err)
+	}
+}
+
+// slowNotary takes 300ms per receipt and says when one has started.
+type slowNotary struct{ started chan struct{} }
+
+func (n slowNotary) Issue(ctx *runtime.Ctx, r ledger.Receipt) (string, error) {
+	n.started <- struct{}{}
+	time.Sleep(300 * time.Millisecond)
+	return "ref", nil
+}
+
+func TestStoppingANodeLetsTheCallsInFlightFinish(t *testing.T) {
+	notary := slowNotary{started: make(chan struct{}, 1)}
+	n, stop := runService(t, singleMemberConfig(t), ledger.NewService(ledger.New(notary)))
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if code, _ := post(t, n.URL+"/accounts", `{"id":"alice"}`); code == 200 {
+			break
+		}
+	}
+	for _, call := range [][2]string{{"/accounts/alice/mints", `{"amount":5}`}, {"/mints/1/approve", ""}} {
+		if code, body := post(t, n.URL+call[0], call[1]); code != 200 {
+			t.Fatalf("%s: %d %s", call[0], code, body)
+		}
+	}
+	done := make(chan string, 1)
+	go func() {
+		code, body := post(t, n.URL+"/mints/1/receipt", "")
+		done <- fmt.Sprint(code, " ", body)
+	}()
+	<-notary.started
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run after stop: %v", err)
+	}
+	t.Logf("stopped %v after the stop, with a 300ms call in flight", time.Since(start))
+	if got := <-done; !strings.HasPrefix(got, "200 ") {
+		t.Fatalf("the call in flight when the node stopped: %s, want 200", got)
 	}
 }

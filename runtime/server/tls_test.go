@@ -213,16 +213,8 @@ func TestListenersCloseConnectionsThatReadSlowlyOrIdle(t *testing.T) {
 	cfg := singleMemberConfig(t)
 	cfg.Replica.ReadTimeout = config.Duration{Duration: 300 * time.Millisecond}
 	cfg.Replica.IdleTimeout = config.Duration{Duration: 300 * time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n, err := server.Start(ctx, cfg, ledger.NewService(ledger.New(nil)), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Run(rctx) }()
-	defer func() { stop(); <-done }()
+	n, stop := runNode(t, cfg)
+	defer stop()
 
 	for _, tt := range []struct {
 		name, url string
@@ -246,5 +238,61 @@ func TestListenersCloseConnectionsThatReadSlowlyOrIdle(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: the server kept the connection open: %v", tt.name, err)
 		}
+	}
+}
+
+func TestAReplicaConnectsToAnEtcdWithAuthByUserAndPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ms, err := member.StartCluster(ctx, t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.CloseAll(ms)
+	admin, err := clientv3.New(clientv3.Config{Endpoints: member.ClientURLs(ms), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { _, err := admin.RoleAdd(ctx, "root"); return err },
+		func() error { _, err := admin.UserAdd(ctx, "root", "root-pw"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := admin.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin.Close()
+
+	withPassword := func(password string) *config.Config {
+		ports := make([]int, 2)
+		for i := range ports {
+			if ports[i], err = member.FreePort(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data := fmt.Sprintf(`{"replica": {"id": "r1", "listen": "127.0.0.1:%d", "peer-listen": "127.0.0.1:%d", "peer-secret": "auth-test-secret-0123"},
+		  "etcd": {"endpoints": [%q], "username": "root", "password": %q}}`, ports[0], ports[1], ms[0].ClientURL(), password)
+		cfg, err := config.ParseEnv([]byte(data), "auth.json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if _, err := server.Start(ctx, withPassword("wrong"), ledger.NewService(ledger.New(nil)), quiet); err == nil || !strings.Contains(err.Error(), "etcd") {
+		t.Fatalf("a wrong etcd password: Start returned %v, want an error naming etcd", err)
+	}
+	n, stop := runNode(t, withPassword("root-pw"))
+	defer stop()
+	var code int
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if code, body = post(t, n.URL+"/accounts", `{"id":"alice"}`); code == 200 {
+			break
+		}
+	}
+	if code != 200 {
+		t.Fatalf("a write through a replica on an etcd with auth: %d %s", code, body)
 	}
 }
