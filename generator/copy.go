@@ -54,31 +54,27 @@ func (c *copier) stateFunc() {
 	for _, f := range c.e.m.fields {
 		idx = append(idx, fieldIndex(stStruct, f.v))
 	}
-	newCopier := c.e.rt("NewCopier").Call(jen.Id("src"))
 	fields := c.fieldStmts(stStruct, idx)
 	var body []jen.Code
 	if value, ok := c.byKey[types.TypeString(c.e.m.state, nil)]; ok {
 		// The state type is reachable from its own fields: its value
 		// function holds the field copies.
 		body = []jen.Code{
-			jen.Id("dst").Op(":=").Id(value).Call(newCopier, jen.Op("*").Id("src")),
+			jen.Id("dst").Op(":=").Id(value).Call(cp(), jen.Op("*").Id("src")),
 			jen.Return(jen.Op("&").Id("dst")),
 		}
 	} else {
 		body = []jen.Code{jen.Id("dst").Op(":=").Op("*").Id("src")}
-		if len(fields) > 0 {
-			body = append([]jen.Code{cp().Op(":=").Add(newCopier)}, body...)
-		}
 		body = append(body, fields...)
 		body = append(body, jen.Return(jen.Op("&").Id("dst")))
 	}
 	name := c.stateFuncName()
 	fn := jen.Comment(fmt.Sprintf("%s deep-copies the replicated fields of src; the other fields", name)).Line().
-		Comment("are shared. One runtime.Copier serves the whole copy: a pointer or map").Line().
-		Comment("reached twice is copied once, a cycle copies to a cycle, and a pointer").Line().
-		Comment("to src stays a pointer to src, which holds the copy once it is assigned").Line().
-		Comment("back.").Line().
-		Func().Id(name).Params(jen.Id("src").Op("*").Id(st)).Op("*").Id(st).Block(body...)
+		Comment("are shared. c, begun on src (runtime.Begin), serves the whole copy: a").Line().
+		Comment("pointer or map reached twice is copied once, a cycle copies to a cycle,").Line().
+		Comment("and a pointer to src stays a pointer to src, which holds the copy once").Line().
+		Comment("it is assigned back.").Line().
+		Func().Id(name).Params(cp().Op("*").Add(c.e.rt("Copier")), jen.Id("src").Op("*").Id(st)).Op("*").Id(st).Block(body...)
 	c.funcs = append([]jen.Code{fn}, c.funcs...)
 }
 

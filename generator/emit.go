@@ -133,7 +133,11 @@ func (e *emitter) assertions() {
 func (e *emitter) service() {
 	st := e.stateName()
 	e.comment(fmt.Sprintf("Service is the br2k service of %s: its routes, dispatcher and codec.", st))
-	e.f.Type().Id("Service").Struct(jen.Id("state").Op("*").Id(st))
+	fields := []jen.Code{jen.Id("state").Op("*").Id(st)}
+	if e.has(annotations.KindReplicate) {
+		fields = append(fields, jen.Id("copier").Add(e.rt("Copier")).Comment("Checkpoint's memo, reused"))
+	}
+	e.f.Type().Id("Service").Struct(fields...)
 	e.f.Line()
 	e.f.Var().Id("_").Add(e.rt("Service")).Op("=").Parens(jen.Op("*").Id("Service")).Parens(jen.Nil())
 	e.f.Line()
@@ -308,7 +312,9 @@ func (e *emitter) checkpoint() {
 	var body []jen.Code
 	if e.has(annotations.KindReplicate) {
 		body = []jen.Code{
-			jen.Id("saved").Op(":=").Id(e.copier.stateFuncName()).Call(jen.Id("s").Dot("state")),
+			jen.Id("saved").Op(":=").Id(e.copier.stateFuncName()).Call(
+				e.rt("Begin").Call(jen.Op("&").Id("s").Dot("copier"), jen.Id("s").Dot("state")), jen.Id("s").Dot("state")),
+			jen.Id("s").Dot("copier").Dot("End").Call(),
 			jen.Return(jen.Func().Params().Block(jen.Op("*").Id("s").Dot("state").Op("=").Op("*").Id("saved"))),
 		}
 	} else {

@@ -41,6 +41,24 @@ func NewCopier[T any](root *T) *Copier {
 	return c
 }
 
+// Begin starts a copy of *root on c, like NewCopier, reusing c's memo: a
+// checkpoint per batch of calls then allocates no memo. Call End when the
+// copy is done.
+func Begin[T any](c *Copier, root *T) *Copier {
+	c.End()
+	if root != nil {
+		c.remember(root, root)
+	}
+	return c
+}
+
+// End forgets the copy's pointers (so that the memo holds no copy alive)
+// and keeps the memo's room for the next copy.
+func (c *Copier) End() {
+	clear(c.ptrs)
+	clear(c.maps)
+}
+
 func (c *Copier) remember(src, dst any) {
 	if c.ptrs == nil {
 		c.ptrs = map[any]any{}

@@ -28,7 +28,8 @@ var (
 
 // Service is the br2k service of Store: its routes, dispatcher and codec.
 type Service struct {
-	state *Store
+	state  *Store
+	copier runtime.Copier // Checkpoint's memo, reused
 }
 
 var _ runtime.Service = (*Service)(nil)
@@ -260,7 +261,8 @@ func (s *Service) RunOnce(ctx *runtime.Ctx, op string, payload []byte) runtime.O
 // Checkpoint deep-copies the replicated fields of the state and returns
 // a func that puts them back; call it at most once.
 func (s *Service) Checkpoint() (restore func()) {
-	saved := br2kCopyStore(s.state)
+	saved := br2kCopyStore(runtime.Begin(&s.copier, s.state), s.state)
+	s.copier.End()
 	return func() {
 		*s.state = *saved
 	}
@@ -294,12 +296,11 @@ func (s *Service) Restore(snapshot []byte) error {
 }
 
 // br2kCopyStore deep-copies the replicated fields of src; the other fields
-// are shared. One runtime.Copier serves the whole copy: a pointer or map
-// reached twice is copied once, a cycle copies to a cycle, and a pointer
-// to src stays a pointer to src, which holds the copy once it is assigned
-// back.
-func br2kCopyStore(src *Store) *Store {
-	c := runtime.NewCopier(src)
+// are shared. c, begun on src (runtime.Begin), serves the whole copy: a
+// pointer or map reached twice is copied once, a cycle copies to a cycle,
+// and a pointer to src stays a pointer to src, which holds the copy once
+// it is assigned back.
+func br2kCopyStore(c *runtime.Copier, src *Store) *Store {
 	dst := *src
 	dst.Values = runtime.CloneMap(c, src.Values)
 	dst.Accounts = runtime.CloneMap(c, src.Accounts)

@@ -178,7 +178,7 @@ func TestFailingHandlersLeaveTheStateUnchanged(t *testing.T) {
 // a handler makes before failing cannot reach the saved state.
 func TestDeepCopyIsIndependentOfTheOriginal(t *testing.T) {
 	h := funded(t, nil)
-	saved := br2kCopyLedger(h.state)
+	saved := br2kCopyLedger(runtime.NewCopier(h.state), h.state)
 	h.state.Accounts["alice"].Balance = 0
 	h.state.Accounts["dave"] = &Account{ID: "dave"}
 	h.state.Mints[0].Amount = 1
