@@ -41,6 +41,9 @@ type Node struct {
 	URL string
 	// PeerURL is where the peer listener listens.
 	PeerURL string
+	// AdvertiseURL and PeerAdvertiseURL are where clients and the other
+	// replicas reach them (the config's, or the bound URL for port 0).
+	AdvertiseURL, PeerAdvertiseURL string
 
 	cfg     *config.Config
 	logger  *slog.Logger
@@ -75,9 +78,9 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 	if n.ln, n.URL, err = listen("replica.listen", r.Listen, pubTLS); err != nil {
 		return nil, err
 	}
-	advertise := r.AdvertiseURL
+	n.AdvertiseURL = r.AdvertiseURL
 	if port(r.Listen) == "0" {
-		advertise = n.URL
+		n.AdvertiseURL = n.URL
 	}
 	peerServerTLS, peerClientTLS, err := peerTLS(r.PeerTLS)
 	if err != nil {
@@ -86,9 +89,9 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 	if n.peerLn, n.PeerURL, err = listen("replica.peer-listen", r.PeerListen, peerServerTLS); err != nil {
 		return nil, err
 	}
-	peerAdvertise := r.PeerAdvertiseURL
+	n.PeerAdvertiseURL = r.PeerAdvertiseURL
 	if port(r.PeerListen) == "0" {
-		peerAdvertise = n.PeerURL
+		n.PeerAdvertiseURL = n.PeerURL
 	}
 	auth, err := peer.NewAuth(r.ID, []byte(r.PeerSecret.Reveal()))
 	if err != nil {
@@ -123,7 +126,7 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 		return nil, fmt.Errorf("etcd.endpoints: connect: %w", err)
 	}
 	n.Replica, err = replica.New(svc, replica.Options{
-		ID: r.ID, AdvertiseURL: advertise, PeerURL: peerAdvertise, PeerAuth: auth, PeerTLS: peerClientTLS,
+		ID: r.ID, AdvertiseURL: n.AdvertiseURL, PeerURL: n.PeerAdvertiseURL, PeerAuth: auth, PeerTLS: peerClientTLS,
 		Client: n.cli, Prefix: cfg.Etcd.Prefix,
 		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: r.MaxBatch,
 		RequestTimeout: r.RequestTimeout.Duration, LeaderProbe: leaderProbe(r.LeaderProbe.Duration),
@@ -265,7 +268,8 @@ func (n *Node) announce(ctx context.Context) {
 			case leader == "":
 				role, leader = "follower (no leader yet)", "none"
 			}
-			n.logger.Info("replica serving", "replica", n.cfg.Replica.ID, "public", n.URL, "peer", n.PeerURL, "etcd", etcd, "role", role, "leader", leader)
+			n.logger.Info("replica serving", "replica", n.cfg.Replica.ID, "public", n.AdvertiseURL, "listen", n.ln.Addr().String(),
+				"peer", n.PeerAdvertiseURL, "peer_listen", n.peerLn.Addr().String(), "etcd", etcd, "role", role, "leader", leader)
 			return
 		}
 		select {
