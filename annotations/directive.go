@@ -180,6 +180,10 @@ func ParseDirective(text string, pos token.Position) (*Directive, List) {
 			diags.Add(opos, CodeBadOption, "bad maxbody value %q (want a positive number of bytes, optionally suffixed KiB or MiB, e.g. maxbody=4KiB)", val)
 			continue
 		}
+		if n > MaxBodyLimit {
+			diags.Add(opos, CodeBadOption, "maxbody=%s is over 1MiB, the most one log entry holds: a larger request could never be ordered", val)
+			continue
+		}
 		d.MaxBody = n
 	}
 	if !usable {
@@ -198,6 +202,11 @@ func validMethod(m string) bool {
 }
 
 // parseSize parses a positive byte count with an optional KiB or MiB suffix.
+// MaxBodyLimit is the largest maxbody: a call travels in one log entry,
+// which holds at most 1 MiB (runtime/log.MaxAppendBytes; a generator test
+// checks that the two agree).
+const MaxBodyLimit = 1 << 20
+
 func parseSize(s string) (int64, bool) {
 	mult := int64(1)
 	switch {

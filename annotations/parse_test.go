@@ -86,6 +86,8 @@ func TestDirectiveErrorsArePositionedAtTheOffendingToken(t *testing.T) {
 			`ledger.go:6:26: BR2K105: unknown option "maxbody" (want maxbody=N)`},
 		{"bad size suffix", "//br2k:replicate POST /a maxbody=4KB",
 			`ledger.go:6:26: BR2K105: bad maxbody value "4KB" (want a positive number of bytes, optionally suffixed KiB or MiB, e.g. maxbody=4KiB)`},
+		{"size over one log entry", "//br2k:replicate POST /a maxbody=2MiB",
+			`ledger.go:6:26: BR2K105: maxbody=2MiB is over 1MiB, the most one log entry holds: a larger request could never be ordered`},
 		{"zero size", "//br2k:replicate POST /a maxbody=0",
 			`ledger.go:6:26: BR2K105: bad maxbody value "0" (want a positive number of bytes, optionally suffixed KiB or MiB, e.g. maxbody=4KiB)`},
 		{"negative size", "//br2k:replicate POST /a maxbody=-1",
@@ -263,7 +265,7 @@ func (l *L) Zed() {}
 //br2k:onlyonce	GET	/
 func (l *L) Alpha() {}
 
-//br2k:replicate DELETE /x maxbody=2MiB
+//br2k:replicate DELETE /x maxbody=1MiB
 func (l *L) Mid() {}
 
 //br2k:onlyonce PATCH /y maxbody=100
@@ -291,7 +293,7 @@ func (l *L) Nop() {}
 	}
 	want := []route{
 		{"Alpha", "onlyonce", "GET", "/", 0, nil},
-		{"Mid", "replicate", "DELETE", "/x", 2 << 20, nil},
+		{"Mid", "replicate", "DELETE", "/x", 1 << 20, nil},
 		{"Nop", "onlyonce", "PATCH", "/y", 100, nil},
 		{"Zed", "replicate", "POST", "/accounts/{id}/mints/{n}", 4096, []string{"id@ledger.go:10:33", "n@ledger.go:10:44"}},
 	}

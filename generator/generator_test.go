@@ -12,6 +12,7 @@ import (
 
 	"github.com/br2k/br2k/annotations"
 	"github.com/br2k/br2k/internal/testmod"
+	rlog "github.com/br2k/br2k/runtime/log"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files (testdata/gen/*/br2k_gen.golden, testdata/errors/*/want.txt) with the current output")
@@ -212,5 +213,11 @@ func TestGeneratedFileHeader(t *testing.T) {
 	// An onlyonce-only service needs no rollback copy.
 	if bytes.Contains(res.Code, []byte("br2kCopy")) {
 		t.Errorf("onlyonce-only service has copy functions")
+	}
+}
+
+func TestTheMaxbodyLimitIsOneLogEntry(t *testing.T) {
+	if annotations.MaxBodyLimit != rlog.MaxAppendBytes {
+		t.Fatalf("annotations.MaxBodyLimit = %d, runtime/log.MaxAppendBytes = %d: a route could accept a body no log entry holds", annotations.MaxBodyLimit, rlog.MaxAppendBytes)
 	}
 }

@@ -56,7 +56,7 @@ func runtimeItoa(n int64) string {
 
 // Put stores an item.
 //
-//br2k:replicate PUT /items/{kind}/{id}/{shard}/{lvl}/{hidden} maxbody=2MiB
+//br2k:replicate PUT /items/{kind}/{id}/{shard}/{lvl}/{hidden} maxbody=1MiB
 func (s *Store) Put(ctx *runtime.Ctx, in ItemRef) (Item, error) {
 	it := Item{Kind: in.Kind, ID: in.ID, Shard: in.Shard, Level: in.Level, Hidden: in.Hidden, Note: in.Note}
 	if s.Items == nil {
