@@ -129,7 +129,10 @@ func (r *Replica) runHandler(ctx context.Context, t *term, call runtime.Call, ke
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			r.logger.Error("onlyonce handler panicked", "op", call.Op, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if ok, dropped := r.panicLog.allow(); ok {
+				r.logger.Error("onlyonce handler panicked", "op", call.Op, "panic", fmt.Sprint(v), "stack", string(debug.Stack()),
+					"panics_not_logged_since_last", dropped)
+			}
 			out, panicked = apply.PanicOutcome(call.Op), true
 		}
 	}()
@@ -155,8 +158,10 @@ func (s *readSection) Unlock() {
 	held := time.Since(s.start)
 	s.r.stateMu.RUnlock()
 	if held > s.r.opts.SlowRead {
-		s.r.logger.Warn("an onlyonce read section held the state for long; no entry was applied meanwhile",
-			"op", s.op, "held", held.Round(time.Millisecond), "hint", "do I/O outside ctx.Read")
+		if ok, dropped := s.r.slowReadLog.allow(); ok {
+			s.r.logger.Warn("an onlyonce read section held the state for long; no entry was applied meanwhile",
+				"op", s.op, "held", held.Round(time.Millisecond), "hint", "do I/O outside ctx.Read", "not_logged_since_last", dropped)
+		}
 	}
 }
 

@@ -176,6 +176,9 @@ type Replica struct {
 	waiting atomic.Int64 // GET /br2k/wait calls in progress
 	digest  digestCache
 
+	// Log limits for lines a buggy handler could repeat on every call.
+	panicLog, slowReadLog logLimit
+
 	// refuses is the leader probe (refuses in watchdog.go); tests replace
 	// it to make one follower's network fail.
 	refuses func(base string, timeout time.Duration) bool
@@ -207,6 +210,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		inflight: map[string]*onceCall{},
 		refuses:  refuses,
 	}
+	r.panicLog.period, r.slowReadLog.period = time.Second, time.Second
 	r.machine = apply.New(svc, apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic})
 	r.public = httpx.NewRouter(r.logger)
 	r.public.Use(captureBody)
@@ -312,7 +316,10 @@ func (r *Replica) Run(ctx context.Context) error {
 
 // logPanic logs a handler panic recovered by the apply machine.
 func (r *Replica) logPanic(e *runtime.Entry, v any, stack []byte) {
-	r.logger.Error("replicated handler panicked; the call was undone", "op", e.Op, "index", e.Index, "panic", fmt.Sprint(v), "stack", string(stack))
+	if ok, dropped := r.panicLog.allow(); ok {
+		r.logger.Error("replicated handler panicked; the call was undone", "op", e.Op, "index", e.Index, "panic", fmt.Sprint(v), "stack", string(stack),
+			"panics_not_logged_since_last", dropped)
+	}
 }
 
 // observe keeps r.leader current for forwarding.
