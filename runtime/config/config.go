@@ -88,6 +88,11 @@ type Replica struct {
 	// it revoke the leader's lease rather than wait for it to expire.
 	// Default 100ms; "0s" turns the probe off; at most 10s.
 	LeaderProbe Duration `json:"leader-probe"`
+	// StallTimeout is how long a leader's apply loop may make no progress
+	// while entries it committed wait (a replicated handler that blocks)
+	// before it resigns. Default 3s; must be > 0. Raise it if applying one
+	// batch can take longer (a very large state's checkpoint).
+	StallTimeout Duration `json:"stall-timeout"`
 	// MaxBatch is the most requests the leader orders in one etcd
 	// transaction (one log batch, also cut at 1 MiB). Default 256; 1..1024.
 	MaxBatch int `json:"max-batch"`
@@ -378,6 +383,7 @@ func (c *Config) fill(present map[string]bool) {
 	dur("replica.write-timeout", &r.WriteTimeout, r.RequestTimeout.Duration+5*time.Second)
 	dur("replica.idle-timeout", &r.IdleTimeout, 2*time.Minute)
 	dur("replica.leader-probe", &r.LeaderProbe, 100*time.Millisecond)
+	dur("replica.stall-timeout", &r.StallTimeout, 3*time.Second)
 	num("replica.max-batch", &r.MaxBatch, 256)
 
 	s := &c.ServiceRegistry

@@ -60,7 +60,7 @@ func sec(d time.Duration) Duration { return Duration{d} }
 func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 	want := &Config{
 		Replica: Replica{RequestTimeout: sec(10 * time.Second), ReadTimeout: sec(10 * time.Second), WriteTimeout: sec(15 * time.Second),
-			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), MaxBatch: 256},
+			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
@@ -212,6 +212,7 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"short peer secret", func(c *Config) { c.Replica.PeerSecret = NewSecret("short") }, "replica.peer-secret", "at least 16 bytes, has 5"},
 		{"write-timeout not above request-timeout", func(c *Config) { c.Replica.WriteTimeout = sec(10 * time.Second) }, "replica.write-timeout", "longer than replica.request-timeout"},
 		{"read-timeout zero", func(c *Config) { c.Replica.ReadTimeout = sec(0) }, "replica.read-timeout", "> 0"},
+		{"stall-timeout zero", func(c *Config) { c.Replica.StallTimeout = sec(0) }, "replica.stall-timeout", "> 0"},
 		{"https client-url without client-tls", func(c *Config) {
 			c.Etcd.Embed.ClientURL = "https://127.0.0.1:2379"
 			c.Etcd.TLS = &TLSFiles{CAFile: "ca"}

@@ -97,6 +97,7 @@ func (c *Config) Validate() error {
 	v.positive("replica.request-timeout", r.RequestTimeout)
 	v.positive("replica.read-timeout", r.ReadTimeout)
 	v.positive("replica.idle-timeout", r.IdleTimeout)
+	v.positive("replica.stall-timeout", r.StallTimeout)
 	if r.WriteTimeout.Duration <= r.RequestTimeout.Duration {
 		v.add("replica.write-timeout", "must be longer than replica.request-timeout (%s), got %s", r.RequestTimeout, r.WriteTimeout)
 	}

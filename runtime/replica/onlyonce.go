@@ -87,7 +87,9 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 		// Not started by this call: the key's record answered (an
 		// outcome, or interrupted), or the start was not appended (not
 		// leader, unknown), and the handler did not run.
-		start.answer.Replayed = start.answer.Signal == httpx.SignalNone
+		// An applied start entry that did not start the call answered
+		// from the key's record.
+		start.answer.Replayed = start.answer.Signal == httpx.SignalNone && start.answer.Index > 0
 		c.answer = start.answer
 		return start.answer
 	}
