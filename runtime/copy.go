@@ -71,21 +71,27 @@ func (c *Copier) remember(src, dst any) {
 // elem(c, *src), remembered before elem runs so that a cycle back to src
 // gets this copy.
 func CopyPtr[T any](c *Copier, src *T, elem func(*Copier, T) T) *T {
-	if src == nil {
-		return nil
-	}
-	if dst, ok := c.ptrs[src]; ok {
-		return dst.(*T)
-	}
-	dst := new(T)
-	c.remember(src, dst)
-	*dst = elem(c, *src)
-	return dst
+	return copyPtr(c, src, elem)
 }
 
 // ClonePtr is CopyPtr for a T that assignment deep-copies (numbers,
 // strings, time.Time and arrays and structs of those).
-func ClonePtr[T any](c *Copier, src *T) *T {
+func ClonePtr[T any](c *Copier, src *T) *T { return copyPtr(c, src, nil) }
+
+// CopyBigInt returns the copy of src: nil for nil, the copy made earlier in
+// this run if src was copied already, and otherwise a new big.Int of the
+// same value.
+func CopyBigInt(c *Copier, src *big.Int) *big.Int { return copyPtr(c, src, copyBigInt) }
+
+// copyBigInt copies a big.Int's value: assignment would share its digits.
+func copyBigInt(_ *Copier, v big.Int) big.Int {
+	var d big.Int
+	d.Set(&v)
+	return d
+}
+
+// copyPtr is CopyPtr, with a nil elem copying the value by assignment.
+func copyPtr[T any](c *Copier, src *T, elem func(*Copier, T) T) *T {
 	if src == nil {
 		return nil
 	}
@@ -93,23 +99,12 @@ func ClonePtr[T any](c *Copier, src *T) *T {
 		return dst.(*T)
 	}
 	dst := new(T)
-	*dst = *src
 	c.remember(src, dst)
-	return dst
-}
-
-// CopyBigInt returns the copy of src: nil for nil, the copy made earlier in
-// this run if src was copied already, and otherwise a new big.Int of the
-// same value.
-func CopyBigInt(c *Copier, src *big.Int) *big.Int {
-	if src == nil {
-		return nil
+	if elem == nil {
+		*dst = *src
+	} else {
+		*dst = elem(c, *src)
 	}
-	if dst, ok := c.ptrs[src]; ok {
-		return dst.(*big.Int)
-	}
-	dst := new(big.Int).Set(src)
-	c.remember(src, dst)
 	return dst
 }
 

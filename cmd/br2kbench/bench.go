@@ -645,6 +645,23 @@ func transferEntrySize() int {
 	return len(rlog.EncodeEntry(e))
 }
 
+// settledLeader waits until the replicas agree and returns the leader and
+// the other replicas.
+func (b *bench) settledLeader(ctx context.Context) (leader *proccluster.Node, survivors []*proccluster.Node, err error) {
+	if _, err := b.c.WaitConverged(ctx); err != nil {
+		return nil, nil, err
+	}
+	if leader, err = b.c.Leader(ctx); err != nil {
+		return nil, nil, err
+	}
+	for _, n := range b.c.Nodes {
+		if n != leader {
+			survivors = append(survivors, n)
+		}
+	}
+	return leader, survivors, nil
+}
+
 // failover kills the leader rounds times. Each round waits until the
 // replicas agree, SIGKILLs the leader's process, has writers send transfers
 // through both surviving replicas until one succeeds, then restarts the
@@ -658,18 +675,9 @@ func (b *bench) failover(ctx context.Context, rounds int, progress func(string, 
 	defer cli.Close()
 	var times []time.Duration
 	for round := range rounds {
-		if _, err := b.c.WaitConverged(ctx); err != nil {
-			return nil, err
-		}
-		leader, err := b.c.Leader(ctx)
+		leader, survivors, err := b.settledLeader(ctx)
 		if err != nil {
 			return nil, err
-		}
-		var survivors []*proccluster.Node
-		for _, n := range b.c.Nodes {
-			if n != leader {
-				survivors = append(survivors, n)
-			}
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		st, err := cli.Status(sctx, leader.ClientURL)
@@ -707,18 +715,9 @@ func (b *bench) terminate(ctx context.Context, rounds int, progress func(string,
 	res := &TerminateResult{Rounds: rounds}
 	var exits, writes []time.Duration
 	for round := range rounds {
-		if _, err := b.c.WaitConverged(ctx); err != nil {
-			return nil, err
-		}
-		leader, err := b.c.Leader(ctx)
+		leader, survivors, err := b.settledLeader(ctx)
 		if err != nil {
 			return nil, err
-		}
-		var survivors []*proccluster.Node
-		for _, n := range b.c.Nodes {
-			if n != leader {
-				survivors = append(survivors, n)
-			}
 		}
 		start := time.Now()
 		exited := make(chan error, 1)

@@ -70,6 +70,9 @@ var ErrNoResponse = errors.New("h1: connection ended before the response")
 // SetDeadline bounds the next Do with t instead of the timeout.
 func (c *Conn) SetDeadline(t time.Time) { c.deadline = t }
 
+// Open reports whether a connection is open: the next Do reuses it.
+func (c *Conn) Open() bool { return c.nc != nil }
+
 // IdleFor is how long the open connection has been idle since its last Do
 // (0 when no connection is open).
 func (c *Conn) IdleFor() time.Duration {

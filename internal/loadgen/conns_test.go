@@ -42,7 +42,7 @@ func TestConnsGivesEachClientItsOwnConnections(t *testing.T) {
 	closeAll()
 	for c := range conns {
 		for _, cn := range conns[c] {
-			if cn.IdleFor() != 0 {
+			if cn.Open() {
 				t.Fatal("closeAll left a connection open")
 			}
 		}

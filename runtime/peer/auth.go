@@ -15,7 +15,6 @@
 package peer
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -185,15 +184,4 @@ func (a *Auth) remember(nonce [16]byte, now int64) error {
 	a.seen[nonce] = now
 	a.expiry = append(a.expiry, nonceAt{nonce: nonce, at: now})
 	return nil
-}
-
-// ReadBody reads a request body of at most limit bytes. ok is false when it
-// is longer.
-func ReadBody(r io.Reader, limit int64) (body []byte, ok bool, err error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	return buf.Bytes(), n <= limit, nil
 }

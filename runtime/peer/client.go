@@ -135,7 +135,7 @@ func (c *Client) conn(leaderURL string) (*h1.Conn, error) {
 // release keeps cn for reuse if it is still open and the pool has room.
 func (c *Client) release(leaderURL string, cn *h1.Conn) {
 	c.mu.Lock()
-	if c.url == leaderURL && cn.IdleFor() > 0 && len(c.idle) < maxIdle {
+	if c.url == leaderURL && cn.Open() && len(c.idle) < maxIdle {
 		c.idle = append(c.idle, cn)
 		cn = nil
 	}

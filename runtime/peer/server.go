@@ -52,7 +52,7 @@ func Authenticate(auth *Auth, maxBody int64, log *slog.Logger) func(http.Handler
 					"a forwarded call's body is at most %d bytes (one log entry)", maxBody))
 				return
 			}
-			body, ok, err := ReadBody(r.Body, maxBody)
+			body, ok, err := readBody(r.Body, maxBody)
 			if err != nil {
 				runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "read body: %v", err))
 				return
@@ -76,4 +76,15 @@ func Authenticate(auth *Auth, maxBody int64, log *slog.Logger) func(http.Handler
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// readBody reads a request body of at most limit bytes. ok is false when it
+// is longer.
+func readBody(r io.Reader, limit int64) (body []byte, ok bool, err error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	return buf.Bytes(), n <= limit, nil
 }

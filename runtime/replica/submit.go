@@ -78,9 +78,7 @@ func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Cal
 			case errors.Is(err, peer.ErrNotDelivered) || key != "":
 				// Not delivered, or delivered with a key: retrying cannot
 				// run the call twice.
-				if !errors.Is(err, peer.ErrNotDelivered) || ctx.Err() == nil {
-					r.logger.Debug("forward to leader failed; retrying", "leader", leader.ID, "err", err)
-				}
+				r.logger.Debug("forward to leader failed; retrying", "leader", leader.ID, "err", err)
 				a = httpx.SignalAnswer(httpx.SignalNoLeader)
 			case ctx.Err() != nil:
 				return httpx.SignalAnswer(httpx.SignalOutcomeUnknown)
