@@ -20,6 +20,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/br2k/br2k/internal/etcdbench"
 	"github.com/br2k/br2k/internal/loadgen"
 	"github.com/br2k/br2k/internal/proccluster"
 	"github.com/br2k/br2k/runtime"
@@ -242,7 +243,7 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 			}
 		}
 		progress("raw etcd puts: %d clients", n)
-		rate, err := rlog.RawPutRate(ctx, cli, fmt.Sprintf("/br2kbench/put/%d/", n), n, o.Phase)
+		rate, err := etcdbench.RawPutRate(ctx, cli, fmt.Sprintf("/br2kbench/put/%d/", n), n, o.Phase)
 		if err != nil {
 			return nil, fmt.Errorf("raw etcd puts at %d clients: %w", n, err)
 		}
@@ -626,7 +627,7 @@ func (b *bench) waitRTT(ctx context.Context, f *proccluster.Node, loadDone <-cha
 func (b *bench) rawTxn(ctx context.Context, cli *clientv3.Client, rep *Report) error {
 	rep.EntryBytes = transferEntrySize()
 	for _, w := range []int{1, 4} {
-		rate, err := rlog.RawTxnRate(ctx, cli, fmt.Sprintf("/br2kbench/txn/%d/", w), w, txnBatch, rep.EntryBytes, b.o.Phase)
+		rate, err := etcdbench.RawTxnRate(ctx, cli, fmt.Sprintf("/br2kbench/txn/%d/", w), w, txnBatch, rep.EntryBytes, b.o.Phase)
 		if err != nil {
 			return fmt.Errorf("raw etcd transactions, %d writers: %w", w, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/br2k/br2k/runtime"
 )
 
 // benchPayloadSize is the payload of a benchmark entry: a small JSON request.
@@ -28,7 +30,7 @@ func BenchmarkAppend(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			entries := BenchEntries(ld.Term, batch, benchPayloadSize)
+			entries := benchEntries(ld.Term, batch, benchPayloadSize)
 			n := 0
 			for b.Loop() {
 				for i, e := range entries {
@@ -68,63 +70,6 @@ func BenchmarkPut(b *testing.B) {
 	b.ReportMetric(float64(puts.Load())/b.Elapsed().Seconds(), "puts/s")
 }
 
-// BenchmarkRawRates runs the exported measurement loops briefly and reports
-// their rates; with -benchtime=1x it is a quick survey of the cluster.
-func BenchmarkRawRates(b *testing.B) {
-	ctx, cli := testContext(b), sharedClient(b)
-	const d = time.Second
-	for i := 0; b.Loop(); i++ {
-		p := testPrefix(b) + strconv.Itoa(i) + "/"
-		put, err := RawPutRate(ctx, cli, p+"put/", 16, d)
-		if err != nil {
-			b.Fatal(err)
-		}
-		txn, err := RawTxnRate(ctx, cli, p+"txn/", 1, 64, benchPayloadSize, d)
-		if err != nil {
-			b.Fatal(err)
-		}
-		app, err := AppendRate(ctx, cli, p+"append/", 64, benchPayloadSize, d)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(put, "puts/s(16-clients)")
-		b.ReportMetric(txn, "txn-entries/s(batch-64)")
-		b.ReportMetric(app, "append-entries/s(batch-64)")
-	}
-}
-
-func TestRateHelpersMeasure(t *testing.T) {
-	ctx, cli := testContext(t), sharedClient(t)
-	p := testPrefix(t)
-	const d = 200 * time.Millisecond
-	put, err := RawPutRate(ctx, cli, p+"put/", 4, d)
-	if err != nil || put <= 0 {
-		t.Fatalf("RawPutRate = %v, %v", put, err)
-	}
-	txn, err := RawTxnRate(ctx, cli, p+"txn/", 2, 16, 100, d)
-	if err != nil || txn <= 0 {
-		t.Fatalf("RawTxnRate = %v, %v", txn, err)
-	}
-	app, err := AppendRate(ctx, cli, p+"append/", 16, 100, d)
-	if err != nil || app <= 0 {
-		t.Fatalf("AppendRate = %v, %v", app, err)
-	}
-	// The appended log is whole.
-	l := New(cli, p+"append/")
-	h, _, err := l.Head(ctx)
-	if err != nil || h == 0 || h%16 != 0 {
-		t.Fatalf("head after AppendRate = %d, %v", h, err)
-	}
-	es, _, err := l.Read(ctx, 1, 0)
-	if err != nil || uint64(len(es)) != h {
-		t.Fatalf("read %d entries, %v; want %d", len(es), err, h)
-	}
-	if _, err := RawTxnRate(ctx, cli, p, 1, 0, 1, d); err == nil {
-		t.Error("RawTxnRate with batch 0 succeeded")
-	}
-	t.Logf("puts/s %.0f, txn entries/s %.0f, append entries/s %.0f", put, txn, app)
-}
-
 // BenchmarkReadNearTheHead reads the last entries of logs of growing length
 // from inside a batch, as a restarted follower catching up does: the cost
 // should not grow with the log below the index read.
@@ -137,7 +82,7 @@ func BenchmarkReadNearTheHead(b *testing.B) {
 			const batch = 4
 			// Write the batches directly: Append one at a time would
 			// take longer than the benchmark.
-			entries := BenchEntries(ld.Term, batch, benchPayloadSize)
+			entries := benchEntries(ld.Term, batch, benchPayloadSize)
 			for k := range batches {
 				for i, e := range entries {
 					e.Index = uint64(k*batch + i + 1)
@@ -158,4 +103,22 @@ func BenchmarkReadNearTheHead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchEntries returns n replicate entries of term with payloadSize-byte
+// payloads and indices 1..n, for benchmarks to re-index and append.
+func benchEntries(term int64, n, payloadSize int) []*runtime.Entry {
+	payload := make([]byte, payloadSize)
+	for i := range payload {
+		payload[i] = 'x'
+	}
+	es := make([]*runtime.Entry, n)
+	for i := range es {
+		es[i] = &runtime.Entry{
+			Index: uint64(i + 1), Term: term, Kind: runtime.KindReplicate, Op: "Transfer",
+			Subject: runtime.Subject{ID: "bench", Index: uint64(i + 1)},
+			Time:    int64(i), Seed: uint64(i), Payload: payload,
+		}
+	}
+	return es
 }

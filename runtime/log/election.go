@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -347,4 +348,35 @@ func (e *Election) waitChange(ctx context.Context, rev int64) bool {
 		}
 	}
 	return false
+}
+
+// Holds reports whether the election key key still exists with
+// CreateRevision term, from a linearizable read: true means that the
+// leadership of term had not ended when the read ran, so no other replica
+// led then. An error means the read failed and says nothing.
+func (e *Election) Holds(ctx context.Context, key string, term int64) (bool, error) {
+	resp, err := e.cli.Get(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("log: election: read key %q: %w", key, err)
+	}
+	return len(resp.Kvs) > 0 && resp.Kvs[0].CreateRevision == term, nil
+}
+
+// Revoke deposes the leader of term: if the current leader's key has
+// CreateRevision term, its lease is revoked, which deletes the key (and
+// whatever else the lease holds) and ends that leadership in etcd at once;
+// the holder sees its Done close when its session notices. If term no
+// longer leads, Revoke does nothing and returns nil.
+func (e *Election) Revoke(ctx context.Context, term int64) error {
+	resp, err := e.cli.Get(ctx, e.prefix+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return fmt.Errorf("log: election: read leader: %w", err)
+	}
+	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != term {
+		return nil
+	}
+	if _, err := e.cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil && !errors.Is(rpctypes.Error(err), rpctypes.ErrLeaseNotFound) {
+		return fmt.Errorf("log: election: revoke the lease of term %d: %w", term, err)
+	}
+	return nil
 }

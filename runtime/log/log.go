@@ -81,7 +81,9 @@ const indexWidth = 20
 // Log is a replicated log under one key prefix of an etcd cluster. It holds
 // no state besides its client and prefix: its methods are safe for
 // concurrent use, and several Logs (in one or many processes) may share a
-// prefix; Append's fence serialises their writes.
+// prefix; Append's fence serialises their writes. It implements the Log
+// interface of runtime/replica, whose comment states the contract;
+// runtime/log/memlog implements the same contract in memory, for tests.
 type Log struct {
 	cli       *clientv3.Client
 	prefix    string
@@ -210,7 +212,7 @@ func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 //     with a *FencedError that is not Deposed and whose Head is the last
 //     index of the batch.
 func (l *Log) Append(ctx context.Context, f Fence, entries []*runtime.Entry) error {
-	if err := checkAppend(f, entries); err != nil {
+	if err := CheckAppend(f, entries); err != nil {
 		return err
 	}
 	headCmp := clientv3.Compare(clientv3.CreateRevision(l.headKey), "=", 0)
@@ -254,7 +256,11 @@ func isNoSpace(err error) bool {
 	return errors.Is(err, rpctypes.ErrNoSpace) || errors.Is(rpctypes.Error(err), rpctypes.ErrNoSpace)
 }
 
-func checkAppend(f Fence, entries []*runtime.Entry) error {
+// CheckAppend checks Append's arguments other than their size: f names an
+// election key and a positive term, and entries are 1..MaxAppend non-nil
+// entries with indices f.Head+1, f.Head+2, .... Every implementation of the
+// log refuses, writing nothing, what it refuses.
+func CheckAppend(f Fence, entries []*runtime.Entry) error {
 	if f.ElectionKey == "" || f.Term <= 0 {
 		return fmt.Errorf("log: append: fence %+v has no election key or term", f)
 	}

@@ -17,6 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/br2k/br2k/internal/etcdbench"
 	"github.com/br2k/br2k/internal/loadgen"
 	"github.com/br2k/br2k/runtime"
 	rlog "github.com/br2k/br2k/runtime/log"
@@ -108,12 +109,12 @@ func BenchmarkCluster(b *testing.B) {
 	for i := range 3 {
 		var r round
 		r.leader = measure("leader", 64, true)
-		put, err := rlog.RawPutRate(ctx, cli, fmt.Sprintf("/bench/put%d/", i), 64, phase)
+		put, err := etcdbench.RawPutRate(ctx, cli, fmt.Sprintf("/bench/put%d/", i), 64, phase)
 		if err != nil {
 			b.Fatal(err)
 		}
 		r.put = put
-		if r.putAtLdr, err = rlog.RawPutRate(ctx, atLeader, fmt.Sprintf("/bench/putl%d/", i), 64, phase); err != nil {
+		if r.putAtLdr, err = etcdbench.RawPutRate(ctx, atLeader, fmt.Sprintf("/bench/putl%d/", i), 64, phase); err != nil {
 			b.Fatal(err)
 		}
 		r.any = measure("any", 64, true)
@@ -151,11 +152,11 @@ func BenchmarkCluster(b *testing.B) {
 		Subject: runtime.Subject{ID: "r1", Index: 1 << 20}, Time: time.Now().UnixNano(), Seed: 1 << 60, Key: "c12-3456",
 		Payload: []byte(`{"from":"a100","to":"a101","amount":123}`)}
 	size := len(rlog.EncodeEntry(sample))
-	txn1, err := rlog.RawTxnRate(ctx, cli, "/bench/txn1/", 1, 64, size, phase)
+	txn1, err := etcdbench.RawTxnRate(ctx, cli, "/bench/txn1/", 1, 64, size, phase)
 	if err != nil {
 		b.Fatal(err)
 	}
-	txn4, err := rlog.RawTxnRate(ctx, cli, "/bench/txn4/", 4, 64, size, phase)
+	txn4, err := etcdbench.RawTxnRate(ctx, cli, "/bench/txn4/", 4, 64, size, phase)
 	if err != nil {
 		b.Fatal(err)
 	}

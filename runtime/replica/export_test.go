@@ -1,7 +1,50 @@
 package replica
 
-import "time"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // SetProbe replaces r's leader probe, so that a test can make one
 // follower's view of the leader fail. Call it before Run.
 func SetProbe(r *Replica, refuses func(base string, timeout time.Duration) bool) { r.refuses = refuses }
+
+// WaitApplied waits until r has applied index.
+func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
+	return r.waitApplied(ctx, index)
+}
+
+// StateDigest snapshots r's state now (not the status cache) and returns
+// the applied index and the snapshot's SHA-256.
+func StateDigest(r *Replica) (uint64, string, error) {
+	r.stateMu.RLock()
+	defer r.stateMu.RUnlock()
+	snap, err := r.svc.Snapshot()
+	if err != nil {
+		return 0, "", err
+	}
+	sum := sha256.Sum256(snap)
+	return r.machine.Applied(), hex.EncodeToString(sum[:]), nil
+}
+
+// WaitQueued waits until at least n calls wait in the queue of r's current
+// term, to be appended.
+func WaitQueued(ctx context.Context, r *Replica, n int) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		t := r.term
+		r.mu.Unlock()
+		if t != nil && len(t.queue) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

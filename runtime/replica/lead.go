@@ -23,6 +23,7 @@ type term struct {
 	lead    *rlog.Leadership
 	ctx     context.Context // ends when leadership ends
 	cancel  context.CancelFunc
+	runCtx  context.Context // Run's: ends when the replica stops
 	queue   chan *proposal
 	ready   chan struct{} // closed once the replica applied the log head found at election
 	stopped chan struct{} // closed when the appender has exited; nothing queued after is appended
@@ -119,6 +120,7 @@ func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
 		rng:     rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 	}
 	t.ctx, t.cancel = context.WithCancel(ctx)
+	t.runCtx = ctx
 	t.reads.confirm = func() error { return r.confirmLeadership(t) }
 	go func() {
 		select {
@@ -142,7 +144,9 @@ func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
 
 // endTerm stops the term's appender. Calls still queued were never
 // appended and are answered "not leader" by the appender; calls already
-// appended are answered by the apply loop when their index is applied.
+// appended are answered by the apply loop when their index is applied, and
+// those whose append's outcome was unknown by settle if nothing takes their
+// index.
 func (r *Replica) endTerm(t *term) {
 	t.cancel()
 	r.mu.Lock()
@@ -188,6 +192,7 @@ func (r *Replica) lead(t *term) {
 	defer func() {
 		r.drain(t)
 		close(t.stopped)
+		go r.settle(t)
 	}()
 	// The head found now bounds every entry of earlier terms: applying up
 	// to it before serving makes reads linearizable and entry time monotone.
@@ -279,6 +284,14 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 		e.Time = now
 		e.Seed = t.rng.Uint64()
 		entries[i] = e
+		if old := r.waiters[e.Index]; old != nil {
+			// A call of an earlier term of this replica whose append's
+			// outcome was unknown and is not settled yet: this term read
+			// the head after that term's key was gone (it could not have
+			// won before), and appends above it, so that call was never
+			// appended.
+			old.answer(httpx.SignalAnswer(httpx.SignalNotLeader), false)
+		}
 		r.waiters[e.Index] = p
 	}
 	r.mu.Unlock()
@@ -379,6 +392,57 @@ func containsOwn(got []*runtime.Entry, e *runtime.Entry) bool {
 	for _, g := range got {
 		if g.Index == e.Index {
 			return g.Term == e.Term && g.Subject == e.Subject
+		}
+	}
+	return false
+}
+
+// settle answers, after term t ended, the calls of t that wait for an
+// append whose outcome was unknown when the term ended (or whose fence
+// failed when the log could not be read). The apply loop answers such a
+// call when an entry takes its index, its own or another leader's; but if
+// no entry comes, its caller would wait for its whole timeout and then be
+// told the outcome is unknown. Once t's election key is gone (a
+// linearizable read), no append fenced on it can pass any more, so the
+// head read after that bounds every entry t will ever have: the calls above
+// it were certainly not appended, and are told to retry. settle returns when
+// no call of t waits, or when the replica stops.
+func (r *Replica) settle(t *term) {
+	backoff := 20 * time.Millisecond
+	for r.waitersOf(t) {
+		ctx, cancel := context.WithTimeout(t.runCtx, r.opts.RequestTimeout)
+		holds, err := r.elect.Holds(ctx, t.lead.Key, t.lead.Term)
+		var head uint64
+		if err == nil && !holds {
+			head, _, err = r.log.Head(ctx)
+		}
+		cancel()
+		if err == nil && !holds {
+			r.mu.Lock()
+			for i, p := range r.waiters {
+				if p.entry.Term == t.lead.Term && i > head {
+					delete(r.waiters, i)
+					p.answer(httpx.SignalAnswer(httpx.SignalNotLeader), false)
+				}
+			}
+			r.mu.Unlock()
+			return // those at or below head are the apply loop's
+		}
+		sleep(t.runCtx, backoff)
+		if t.runCtx.Err() != nil {
+			return
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// waitersOf reports whether calls appended in term t wait for an answer.
+func (r *Replica) waitersOf(t *term) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.waiters {
+		if p.entry.Term == t.lead.Term {
+			return true
 		}
 	}
 	return false

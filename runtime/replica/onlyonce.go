@@ -223,15 +223,19 @@ func (b *readBarrier) rounds() {
 func (r *Replica) confirmLeadership(t *term) error {
 	ctx, cancel := context.WithTimeout(t.ctx, r.opts.RequestTimeout)
 	defer cancel()
-	resp, err := r.opts.Client.Get(ctx, t.lead.Key)
+	holds, err := r.elect.Holds(ctx, t.lead.Key, t.lead.Term)
 	if err != nil {
 		return err
 	}
-	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.lead.Term {
+	if !holds {
 		r.logger.Warn("election key gone: stepping down", "term", t.lead.Term)
 		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		r.elect.Resign(rctx)
 		cancel()
+		// End the term now, not when Done's watcher gets to it: the
+		// reads waiting on this confirmation check t.ctx to tell "not
+		// leader" (retried with the next leader) from "unavailable".
+		t.cancel()
 		return fmt.Errorf("replica: no longer leads term %d", t.lead.Term)
 	}
 	return nil

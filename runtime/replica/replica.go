@@ -5,15 +5,19 @@
 // public handler and forwards calls it does not lead to the leader's peer
 // handler, which only authenticated replicas reach.
 //
-// Files by concern: replica.go (options, Run), apply.go (follow and apply),
-// lead.go (campaign, terms, appends), submit.go (ordering a call, forwarding),
-// onlyonce.go (onlyonce calls, read index), peerapi.go (the peer handler),
-// status.go (status and wait), watchdog.go (failure detection).
+// Files by concern: replica.go (options, Run), seams.go (the log, election
+// and roster interfaces the replica consumes, and their contracts),
+// apply.go (follow and apply), lead.go (campaign, terms, appends),
+// submit.go (ordering a call, forwarding), onlyonce.go (onlyonce calls, read
+// index), peerapi.go (the peer handler), status.go (status and wait),
+// watchdog.go (failure detection). Scenario tests (scenario_test.go,
+// testdata/scenario) run replicas on runtime/log/memlog's in-memory log.
 //
 // Goroutines, all owned by Run and stopped when its context ends:
 //   - follow: log.Follow → applyBatch, the only writer of the state;
-//   - campaign: election → startTerm/endTerm, and per term one appender and
-//     one apply-stall monitor;
+//   - campaign: election → startTerm/endTerm, and per term one appender,
+//     one apply-stall monitor and, once the term ended, one settler of its
+//     unanswered calls;
 //   - observe: election.Observe → who leads, for forwarding;
 //   - watchLeader: on followers, asks for a crashed leader's lease to be
 //     revoked, with the agreement of most followers;
@@ -60,10 +64,20 @@ type Options struct {
 	// cluster's CA, and this replica's certificate for mutual TLS.
 	PeerTLS *tls.Config
 	// Client is connected to the etcd cluster holding the log. The caller
-	// owns it and closes it after Run returns.
+	// owns it and closes it after Run returns. It may be nil when Log,
+	// Election and Roster are all set.
 	Client *clientv3.Client
 	// Prefix is the service's etcd key prefix, e.g. /br2k/ledger/.
+	// Required with Client.
 	Prefix string
+	// Log, Election and Roster, when set, replace the etcd log, election
+	// and roster that New builds from Client and Prefix (tests inject
+	// runtime/log/memlog's). Each must honour its interface's contract.
+	// The caller owns them; Run closes the Election on the way out, as it
+	// does its own.
+	Log      Log
+	Election Election
+	Roster   Roster
 	// SessionTTL is the election lease TTL; a dead leader is replaced after
 	// about this long. Default 2s.
 	SessionTTL time.Duration
@@ -107,9 +121,9 @@ func (o *Options) setDefaults() error {
 		return errors.New("replica: Options.PeerURL is empty")
 	case o.PeerAuth == nil:
 		return errors.New("replica: Options.PeerAuth is nil")
-	case o.Client == nil:
-		return errors.New("replica: Options.Client is nil")
-	case o.Prefix == "":
+	case o.Client == nil && (o.Log == nil || o.Election == nil || o.Roster == nil):
+		return errors.New("replica: Options.Client is nil (it may be only when Log, Election and Roster are all set)")
+	case o.Client != nil && o.Prefix == "":
 		return errors.New("replica: Options.Prefix is empty")
 	}
 	if o.SessionTTL <= 0 {
@@ -147,9 +161,9 @@ func (o *Options) setDefaults() error {
 type Replica struct {
 	opts   Options
 	svc    runtime.Service
-	log    *rlog.Log
-	elect  *rlog.Election
-	roster *rlog.Roster
+	log    Log
+	elect  Election
+	roster Roster
 	fwd    *peer.Client
 	public chi.Router
 	peers  chi.Router
@@ -170,7 +184,7 @@ type Replica struct {
 	term      *term                // non-nil while this replica leads
 	waiters   map[uint64]*proposal // proposals in flight, by the index they were given
 	inflight  map[string]*onceCall // keyed onlyonce calls running on this leader
-	member    *rlog.Membership     // this replica's place in the roster, while Run runs
+	member    Membership           // this replica's place in the roster, while Run runs
 	running   bool
 
 	waiting atomic.Int64 // GET /br2k/wait calls in progress
@@ -199,9 +213,9 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 	r := &Replica{
 		opts:     opts,
 		svc:      svc,
-		log:      rlog.New(opts.Client, opts.Prefix),
-		elect:    rlog.NewElection(opts.Client, opts.Prefix, opts.SessionTTL),
-		roster:   rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL),
+		log:      opts.Log,
+		elect:    opts.Election,
+		roster:   opts.Roster,
 		fwd:      peer.NewClient(opts.PeerAuth, opts.PeerTLS),
 		logger:   opts.Logger.With("replica", opts.ID),
 		progress: make(chan struct{}),
@@ -209,6 +223,15 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		waiters:  map[uint64]*proposal{},
 		inflight: map[string]*onceCall{},
 		refuses:  refuses,
+	}
+	if r.log == nil {
+		r.log = rlog.New(opts.Client, opts.Prefix)
+	}
+	if r.elect == nil {
+		r.elect = rlog.NewElection(opts.Client, opts.Prefix, opts.SessionTTL)
+	}
+	if r.roster == nil {
+		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
 	r.panicLog.period, r.slowReadLog.period = time.Second, time.Second
 	r.machine = apply.New(svc, apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic})

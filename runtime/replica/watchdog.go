@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
+	rlog "github.com/br2k/br2k/runtime/log"
 )
 
 // probeStrikes is how many refused connections in a row make a follower
@@ -84,24 +84,23 @@ func (r *Replica) watchLeader(ctx context.Context) {
 func (r *Replica) suspectLeader(ctx context.Context, leader peerInfo, suspectTerm *int64) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	resp, err := r.opts.Client.Get(ctx, r.opts.Prefix+"election/", clientv3.WithFirstCreate()...)
-	if err != nil {
-		return err
-	}
-	if len(resp.Kvs) == 0 {
+	value, term, err := r.elect.Leader(ctx)
+	if errors.Is(err, rlog.ErrNoLeader) {
 		return nil
 	}
-	kv := resp.Kvs[0]
-	var holder peerInfo
-	if json.Unmarshal(kv.Value, &holder) != nil || holder != leader {
-		return nil // leadership has moved on already
-	}
-	suspects, replicas, err := r.member.Suspect(ctx, kv.CreateRevision)
 	if err != nil {
 		return err
 	}
-	first := *suspectTerm != kv.CreateRevision
-	*suspectTerm = kv.CreateRevision
+	var holder peerInfo
+	if json.Unmarshal([]byte(value), &holder) != nil || holder != leader {
+		return nil // leadership has moved on already
+	}
+	suspects, replicas, err := r.member.Suspect(ctx, term)
+	if err != nil {
+		return err
+	}
+	first := *suspectTerm != term
+	*suspectTerm = term
 	followers := replicas - 1
 	if suspects*2 <= followers {
 		if first {
@@ -109,9 +108,8 @@ func (r *Replica) suspectLeader(ctx context.Context, leader peerInfo, suspectTer
 		}
 		return nil
 	}
-	r.logger.Warn("leader refuses connections on most followers; revoking its lease", "leader", leader.ID, "term", kv.CreateRevision, "suspects", suspects, "followers", followers)
-	_, err = r.opts.Client.Revoke(ctx, clientv3.LeaseID(kv.Lease))
-	return err
+	r.logger.Warn("leader refuses connections on most followers; revoking its lease", "leader", leader.ID, "term", term, "suspects", suspects, "followers", followers)
+	return r.elect.Revoke(ctx, term)
 }
 
 // refuses reports whether the host of base refuses TCP connections on its

@@ -1,4 +1,7 @@
-package log
+// Package etcdbench holds measurement loops that compare br2k's log with raw
+// etcd on one cluster, for br2kbench and the benchmarks; nothing in a
+// service uses it.
+package etcdbench
 
 import (
 	"context"
@@ -9,11 +12,11 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/runtime"
+	rlog "github.com/br2k/br2k/runtime/log"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Measurement loops for comparing br2k with raw etcd on one cluster. They
-// write under the prefix given and leave what they wrote in place; run them
+// The measurement loops write under the prefix given and leave what they wrote in place; run them
 // on a prefix of their own. Each returns a rate over the wall time of the
 // whole run; an error from any worker ends the run and is returned.
 
@@ -38,7 +41,7 @@ func RawPutRate(ctx context.Context, cli *clientv3.Client, prefix string, client
 // per transaction.
 func RawTxnRate(ctx context.Context, cli *clientv3.Client, prefix string, clients, batch, valueSize int, d time.Duration) (entriesPerSec float64, err error) {
 	if batch < 1 || batch > 128 {
-		return 0, fmt.Errorf("log: raw txn rate: batch %d not in 1..128", batch)
+		return 0, fmt.Errorf("etcdbench: raw txn rate: batch %d not in 1..128", batch)
 	}
 	value := string(make([]byte, valueSize))
 	return runWorkers(ctx, clients, d, func(ctx context.Context, worker int, n uint64) (int, error) {
@@ -57,13 +60,13 @@ func RawTxnRate(ctx context.Context, cli *clientv3.Client, prefix string, client
 // a time (a leader's appends are serial: each is fenced on the head the
 // previous one made), for d, and returns the entries appended per second.
 // It resigns before it returns. Another leader of the same prefix makes it
-// fail with ErrFenced.
+// fail with log.ErrFenced.
 func AppendRate(ctx context.Context, cli *clientv3.Client, prefix string, batch, payloadSize int, d time.Duration) (entriesPerSec float64, err error) {
-	if batch < 1 || batch > MaxAppend {
-		return 0, fmt.Errorf("log: append rate: batch %d not in 1..%d", batch, MaxAppend)
+	if batch < 1 || batch > rlog.MaxAppend {
+		return 0, fmt.Errorf("etcdbench: append rate: batch %d not in 1..%d", batch, rlog.MaxAppend)
 	}
-	l := New(cli, prefix)
-	el := NewElection(cli, prefix, 5*time.Second)
+	l := rlog.New(cli, prefix)
+	el := rlog.NewElection(cli, prefix, 5*time.Second)
 	defer el.Close()
 	ld, err := el.Campaign(ctx, "append-rate")
 	if err != nil {
@@ -78,7 +81,7 @@ func AppendRate(ctx context.Context, cli *clientv3.Client, prefix string, batch,
 		for i, e := range entries {
 			e.Index = head + 1 + uint64(i)
 		}
-		if err := l.Append(ctx, Fence{ElectionKey: ld.Key, Term: ld.Term, Head: head}, entries); err != nil {
+		if err := l.Append(ctx, rlog.Fence{ElectionKey: ld.Key, Term: ld.Term, Head: head}, entries); err != nil {
 			return 0, err
 		}
 		head += uint64(batch)
@@ -109,7 +112,7 @@ func BenchEntries(term int64, n, payloadSize int) []*runtime.Entry {
 // returned per second. All goroutines have ended when it returns.
 func runWorkers(ctx context.Context, workers int, d time.Duration, op func(ctx context.Context, worker int, n uint64) (int, error)) (float64, error) {
 	if workers < 1 {
-		return 0, fmt.Errorf("log: rate: %d workers", workers)
+		return 0, fmt.Errorf("etcdbench: rate: %d workers", workers)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
