@@ -228,7 +228,7 @@ func parseSize(s string) (int64, bool) {
 
 // suggestDirective returns the known directive name closest to a misspelt one, or "".
 func suggestDirective(name string) string {
-	known := []string{"onlyonce", "replicate", "state"}
+	known := []string{MarkAnyOrder, "onlyonce", "replicate", "state", MarkTrust}
 	for _, k := range known {
 		if strings.EqualFold(name, k) {
 			return k

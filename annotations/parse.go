@@ -16,6 +16,9 @@ type Package struct {
 	// Routes are the route directives on methods of the state type, sorted
 	// by handler name.
 	Routes []*Route
+	// Marks are the //br2k:any-order and //br2k:trust comments, in file
+	// order.
+	Marks []*Mark
 }
 
 // State is the //br2k:state type.
@@ -68,6 +71,16 @@ func Parse(fset *token.FileSet, files []*ast.File) (*Package, List) {
 		for _, g := range f.Comments {
 			for _, c := range g.List {
 				if !IsDirective(c.Text) {
+					if d := nearMiss(c.Text, fset.Position(c.Slash)); d != nil {
+						diags = append(diags, d)
+					}
+					continue
+				}
+				if m, ds, ok := parseMark(c.Text, fset.Position(c.Slash)); ok {
+					diags = append(diags, ds...)
+					if m != nil {
+						pkg.Marks = append(pkg.Marks, m)
+					}
 					continue
 				}
 				seenAny = true

@@ -195,8 +195,14 @@ func TestPackageLevelErrors(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"no directives", "package p\n\n// br2k:replicate POST /a is prose, not a directive.\nfunc (s *S) A() {}\n\n/*br2k:state*/\ntype S struct{}\n",
+		{"no directives", "package p\n\n// br2k: the prose of a doc comment, not a directive.\nfunc (s *S) A() {}\n\n/*br2k:state*/\ntype S struct{}\n",
 			[]string{"ledger.go:1:1: BR2K100: package p has no //br2k: directives (want //br2k:state on the state struct type and //br2k:replicate or //br2k:onlyonce on its handler methods)"}},
+		{"near misses", "package p\n\n// br2k:replicate POST /a\nfunc (s *S) A() {}\n\n//BR2K:state\ntype S struct{}\n",
+			[]string{
+				"ledger.go:1:1: BR2K100: package p has no //br2k: directives (want //br2k:state on the state struct type and //br2k:replicate or //br2k:onlyonce on its handler methods)",
+				"ledger.go:3:1: BR2K151: \"// br2k:replicate POST /a\" is not a directive as written, so it is ignored; did you mean //br2k:replicate POST /a?\n\tdirectives are written like //go: ones: two slashes, no space, lower-case br2k, no space before the colon",
+				"ledger.go:6:1: BR2K151: \"//BR2K:state\" is not a directive as written, so it is ignored; did you mean //br2k:state?\n\tdirectives are written like //go: ones: two slashes, no space, lower-case br2k, no space before the colon",
+			}},
 		{"no state", "package p\n\ntype S struct{}\n\n//br2k:replicate POST /a\nfunc (s *S) A() {}\n\n//br2k:onlyonce GET /b\nfunc B() {}\n",
 			[]string{
 				"ledger.go:5:1: BR2K108: no //br2k:state type in package p; mark the state struct type with //br2k:state",

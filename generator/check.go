@@ -36,18 +36,32 @@ type op struct {
 	method  string
 	path    string
 	maxBody int64 // 0: runtime.DefaultMaxBody
+	noBody  bool  // a GET whose input fields are all parameters: no body to decode
 	in      types.Type
 	out     types.Type
-	params  []*pathParam
+	params  []*param // path parameters in path order, then query parameters in field order
 }
 
-// pathParam binds a route parameter to a field of the handler's input.
-type pathParam struct {
-	name  string     // {name}
-	field string     // the input field's Go name
-	typ   types.Type // the field's type
-	parse string     // "" (string), "Bool", "Int" or "Uint": the runtime.Parse*Param
-	bits  int        // bit size for Int/Uint; 0 means strconv.IntSize (int, uint)
+// param binds a path or query parameter to a field of the handler's input.
+type param struct {
+	name     string // {name}, or the query key
+	query    bool
+	field    *types.Var // the input field
+	kind     string     // "String", "Bool", "Int" or "Uint": the runtime constructor's suffix
+	slice    bool       // a query parameter bound to a slice, one element per occurrence
+	required bool       // query:"name,required"
+}
+
+// constructor is the runtime function that makes the param:
+// runtime.PathUint, runtime.QueryStrings.
+func (p *param) constructor() string {
+	if !p.query {
+		return "Path" + p.kind
+	}
+	if p.slice {
+		return "Query" + p.kind + "s"
+	}
+	return "Query" + p.kind
 }
 
 // checker holds what the checks of one package share.
@@ -56,6 +70,12 @@ type checker struct {
 	fset  *token.FileSet
 	info  *types.Info
 	diags annotations.List
+
+	// Input fields whose query tag was checked, and those reported as
+	// binding a query parameter another field binds: a type taken by
+	// several handlers is reported once.
+	queryChecked  map[*types.Var]bool
+	queryConflict map[*types.Var]bool
 }
 
 func (c *checker) pos(p token.Pos) token.Position { return c.fset.Position(p) }
@@ -73,7 +93,7 @@ func (c *checker) typeString(t types.Type) string { return types.TypeString(t, c
 
 // check validates the package's types against its directives.
 func check(pkg *packages.Package, ann *annotations.Package) (*model, annotations.List) {
-	c := &checker{pkg: pkg.Types, fset: pkg.Fset, info: pkg.TypesInfo}
+	c := &checker{pkg: pkg.Types, fset: pkg.Fset, info: pkg.TypesInfo, queryChecked: map[*types.Var]bool{}, queryConflict: map[*types.Var]bool{}}
 	m := &model{pkg: pkg.Types}
 	if !c.checkState(m, ann.State) {
 		return nil, c.diags
@@ -159,7 +179,7 @@ func (c *checker) checkRoute(m *model, r *annotations.Route) *op {
 		isRuntimeCtxPtr(sig.Params().At(0).Type()) &&
 		types.Identical(sig.Results().At(1).Type(), types.Universe.Lookup("error").Type())
 	if !ok {
-		c.diags.Add(c.pos(r.Func.Pos()), annotations.CodeSignature, "%s: method %s must be func(*runtime.Ctx, In) (Out, error), has %s",
+		c.diags.Add(c.pos(r.Func.Pos()), annotations.CodeSignature, "%s: method %s must be func(*br2k.Ctx, In) (Out, error), has %s",
 			r.Kind.Directive(), r.Handler, c.signatureString(sig))
 		return nil
 	}
@@ -207,16 +227,20 @@ func (c *checker) checkRoute(m *model, r *annotations.Route) *op {
 		}
 		o.params = append(o.params, pp)
 	}
+	query, ok := c.queryParams(r, o.in, inStruct, o.params)
+	good = good && ok
 	if !good {
 		return nil
 	}
+	o.params = append(o.params, query...)
+	o.noBody = o.method == "GET" && allBound(inStruct, o.params)
 	return o
 }
 
 // bindParam finds the field of the input struct that path parameter p binds
 // to: the one whose JSON name (tag name, or field name without a tag) is p's
 // name, so that the parameter and a body field of that name are one value.
-func (c *checker) bindParam(r *annotations.Route, p annotations.Param, inType types.Type, in *types.Struct) *pathParam {
+func (c *checker) bindParam(r *annotations.Route, p annotations.Param, inType types.Type, in *types.Struct) *param {
 	var matches []*types.Var
 	for i := 0; i < in.NumFields(); i++ {
 		f := in.Field(i)
@@ -252,33 +276,155 @@ func (c *checker) bindParam(r *annotations.Route, p annotations.Param, inType ty
 		return nil
 	}
 	f := matches[0]
-	pp := &pathParam{name: p.Name, field: f.Name(), typ: f.Type()}
-	b, _ := f.Type().Underlying().(*types.Basic)
-	kind := types.Invalid
-	if b != nil {
-		kind = b.Kind()
-	}
-	switch kind {
-	case types.String:
-	case types.Bool:
-		pp.parse = "Bool"
-	case types.Int, types.Int8, types.Int16, types.Int32, types.Int64:
-		pp.parse, pp.bits = "Int", intBits[kind]
-	case types.Uint, types.Uint8, types.Uint16, types.Uint32, types.Uint64:
-		pp.parse, pp.bits = "Uint", intBits[kind]
-	default:
+	kind := scalarKind(f.Type())
+	if kind == "" {
 		c.diags.Add(p.Pos, annotations.CodePathParam, "%s: field %s of %s has type %s; a path parameter binds to a string, bool or integer field",
 			where, f.Name(), c.typeString(inType), c.typeString(f.Type()))
 		return nil
 	}
-	return pp
+	return &param{name: p.Name, field: f, kind: kind}
 }
 
-// intBits is the bit size of each sized integer kind; int and uint are 0,
-// for strconv.IntSize, so generated code is right on every platform.
-var intBits = map[types.BasicKind]int{
-	types.Int8: 8, types.Int16: 16, types.Int32: 32, types.Int64: 64,
-	types.Uint8: 8, types.Uint16: 16, types.Uint32: 32, types.Uint64: 64,
+// scalarKind is the runtime constructor suffix of a parameter of type t
+// ("String", "Bool", "Int", "Uint"), or "" if no parameter binds to t.
+func scalarKind(t types.Type) string {
+	b, _ := t.Underlying().(*types.Basic)
+	if b == nil {
+		return ""
+	}
+	switch b.Kind() {
+	case types.String:
+		return "String"
+	case types.Bool:
+		return "Bool"
+	case types.Int, types.Int8, types.Int16, types.Int32, types.Int64:
+		return "Int"
+	case types.Uint, types.Uint8, types.Uint16, types.Uint32, types.Uint64:
+		return "Uint"
+	}
+	return ""
+}
+
+// jsonName is the name encoding/json gives field i of st, and false when
+// encoding/json skips it (unexported or tagged json:"-").
+func jsonName(st *types.Struct, i int) (string, bool) {
+	f := st.Field(i)
+	if !f.Exported() {
+		return "", false
+	}
+	j, ok := reflect.StructTag(st.Tag(i)).Lookup("json")
+	if !ok {
+		return f.Name(), true
+	}
+	if j == "-" {
+		return "", false
+	}
+	if n, _, _ := strings.Cut(j, ","); n != "" {
+		return n, true
+	}
+	return f.Name(), true
+}
+
+// queryParams binds the fields of the input tagged query:"name" (or
+// query:"name,required") to query parameters. A field's tag is checked once
+// however many handlers take the type; the bindings are checked per route.
+// ok is false when a problem was reported.
+func (c *checker) queryParams(r *annotations.Route, inType types.Type, in *types.Struct, path []*param) (params []*param, ok bool) {
+	ok = true
+	byName := map[string]*param{}
+	for i := 0; i < in.NumFields(); i++ {
+		f := in.Field(i)
+		tag, has := reflect.StructTag(in.Tag(i)).Lookup("query")
+		if !has {
+			continue
+		}
+		p, msg := c.queryField(in, i, tag)
+		if msg != "" {
+			if !c.queryChecked[f] {
+				c.diags.Add(c.pos(f.Pos()), annotations.CodeQueryField, "field %s of %s: %s", f.Name(), c.typeString(inType), msg)
+			}
+			c.queryChecked[f] = true
+			ok = false
+			continue
+		}
+		c.queryChecked[f] = true
+		where := fmt.Sprintf("%s: method %s: query parameter %q", r.Kind.Directive(), r.Handler, p.name)
+		for _, pp := range path {
+			if pp.field == f {
+				c.diags.Add(c.pos(f.Pos()), annotations.CodeQueryConflict, "%s: field %s of %s is bound to path parameter {%s} already; a field binds to one parameter",
+					where, f.Name(), c.typeString(inType), pp.name)
+				ok = false
+			}
+		}
+		if prev := byName[p.name]; prev != nil {
+			if !c.queryConflict[f] {
+				c.diags.Add(c.pos(f.Pos()), annotations.CodeQueryConflict, "field %s of %s: query parameter %q is bound to field %s already; a parameter binds to one field",
+					f.Name(), c.typeString(inType), p.name, prev.field.Name())
+			}
+			c.queryConflict[f] = true
+			ok = false
+			continue
+		}
+		byName[p.name] = p
+		params = append(params, p)
+	}
+	return params, ok
+}
+
+// queryField checks the query tag of field i of in and returns its
+// binding, or what is wrong with it.
+func (c *checker) queryField(in *types.Struct, i int, tag string) (*param, string) {
+	f := in.Field(i)
+	if f.Embedded() {
+		return nil, "an embedded field cannot take a query tag; tag the fields of its own"
+	}
+	jname, visible := jsonName(in, i)
+	switch {
+	case !f.Exported():
+		return nil, "a query parameter cannot bind to an unexported field: the input reaches the handler as JSON, which skips it"
+	case !visible:
+		return nil, "a query parameter cannot bind to a field tagged json:\"-\": the input reaches the handler as JSON, which skips it"
+	}
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "" {
+		name = jname
+	}
+	p := &param{name: name, query: true, field: f}
+	if opts != "" {
+		for _, o := range strings.Split(opts, ",") {
+			if o != "required" {
+				return nil, fmt.Sprintf("unknown query tag option %q (the only option is required)", o)
+			}
+			p.required = true
+		}
+	}
+	t := f.Type()
+	if s, isSlice := t.Underlying().(*types.Slice); isSlice {
+		t, p.slice = s.Elem(), true
+	}
+	if p.kind = scalarKind(t); p.kind == "" {
+		return nil, fmt.Sprintf("type %s: a query parameter binds to a string, bool or integer field, or a slice of those for a repeated key", c.typeString(f.Type()))
+	}
+	return p, ""
+}
+
+// allBound reports whether params bind every field of in that JSON sees,
+// so that a request body could set nothing.
+func allBound(in *types.Struct, params []*param) bool {
+	for i := 0; i < in.NumFields(); i++ {
+		f := in.Field(i)
+		if _, visible := jsonName(in, i); !visible && !f.Embedded() {
+			continue
+		}
+		bound := false
+		for _, p := range params {
+			bound = bound || p.field == f
+		}
+		if !bound {
+			return false
+		}
+	}
+	return true
 }
 
 // isRuntimeCtxPtr reports whether t is *runtime.Ctx.

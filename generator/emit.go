@@ -44,12 +44,10 @@ type emitter struct {
 func emit(m *model) ([]byte, error) {
 	e := &emitter{m: m, f: jen.NewFilePathName(m.pkg.Path(), m.pkg.Name()), hinted: map[string]bool{}}
 	e.copier = newCopier(e)
-	e.assertions()
 	e.service()
-	e.ops()
-	e.mount()
-	e.dispatch(annotations.KindReplicate)
-	e.dispatch(annotations.KindOnlyOnce)
+	e.handlers()
+	e.methods()
+	e.binders()
 	e.checkpoint()
 	e.snapshot()
 	if e.has(annotations.KindReplicate) {
@@ -112,24 +110,6 @@ func (e *emitter) comment(lines ...string) {
 	}
 }
 
-// assertions makes the compiler check every handler's signature against
-// the generated calls, so a handler edited after generation fails to build
-// with a message that names it.
-func (e *emitter) assertions() {
-	if len(e.m.ops) == 0 {
-		return
-	}
-	e.comment("The handlers' signatures, checked by the compiler: a handler whose",
-		"signature changed fails to compile here until br2kgen runs again.")
-	defs := make([]jen.Code, len(e.m.ops))
-	for i, o := range e.m.ops {
-		defs[i] = jen.Id("_").Func().Params(jen.Op("*").Id(e.stateName()), jen.Op("*").Add(e.rt("Ctx")), e.typ(o.in)).
-			Params(e.typ(o.out), jen.Error()).Op("=").Parens(jen.Op("*").Id(e.stateName())).Dot(o.name)
-	}
-	e.f.Var().Defs(defs...)
-	e.f.Line()
-}
-
 func (e *emitter) service() {
 	st := e.stateName()
 	e.comment(fmt.Sprintf("Service is the br2k service of %s: its routes, dispatcher and codec.", st))
@@ -163,22 +143,68 @@ func (e *emitter) httpMethod(m string) *jen.Statement {
 	return e.http("Method" + m[:1] + strings.ToLower(m[1:]))
 }
 
-func (e *emitter) ops() {
-	e.comment("Ops lists the annotated handlers, sorted by name.")
-	var ret jen.Code = jen.Nil()
-	if len(e.m.ops) > 0 {
-		items := make([]jen.Code, len(e.m.ops))
-		for i, o := range e.m.ops {
-			items[i] = jen.Values(
-				jen.Id("Name").Op(":").Lit(o.name),
-				jen.Id("Kind").Op(":").Add(e.kind(o.kind)),
-				jen.Id("Method").Op(":").Add(e.httpMethod(o.method)),
-				jen.Id("Path").Op(":").Lit(o.path),
-			)
-		}
-		ret = jen.Index().Add(e.rt("Op")).Add(multi(items...))
+// handlers writes the op table: one runtime.Handler per annotated method.
+// The handlers' type arguments are written out, so that the compiler checks
+// each method's signature against them: a handler edited after generation
+// fails to build here, with a message that names it.
+func (e *emitter) handlers() {
+	st := e.stateName()
+	e.comment("br2kHandlers is the op table: one handler per annotated method, sorted",
+		"by name. A method whose signature changed fails to compile here until",
+		"br2kgen runs again.")
+	table := e.rt("Handlers").Types(jen.Id(st))
+	if len(e.m.ops) == 0 {
+		e.f.Var().Id("br2kHandlers").Add(table)
+		e.f.Line()
+		return
 	}
-	e.f.Func().Add(e.recv()).Id("Ops").Params().Index().Add(e.rt("Op")).Block(jen.Return(ret))
+	binders := e.binderNames()
+	items := make([]jen.Code, len(e.m.ops))
+	for i, o := range e.m.ops {
+		fields := []jen.Code{jen.Id("Op").Op(":").Add(e.rt("Op").Values(
+			jen.Id("Name").Op(":").Lit(o.name),
+			jen.Id("Kind").Op(":").Add(e.kind(o.kind)),
+			jen.Id("Method").Op(":").Add(e.httpMethod(o.method)),
+			jen.Id("Path").Op(":").Lit(o.path),
+		))}
+		switch {
+		case o.noBody:
+			fields = append(fields, jen.Id("NoBody").Op(":").True())
+		case o.maxBody > 0:
+			fields = append(fields, jen.Id("MaxBody").Op(":").Id(strconv.FormatInt(o.maxBody, 10)))
+		}
+		if len(o.params) > 0 {
+			fields = append(fields, jen.Id("Params").Op(":").Id(binders[o.name]))
+		}
+		fields = append(fields, jen.Id("Run").Op(":").Parens(jen.Op("*").Id(st)).Dot(o.name))
+		items[i] = e.rt("Handler").Types(jen.Id(st), e.typ(o.in), e.typ(o.out)).Add(multi(fields...))
+	}
+	e.f.Var().Id("br2kHandlers").Op("=").Add(table).Add(multi(items...))
+	e.f.Line()
+}
+
+// methods writes the Service methods that the op table serves.
+func (e *emitter) methods() {
+	ctxParams := func() []jen.Code {
+		return []jen.Code{jen.Id("ctx").Op("*").Add(e.rt("Ctx")), jen.Id("op").String(), jen.Id("payload").Index().Byte()}
+	}
+	dispatch := func(name string) jen.Code {
+		return jen.Return(jen.Id("br2kHandlers").Dot(name).Call(jen.Id("s").Dot("state"), jen.Id("ctx"), jen.Id("op"), jen.Id("payload")))
+	}
+	e.comment("Ops lists the annotated handlers, sorted by name.")
+	e.f.Func().Add(e.recv()).Id("Ops").Params().Index().Add(e.rt("Op")).Block(jen.Return(jen.Id("br2kHandlers").Dot("Ops").Call()))
+	e.f.Line()
+	e.comment("Mount registers one route per handler on r.")
+	e.f.Func().Add(e.recv()).Id("Mount").Params(jen.Id("r").Add(e.chi("Router")), jen.Id("p").Add(e.rt("Proposer"))).Block(
+		jen.Id("br2kHandlers").Dot("Mount").Call(jen.Id("r"), jen.Id("p")))
+	e.f.Line()
+	e.comment("Apply runs a replicated handler. It does not undo a failed call's",
+		"changes: the runtime takes a Checkpoint before a batch of calls and",
+		"restores it when one fails.")
+	e.f.Func().Add(e.recv()).Id("Apply").Params(ctxParams()...).Add(e.rt("Outcome")).Block(dispatch("Apply"))
+	e.f.Line()
+	e.comment("RunOnce runs an onlyonce handler.")
+	e.f.Func().Add(e.recv()).Id("RunOnce").Params(ctxParams()...).Add(e.rt("Outcome")).Block(dispatch("RunOnce"))
 	e.f.Line()
 }
 
@@ -187,119 +213,75 @@ func multi(items ...jen.Code) *jen.Statement {
 	return jen.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...)
 }
 
-// writeErr is `runtime.WriteError(w, err); return`.
-func (e *emitter) writeErr(err jen.Code) []jen.Code {
-	return []jen.Code{e.rt("WriteError").Call(jen.Id("w"), err), jen.Return()}
+// binderKey identifies what a binder does: handlers with the same input
+// type and the same parameters share one.
+func (e *emitter) binderKey(o *op) string {
+	key := types.TypeString(o.in, nil)
+	for _, p := range o.params {
+		key += fmt.Sprintf("|%s %q %s %t", p.constructor(), p.name, p.field.Name(), p.required)
+	}
+	return key
 }
 
-func (e *emitter) mount() {
-	e.comment("Mount registers one route per handler on r.")
-	var routes []jen.Code
+// binderNames names the binder of each handler with parameters after the
+// first handler (by name) that uses it: br2kParamsApproveMint.
+func (e *emitter) binderNames() map[string]string {
+	names := map[string]string{}
+	byKey := map[string]string{}
 	for _, o := range e.m.ops {
-		var maxBody jen.Code = e.rt("DefaultMaxBody")
-		if o.maxBody > 0 {
-			maxBody = jen.Id(strconv.FormatInt(o.maxBody, 10))
-		}
-		body := []jen.Code{
-			jen.Var().Id("in").Add(e.typ(o.in)),
-			jen.If(jen.Err().Op(":=").Add(e.rt("DecodeJSON")).Call(jen.Id("req"), maxBody, jen.Op("&").Id("in")), jen.Err().Op("!=").Nil()).
-				Block(e.writeErr(jen.Err())...),
-		}
-		// Path parameters are bound after the body is decoded, so that they
-		// win over body fields of the same name.
-		for _, p := range o.params {
-			body = append(body, e.bindParam(p))
-		}
-		body = append(body,
-			jen.List(jen.Id("payload"), jen.Err()).Op(":=").Add(e.json("Marshal")).Call(jen.Id("in")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(e.writeErr(e.rt("Invalid").Call(jen.Lit("encode input: %v"), jen.Err()))...),
-			jen.Id("p").Dot("Submit").Call(jen.Id("w"), jen.Id("req"), e.rt("Call").Values(
-				jen.Id("Op").Op(":").Lit(o.name),
-				jen.Id("Kind").Op(":").Add(e.kind(o.kind)),
-				jen.Id("Payload").Op(":").Id("payload"),
-			)),
-		)
-		handler := e.http("HandlerFunc").Call(jen.Func().Params(
-			jen.Id("w").Add(e.http("ResponseWriter")),
-			jen.Id("req").Op("*").Add(e.http("Request")),
-		).Block(body...))
-		routes = append(routes, jen.Id("r").Dot("Method").Call(e.httpMethod(o.method), jen.Lit(o.path), handler))
-	}
-	e.f.Func().Add(e.recv()).Id("Mount").Params(jen.Id("r").Add(e.chi("Router")), jen.Id("p").Add(e.rt("Proposer"))).Block(routes...)
-	e.f.Line()
-}
-
-// bindParam sets the input field of one path parameter. The runtime's
-// PathParam (and its typed variants, which parse what it returns) decodes
-// the parameter exactly once, however chi routed the request.
-func (e *emitter) bindParam(p *pathParam) jen.Code {
-	args := []jen.Code{jen.Id("req"), jen.Lit(p.name)}
-	switch {
-	case p.parse == "" || p.parse == "Bool":
-	case p.bits == 0:
-		args = append(args, e.qual("strconv", "strconv", "IntSize"))
-	default:
-		args = append(args, jen.Lit(p.bits))
-	}
-	var value jen.Code = jen.Id("v")
-	if !types.Identical(p.typ, typeOfParse[p.parse]) {
-		value = e.typ(p.typ).Call(jen.Id("v"))
-	}
-	return jen.If(
-		jen.List(jen.Id("v"), jen.Err()).Op(":=").Add(e.rt("Path"+p.parse+"Param")).Call(args...),
-		jen.Err().Op("!=").Nil(),
-	).Block(e.writeErr(jen.Err())...).Else().Block(jen.Id("in").Dot(p.field).Op("=").Add(value))
-}
-
-// typeOfParse is the result type of each runtime.Path*Param.
-var typeOfParse = map[string]types.Type{
-	"":     types.Typ[types.String],
-	"Bool": types.Typ[types.Bool],
-	"Int":  types.Typ[types.Int64],
-	"Uint": types.Typ[types.Uint64],
-}
-
-// dispatch writes Apply (replicate ops) or RunOnce (onlyonce ops).
-func (e *emitter) dispatch(k annotations.Kind) {
-	fname, what := "Apply", "replicated"
-	if k == annotations.KindOnlyOnce {
-		fname, what = "RunOnce", "onlyonce"
-		e.comment("RunOnce runs an onlyonce handler.")
-	} else {
-		e.comment("Apply runs a replicated handler. It does not undo a failed call's",
-			"changes: the runtime takes a Checkpoint before a batch of calls and",
-			"restores it when one fails.")
-	}
-	var cases []jen.Code
-	for _, o := range e.m.ops {
-		if o.kind != k {
+		if len(o.params) == 0 {
 			continue
 		}
-		body := []jen.Code{
-			jen.Var().Id("in").Add(e.typ(o.in)),
-			jen.If(jen.Err().Op(":=").Add(e.json("Unmarshal")).Call(jen.Id("payload"), jen.Op("&").Id("in")), jen.Err().Op("!=").Nil()).Block(
-				jen.Return(e.rt("ErrorOutcome").Call(e.rt("Invalid").Call(jen.Lit("decode "+o.name+" input: %v"), jen.Err()))),
-			),
+		k := e.binderKey(o)
+		if _, ok := byKey[k]; !ok {
+			byKey[k] = "br2kParams" + o.name
 		}
-		onErr := []jen.Code{jen.Return(e.rt("ErrorOutcome").Call(jen.Err()))}
-		body = append(body,
-			jen.List(jen.Id("out"), jen.Err()).Op(":=").Id("s").Dot("state").Dot(o.name).Call(jen.Id("ctx"), jen.Id("in")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(onErr...),
-			jen.Return(e.rt("ResultOutcome").Call(jen.Id("out"))),
-		)
-		cases = append(cases, jen.Case(jen.Lit(o.name)).Block(body...))
+		names[o.name] = byKey[k]
 	}
-	var stmts []jen.Code
-	if len(cases) > 0 {
-		stmts = append(stmts, jen.Switch(jen.Id("op")).Block(cases...))
+	return names
+}
+
+// binders writes one function per distinct set of parameters: it returns
+// the runtime.Params that bind them to the fields of an input.
+func (e *emitter) binders() {
+	names := e.binderNames()
+	done := map[string]bool{}
+	for _, o := range e.m.ops {
+		name, ok := names[o.name]
+		if !ok || done[name] {
+			continue
+		}
+		done[name] = true
+		var users []string
+		for _, u := range e.m.ops {
+			if names[u.name] == name {
+				users = append(users, u.name)
+			}
+		}
+		e.comment(fmt.Sprintf("%s binds the parameters of %s.", name, joinAnd(users)))
+		items := make([]jen.Code, len(o.params))
+		for i, p := range o.params {
+			c := e.rt(p.constructor()).Call(jen.Lit(p.name), jen.Op("&").Id("in").Dot(p.field.Name()))
+			if p.required {
+				c = c.Dot("Required").Call()
+			}
+			items[i] = c
+		}
+		list := jen.Index().Add(e.rt("Param")).Values(items...)
+		if len(items) > 1 {
+			list = jen.Index().Add(e.rt("Param")).Add(multi(items...))
+		}
+		e.f.Func().Id(name).Params(jen.Id("in").Op("*").Add(e.typ(o.in))).Index().Add(e.rt("Param")).Block(jen.Return(list))
+		e.f.Line()
 	}
-	stmts = append(stmts, jen.Return(e.rt("ErrorOutcome").Call(e.rt("Invalid").Call(jen.Lit("unknown "+what+" op %q"), jen.Id("op")))))
-	e.f.Func().Add(e.recv()).Id(fname).Params(
-		jen.Id("ctx").Op("*").Add(e.rt("Ctx")),
-		jen.Id("op").String(),
-		jen.Id("payload").Index().Byte(),
-	).Add(e.rt("Outcome")).Block(stmts...)
-	e.f.Line()
+}
+
+// joinAnd writes names as prose: "A", "A and B", "A, B and C".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // checkpoint emits Checkpoint: a deep copy of the replicated fields and the
@@ -362,9 +344,7 @@ func (e *emitter) snapshot() {
 	e.comment("Restore replaces the replicated fields of the state with a snapshot's.")
 	body := []jen.Code{
 		jen.Var().Id("snap").Id(snapType),
-		jen.Id("dec").Op(":=").Add(e.json("NewDecoder")).Call(e.qual("bytes", "bytes", "NewReader").Call(jen.Id("snapshot"))),
-		jen.Id("dec").Dot("DisallowUnknownFields").Call(),
-		jen.If(jen.Err().Op(":=").Id("dec").Dot("Decode").Call(jen.Op("&").Id("snap")), jen.Err().Op("!=").Nil()).Block(
+		jen.If(jen.Err().Op(":=").Add(e.rt("UnmarshalSnapshot")).Call(jen.Id("snapshot"), jen.Op("&").Id("snap")), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(e.qual("fmt", "fmt", "Errorf").Call(jen.Lit("restore "+st+": %w"), jen.Err())),
 		),
 	}

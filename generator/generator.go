@@ -5,7 +5,8 @@
 // It loads the package once with golang.org/x/tools/go/packages, parses the
 // directives with package annotations, checks the types (handler signatures,
 // path parameters, replicated fields) and the onlyonce handlers' read
-// sections, and emits one file with jennifer. All problems of a package are
+// sections, runs the determinism and onlyonce-write analysis of package
+// br2kvet, and emits one file with jennifer. All problems of a package are
 // reported together as an annotations.List sorted by position. The output
 // depends only on the package's source: every map is sorted before it is
 // emitted and nothing depends on time or the machine.
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/br2k/br2k/annotations"
+	"github.com/br2k/br2k/br2kvet"
 )
 
 const (
@@ -40,6 +42,10 @@ const (
 
 	// RuntimePath is the import path of the package generated code binds to.
 	RuntimePath = "github.com/br2k/br2k/runtime"
+
+	// APIPath is the import path of the package handlers use (Ctx, Read,
+	// errors): its names are aliases of the runtime's.
+	APIPath = "github.com/br2k/br2k"
 )
 
 // LoadMode is the packages.Load mode: syntax for the directives and their
@@ -121,6 +127,7 @@ func FromPackage(pkg *packages.Package) (*Result, error) {
 	}
 	m, ds := check(pkg, ann)
 	diags = append(diags, ds...)
+	diags = append(diags, br2kvet.Diagnostics(br2kvet.Package{Fset: pkg.Fset, Files: pkg.Syntax, Types: pkg.Types, Info: pkg.TypesInfo}, ann)...)
 	if len(diags) > 0 {
 		return nil, diags.Err()
 	}

@@ -15,7 +15,7 @@ import (
 	rlog "github.com/br2k/br2k/runtime/log"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files (testdata/gen/*/br2k_gen.golden, testdata/errors/*/want.txt) with the current output")
+var update = flag.Bool("update", false, "rewrite the golden files (testdata/gen/*/br2k_gen.golden, testdata/errors/*/want.txt) with the current output; the examples' golden files are their br2k_gen.go, which go generate rewrites")
 
 // cases returns the case directories under testdata/<kind>.
 func cases(t *testing.T, kind string) []string {
@@ -144,18 +144,25 @@ func TestGeneratingTwiceGivesIdenticalBytes(t *testing.T) {
 	}
 }
 
-func TestCommittedExampleLedgerIsCurrent(t *testing.T) {
-	res, err := Generate(filepath.Join(testmod.Root(t), "example", "ledger"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok, err := res.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		old, _ := os.ReadFile(res.Path)
-		t.Errorf("%s is stale; run go generate ./example/ledger:\n%s", res.Path, lineDiff(string(old), string(res.Code)))
+// TestCommittedExamplesAreCurrent checks each example's br2k_gen.go, which
+// is the golden file of the example (TestGeneratedCodeCompilesAndRuns
+// generates it again in another module and runs it).
+func TestCommittedExamplesAreCurrent(t *testing.T) {
+	for _, dir := range examples(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			res, err := Generate(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok, err := res.Current()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				old, _ := os.ReadFile(res.Path)
+				t.Errorf("%s is stale; run go generate ./example/%s:\n%s", res.Path, filepath.Base(dir), lineDiff(string(old), string(res.Code)))
+			}
+		})
 	}
 }
 

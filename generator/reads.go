@@ -10,7 +10,7 @@ import (
 
 // The hints of the read-section diagnostics.
 const (
-	hintStateOutsideRead = "wrap state reads in ctx.Read(func() { ... }) or runtime.Read(ctx, ...): the handler runs outside the state lock so that its I/O does not hold up replication"
+	hintStateOutsideRead = "wrap state reads in ctx.Read(func() { ... }) or br2k.Read(ctx, ...): the handler runs outside the state lock so that its I/O does not hold up replication"
 	hintIOInsideRead     = "do the I/O outside the read section: copy what the call needs out of the state inside the section and make the call after it; the state stays locked while a section runs, which holds up replication"
 )
 
@@ -170,10 +170,10 @@ func (w *readWalker) section(call *ast.CallExpr) *ast.FuncLit {
 		return nil
 	}
 	fn, _ := w.c.info.Uses[id].(*types.Func)
-	if fn == nil || fn.Name() != "Read" || fn.Pkg() == nil || fn.Pkg().Path() != RuntimePath {
+	if fn == nil || fn.Name() != "Read" || fn.Pkg() == nil || fn.Pkg().Path() != RuntimePath && fn.Pkg().Path() != APIPath {
 		return nil
 	}
-	arg := 1 // runtime.Read(ctx, f)
+	arg := 1 // br2k.Read(ctx, f) or runtime.Read(ctx, f)
 	if recv := fn.Type().(*types.Signature).Recv(); recv != nil {
 		if !isRuntimeCtx(recv.Type()) {
 			return nil

@@ -9,34 +9,44 @@ import (
 	"github.com/br2k/br2k/internal/testmod"
 )
 
-// TestGeneratedCodeCompilesAndRuns generates every golden case inside a
-// throwaway module that uses this repository through a replace directive
-// (as a user's module would), vets it, and runs a program that drives each
-// generated Service without etcd: Apply and RunOnce outcomes, rollback of a
-// failing handler, Snapshot/Restore round trips, and HTTP routes through
-// Mount with httptest.
+// TestGeneratedCodeCompilesAndRuns generates every golden case and every
+// example inside a throwaway module that uses this repository through a
+// replace directive (as a user's module would), vets it, and runs a program
+// that drives each generated Service without etcd: Apply and RunOnce
+// outcomes, rollback of a failing handler, Snapshot/Restore round trips, and
+// HTTP routes through Mount with httptest. An example's golden file is its
+// committed br2k_gen.go, so its source is used as it stands, never copied
+// into testdata by hand.
 func TestGeneratedCodeCompilesAndRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a program; skipped with -short")
 	}
 	root := testmod.Root(t)
 	dir := testmod.New(t, "br2ktest")
+	var sources []generated
 	for _, c := range cases(t, "gen") {
-		name := filepath.Base(c)
+		sources = append(sources, generated{c, filepath.Join(c, "br2k_gen.golden")})
+	}
+	for _, c := range examples(t) {
+		sources = append(sources, generated{c, filepath.Join(c, FileName)})
+	}
+	for _, src := range sources {
+		name := filepath.Base(src.dir)
 		dst := filepath.Join(dir, name)
-		testmod.CopyGoFiles(t, c, dst)
+		copySources(t, src.dir, dst)
 		res, err := Generate(dst)
 		if err != nil {
 			t.Fatalf("generate %s: %v", name, err)
 		}
-		// The golden test pins the output inside this module; it must not
+		// The golden file pins the output inside this module; it must not
 		// depend on the module it is generated in.
-		want, err := os.ReadFile(filepath.Join(root, "testdata", "gen", name, "br2k_gen.golden"))
+		want, err := os.ReadFile(src.golden)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(want) != string(res.Code) {
-			t.Errorf("%s: output in another module differs from the golden file:\n%s", name, lineDiff(string(want), string(res.Code)))
+			rel, _ := filepath.Rel(root, src.golden)
+			t.Errorf("%s: output in another module differs from %s:\n%s", name, rel, lineDiff(string(want), string(res.Code)))
 		}
 		if _, err := res.Write(); err != nil {
 			t.Fatal(err)
@@ -47,6 +57,43 @@ func TestGeneratedCodeCompilesAndRuns(t *testing.T) {
 	out := testmod.Go(t, dir, "run", ".")
 	if strings.TrimSpace(out) != "ok" {
 		t.Errorf("program output:\n%s", out)
+	}
+}
+
+// generated is a package to generate and the file its output must equal.
+type generated struct{ dir, golden string }
+
+// examples returns the directories of the example services.
+func examples(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(testmod.Root(t), "example", "*", FileName))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for i, d := range dirs {
+		dirs[i] = filepath.Dir(d)
+	}
+	return dirs
+}
+
+// copySources copies the package's own Go files of src into dst: not its
+// tests (they belong to the package's own module), and not its generated
+// file, which the test generates again.
+func copySources(t *testing.T, src, dst string) {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(src, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range matches {
+		if strings.HasSuffix(m, "_test.go") || filepath.Base(m) == FileName {
+			continue
+		}
+		data, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testmod.WriteFile(t, filepath.Join(dst, filepath.Base(m)), string(data))
 	}
 }
 
@@ -74,8 +121,10 @@ import (
 	"br2ktest/deep"
 	"br2ktest/directory"
 	"br2ktest/graph"
+	"br2ktest/kv"
 	"br2ktest/ledger"
 	"br2ktest/params"
+	"br2ktest/query"
 	"br2ktest/reads"
 )
 
@@ -169,9 +218,13 @@ func generic(name string, s runtime.Service, fresh func() runtime.Service) {
 			i, j := strings.Index(path, "{"), strings.Index(path, "}")
 			path = path[:i] + "1" + path[j+1:]
 		}
+		// A GET route whose input fields are all parameters takes no body.
 		w, p := serve(s, op.Method, path, ` + "`{\"br2k_unknown_field\": true}`" + `)
-		check(w.Code == 400 && errorCode(w) == runtime.CodeUnknownField && len(p.calls) == 0,
+		check(w.Code == 400 && (errorCode(w) == runtime.CodeUnknownField || op.Method == "GET" && errorCode(w) == runtime.CodeBadRequest) && len(p.calls) == 0,
 			"%s: %s %s with an unknown field: %d %s", name, op.Method, path, w.Code, w.Body)
+		w, p = serve(s, op.Method, path+"?br2k_unknown=1", "")
+		check(w.Code == 400 && errorCode(w) == runtime.CodeUnknownQueryParam && len(p.calls) == 0,
+			"%s: %s %s with an unknown query parameter: %d %s", name, op.Method, path, w.Code, w.Body)
 	}
 }
 
@@ -185,8 +238,10 @@ func main() {
 		{"deep", func() runtime.Service { return deep.NewService(&deep.Forest{}) }},
 		{"directory", func() runtime.Service { return directory.NewService(&directory.Directory{}) }},
 		{"graph", func() runtime.Service { return graph.NewService(graph.New()) }},
+		{"kv", func() runtime.Service { return kv.NewService(kv.New(nil)) }},
 		{"ledger", func() runtime.Service { return ledger.NewService(ledger.New(nil)) }},
 		{"params", func() runtime.Service { return params.NewService(&params.Store{}) }},
+		{"query", func() runtime.Service { return query.NewService(&query.Shelf{}) }},
 		{"reads", func() runtime.Service { return reads.NewService(&reads.Board{}) }},
 	}
 	for _, s := range services {
@@ -194,6 +249,7 @@ func main() {
 	}
 	ledgerChecks()
 	paramsChecks()
+	queryChecks()
 	deepChecks()
 	chainChecks()
 	graphChecks()
@@ -264,8 +320,11 @@ func paramsChecks() {
 	w, p = serve(s, "GET", "/pages/5/6/-9", "")
 	in = params.ItemRef{}
 	check(w.Code == 202 && len(p.calls) == 1 && json.Unmarshal(p.calls[0].Payload, &in) == nil && in.Page == 5 && in.Offset == 6 && in.Big == -9, "pages route: %+v", in)
-	w, _ = serve(s, "GET", "/count", ` + "`{\"x\":\"`" + `+strings.Repeat("y", 2000)+` + "`\"}`" + `)
-	check(w.Code == 413, "maxbody=1KiB: %d", w.Code)
+	// Counts takes None: its GET route has no body to decode, and refuses one.
+	w, p = serve(s, "GET", "/count", "")
+	check(w.Code == 202 && len(p.calls) == 1 && string(p.calls[0].Payload) == "{}", "count route: %d %+v", w.Code, p.calls)
+	w, _ = serve(s, "GET", "/count", "{}")
+	check(w.Code == 400 && errorCode(w) == runtime.CodeBadRequest, "GET /count with a body: %d %s", w.Code, w.Body)
 
 	// Delete decrements the count before it fails: the rollback restores it.
 	before := snapshot(s)
@@ -273,6 +332,57 @@ func paramsChecks() {
 	check(snapshot(s) == before, "failed Delete changed the state: %s -> %s", before, snapshot(s))
 	expect(apply(s, "Delete", ` + "`{\"kind\":\"k\",\"id\":7}`" + `), 200, "true", "delete")
 	expect(s.RunOnce(ctx(), "Counts", []byte("{}")), 200, ` + "`{\"count\":0}`" + `, "counts")
+}
+
+// queryChecks sends good, missing, malformed, repeated and unknown query
+// parameters through the generated routes.
+func queryChecks() {
+	s := query.NewService(&query.Shelf{})
+	payload := func(method, target, body string) (int, string, string) {
+		w, p := serve(s, method, target, body)
+		if len(p.calls) != 1 {
+			return w.Code, errorCode(w), w.Body.String()
+		}
+		return w.Code, "", string(p.calls[0].Payload)
+	}
+	for _, tt := range []struct{ target, want string }{
+		{"/shelves/s1/books?title=Go", ` + "`{\"shelf\":\"s1\",\"title\":\"Go\",\"since\":0,\"used\":false,\"colors\":null,\"years\":null,\"sizes\":null,\"Flags\":null}`" + `},
+		{"/shelves/s%2F1/books?title=a+b%2Bc&since=-300&max=7&used=true&color=red&color=blue&year=1999&year=-4&size=0&flag=true&flag=0",
+			` + "`{\"shelf\":\"s/1\",\"title\":\"a b+c\",\"since\":-300,\"max\":7,\"used\":true,\"colors\":[\"red\",\"blue\"],\"years\":[1999,-4],\"sizes\":[0],\"Flags\":[true,false]}`" + `},
+		{"/shelves/s1/books?&title=&", ` + "`{\"shelf\":\"s1\",\"title\":\"\",\"since\":0,\"used\":false,\"colors\":null,\"years\":null,\"sizes\":null,\"Flags\":null}`" + `},
+	} {
+		status, code, got := payload("GET", tt.target, "")
+		check(status == 202 && got == tt.want, "GET %s: %d %s %s, want payload %s", tt.target, status, code, got, tt.want)
+	}
+	for _, tt := range []struct{ target, code, msg string }{
+		{"/shelves/s1/books", runtime.CodeBadQueryParam, ` + "`query parameter \\\"title\\\" is required`" + `},
+		{"/shelves/s1/books?title=a&since=40000", runtime.CodeBadQueryParam, ` + "`query parameter \\\"since\\\": \\\"40000\\\" is not an integer of 16 bits`" + `},
+		{"/shelves/s1/books?title=a&max=-1", runtime.CodeBadQueryParam, ` + "`query parameter \\\"max\\\": \\\"-1\\\" is not an unsigned integer of`" + `},
+		{"/shelves/s1/books?title=a&used=yes", runtime.CodeBadQueryParam, ` + "`query parameter \\\"used\\\": \\\"yes\\\" is not true or false`" + `},
+		{"/shelves/s1/books?title=a&year=1&year=x", runtime.CodeBadQueryParam, ` + "`query parameter \\\"year\\\": \\\"x\\\" is not an integer of`" + `},
+		{"/shelves/s1/books?title=a&title=b", runtime.CodeBadQueryParam, ` + "`query parameter \\\"title\\\" is given 2 times`" + `},
+		{"/shelves/s1/books?title=%zz", runtime.CodeBadQueryParam, ` + "`query parameter \\\"title\\\": \\\"%zz\\\" is not validly percent-encoded`" + `},
+		{"/shelves/s1/books?title=a;b", runtime.CodeBadQueryParam, ` + "`query parameter \\\"title\\\": the query string has a`" + `},
+		{"/shelves/s1/books?title=a&colour=red", runtime.CodeUnknownQueryParam, ` + "`unknown query parameter \\\"colour\\\"`" + `},
+		{"/shelves/s1/books?Title=a", runtime.CodeUnknownQueryParam, ` + "`unknown query parameter \\\"Title\\\"`" + `},
+	} {
+		status, code, body := payload("GET", tt.target, "")
+		check(status == 400 && code == tt.code && strings.Contains(body, tt.msg), "GET %s: %d %s %s, want 400 %s %s", tt.target, status, code, body, tt.code, tt.msg)
+	}
+	// Find's input fields are all parameters: a body is refused, not decoded.
+	status, code, body := payload("GET", "/shelves/s1/books?title=a", ` + "`{\"title\":\"b\"}`" + `)
+	check(status == 400 && code == runtime.CodeBadRequest, "GET with a body: %d %s %s", status, code, body)
+	// Count's input has a field no parameter binds: its body is decoded.
+	status, _, got := payload("GET", "/count?prefix=G", ` + "`{\"verbose\":true}`" + `)
+	check(status == 202 && got == ` + "`{\"prefix\":\"G\",\"verbose\":true}`" + `, "GET /count: %d %s", status, got)
+	// Query parameters win over body fields of the same name, like path
+	// parameters; a key the request lacks leaves the body's value.
+	status, _, got = payload("POST", "/books?tag=x&tag=y", ` + "`{\"book\":{\"title\":\"Go\"},\"dry_run\":true,\"tags\":[\"z\"]}`" + `)
+	check(status == 202 && got == ` + "`{\"book\":{\"title\":\"Go\",\"year\":0,\"tags\":null},\"dry_run\":true,\"tags\":[\"x\",\"y\"]}`" + `, "POST /books: %d %s", status, got)
+	status, _, got = payload("POST", "/books?dry_run=false", ` + "`{\"book\":{\"title\":\"Go\"},\"dry_run\":true}`" + `)
+	check(status == 202 && got == ` + "`{\"book\":{\"title\":\"Go\",\"year\":0,\"tags\":null},\"dry_run\":false,\"tags\":null}`" + `, "POST /books?dry_run=false: %d %s", status, got)
+	expect(apply(s, "Add", got), 200, "1", "add")
+	expect(s.RunOnce(ctx(), "Count", []byte(` + "`{\"prefix\":\"G\"}`" + `)), 200, "1", "count")
 }
 
 func deepChecks() {

@@ -12,6 +12,8 @@ const (
 	CodeBadJSON             = "BR2K_BAD_JSON"             // 400: body is not valid JSON for the input type
 	CodeUnknownField        = "BR2K_UNKNOWN_FIELD"        // 400: body has a field the input type lacks
 	CodeBadPathParam        = "BR2K_BAD_PATH_PARAM"       // 400: a path parameter does not parse as its field's type
+	CodeBadQueryParam       = "BR2K_BAD_QUERY_PARAM"      // 400: a query parameter is malformed, repeated, missing though required, or does not parse as its field's type
+	CodeUnknownQueryParam   = "BR2K_UNKNOWN_QUERY_PARAM"  // 400: the query string has a parameter the input type does not bind
 	CodeBadRequest          = "BR2K_BAD_REQUEST"          // 400: other malformed request
 	CodeBodyTooLarge        = "BR2K_BODY_TOO_LARGE"       // 413: body over the route's limit
 	CodeNotFound            = "BR2K_NOT_FOUND"            // 404: no route for the path

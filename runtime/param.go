@@ -33,7 +33,9 @@ func PathParam(r *http.Request, name string) (string, error) {
 }
 
 // PathIntParam is PathParam parsed as a signed integer of bitSize bits (see
-// ParseIntParam).
+// ParseIntParam). Generated code binds parameters with Bind and PathInt and
+// the like; PathIntParam and its siblings remain for br2k_gen.go files
+// generated before the op table, and for hand-written routes.
 func PathIntParam(r *http.Request, name string, bitSize int) (int64, error) {
 	v, err := PathParam(r, name)
 	if err != nil {

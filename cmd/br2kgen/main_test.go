@@ -31,7 +31,11 @@ func runCmd(args ...string) (status int, stdout, stderr string) {
 func TestGenerateThenCheck(t *testing.T) {
 	dir := testmod.New(t, "example.com/cmdtest")
 	pkg := filepath.Join(dir, "ledger")
-	testmod.CopyGoFiles(t, filepath.Join(testmod.Root(t), "testdata", "gen", "ledger"), pkg)
+	testmod.CopyGoFiles(t, filepath.Join(testmod.Root(t), "example", "ledger"), pkg)
+	// The example's source, without its generated file.
+	if err := os.Remove(filepath.Join(pkg, generator.FileName)); err != nil {
+		t.Fatal(err)
+	}
 
 	if status, _, stderr := runCmd("check", pkg); status != 1 || !strings.Contains(stderr, "br2k_gen.go: is missing; run go generate in ") {
 		t.Errorf("check before generating: %d %q", status, stderr)

@@ -5,25 +5,12 @@
 package kv
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
 	runtime "github.com/br2k/br2k/runtime"
 	chi "github.com/go-chi/chi/v5"
-)
-
-// The handlers' signatures, checked by the compiler: a handler whose
-// signature changed fails to compile here until br2kgen runs again.
-var (
-	_ func(*Store, *runtime.Ctx, BankIn) (Bank, error)            = (*Store).Balances
-	_ func(*Store, *runtime.Ctx, CASIn) (Register, error)         = (*Store).CAS
-	_ func(*Store, *runtime.Ctx, EffectIn) (EffectOut, error)     = (*Store).Effect
-	_ func(*Store, *runtime.Ctx, OpenIn) (Bank, error)            = (*Store).Open
-	_ func(*Store, *runtime.Ctx, KeyIn) (Register, error)         = (*Store).Read
-	_ func(*Store, *runtime.Ctx, TransferIn) (TransferOut, error) = (*Store).Transfer
-	_ func(*Store, *runtime.Ctx, WriteIn) (Register, error)       = (*Store).Write
 )
 
 // Service is the br2k service of Store: its routes, dispatcher and codec.
@@ -40,222 +27,85 @@ func NewService(state *Store) *Service {
 	return &Service{state: state}
 }
 
+// br2kHandlers is the op table: one handler per annotated method, sorted
+// by name. A method whose signature changed fails to compile here until
+// br2kgen runs again.
+var br2kHandlers = runtime.Handlers[Store]{
+	runtime.Handler[Store, BankIn, Bank]{
+		Op:     runtime.Op{Name: "Balances", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/bank"},
+		NoBody: true,
+		Run:    (*Store).Balances,
+	},
+	runtime.Handler[Store, CASIn, Register]{
+		Op:     runtime.Op{Name: "CAS", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/kv/{key}/cas"},
+		Params: br2kParamsCAS,
+		Run:    (*Store).CAS,
+	},
+	runtime.Handler[Store, EffectIn, EffectOut]{
+		Op:     runtime.Op{Name: "Effect", Kind: runtime.KindOnlyOnce, Method: http.MethodPost, Path: "/effects/{id}"},
+		Params: br2kParamsEffect,
+		Run:    (*Store).Effect,
+	},
+	runtime.Handler[Store, OpenIn, Bank]{
+		Op:  runtime.Op{Name: "Open", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/bank/open"},
+		Run: (*Store).Open,
+	},
+	runtime.Handler[Store, KeyIn, Register]{
+		Op:     runtime.Op{Name: "Read", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/kv/{key}"},
+		Params: br2kParamsRead,
+		Run:    (*Store).Read,
+	},
+	runtime.Handler[Store, TransferIn, TransferOut]{
+		Op:  runtime.Op{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/bank/transfer"},
+		Run: (*Store).Transfer,
+	},
+	runtime.Handler[Store, WriteIn, Register]{
+		Op:     runtime.Op{Name: "Write", Kind: runtime.KindReplicate, Method: http.MethodPut, Path: "/kv/{key}"},
+		Params: br2kParamsWrite,
+		Run:    (*Store).Write,
+	},
+}
+
 // Ops lists the annotated handlers, sorted by name.
 func (s *Service) Ops() []runtime.Op {
-	return []runtime.Op{
-		{Name: "Balances", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/bank"},
-		{Name: "CAS", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/kv/{key}/cas"},
-		{Name: "Effect", Kind: runtime.KindOnlyOnce, Method: http.MethodPost, Path: "/effects/{id}"},
-		{Name: "Open", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/bank/open"},
-		{Name: "Read", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/kv/{key}"},
-		{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/bank/transfer"},
-		{Name: "Write", Kind: runtime.KindReplicate, Method: http.MethodPut, Path: "/kv/{key}"},
-	}
+	return br2kHandlers.Ops()
 }
 
 // Mount registers one route per handler on r.
 func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
-	r.Method(http.MethodGet, "/bank", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in BankIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Balances", Kind: runtime.KindOnlyOnce, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/kv/{key}/cas", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in CASIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathParam(req, "key"); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.Key = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "CAS", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/effects/{id}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in EffectIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathParam(req, "id"); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.ID = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Effect", Kind: runtime.KindOnlyOnce, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/bank/open", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in OpenIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Open", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodGet, "/kv/{key}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in KeyIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathParam(req, "key"); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.Key = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Read", Kind: runtime.KindOnlyOnce, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/bank/transfer", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in TransferIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Transfer", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodPut, "/kv/{key}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in WriteIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathParam(req, "key"); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.Key = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Write", Kind: runtime.KindReplicate, Payload: payload})
-	}))
+	br2kHandlers.Mount(r, p)
 }
 
 // Apply runs a replicated handler. It does not undo a failed call's
 // changes: the runtime takes a Checkpoint before a batch of calls and
 // restores it when one fails.
 func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
-	switch op {
-	case "CAS":
-		var in CASIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode CAS input: %v", err))
-		}
-		out, err := s.state.CAS(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "Open":
-		var in OpenIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Open input: %v", err))
-		}
-		out, err := s.state.Open(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "Transfer":
-		var in TransferIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Transfer input: %v", err))
-		}
-		out, err := s.state.Transfer(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "Write":
-		var in WriteIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Write input: %v", err))
-		}
-		out, err := s.state.Write(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	}
-	return runtime.ErrorOutcome(runtime.Invalid("unknown replicated op %q", op))
+	return br2kHandlers.Apply(s.state, ctx, op, payload)
 }
 
 // RunOnce runs an onlyonce handler.
 func (s *Service) RunOnce(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
-	switch op {
-	case "Balances":
-		var in BankIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Balances input: %v", err))
-		}
-		out, err := s.state.Balances(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "Effect":
-		var in EffectIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Effect input: %v", err))
-		}
-		out, err := s.state.Effect(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "Read":
-		var in KeyIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Read input: %v", err))
-		}
-		out, err := s.state.Read(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	}
-	return runtime.ErrorOutcome(runtime.Invalid("unknown onlyonce op %q", op))
+	return br2kHandlers.RunOnce(s.state, ctx, op, payload)
+}
+
+// br2kParamsCAS binds the parameters of CAS.
+func br2kParamsCAS(in *CASIn) []runtime.Param {
+	return []runtime.Param{runtime.PathString("key", &in.Key)}
+}
+
+// br2kParamsEffect binds the parameters of Effect.
+func br2kParamsEffect(in *EffectIn) []runtime.Param {
+	return []runtime.Param{runtime.PathString("id", &in.ID)}
+}
+
+// br2kParamsRead binds the parameters of Read.
+func br2kParamsRead(in *KeyIn) []runtime.Param {
+	return []runtime.Param{runtime.PathString("key", &in.Key)}
+}
+
+// br2kParamsWrite binds the parameters of Write.
+func br2kParamsWrite(in *WriteIn) []runtime.Param {
+	return []runtime.Param{runtime.PathString("key", &in.Key)}
 }
 
 // Checkpoint deep-copies the replicated fields of the state and returns
@@ -285,9 +135,7 @@ func (s *Service) Snapshot() ([]byte, error) {
 // Restore replaces the replicated fields of the state with a snapshot's.
 func (s *Service) Restore(snapshot []byte) error {
 	var snap br2kStoreSnapshot
-	dec := json.NewDecoder(bytes.NewReader(snapshot))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&snap); err != nil {
+	if err := runtime.UnmarshalSnapshot(snapshot, &snap); err != nil {
 		return fmt.Errorf("restore Store: %w", err)
 	}
 	s.state.Values = snap.Values

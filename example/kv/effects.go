@@ -10,7 +10,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 // EffectRun is one line of an effects file: one run of the effect handler.
@@ -38,7 +38,7 @@ func NewFileEffects(path string) *FileEffects { return &FileEffects{path: path} 
 
 // Run appends the line of one run of effect id and returns its sequence
 // number in the file, counting lines written before a restart.
-func (f *FileEffects) Run(ctx *runtime.Ctx, id string) (uint64, error) {
+func (f *FileEffects) Run(ctx *br2k.Ctx, id string) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.read {

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 //go:generate go run github.com/br2k/br2k/cmd/br2kgen
@@ -47,7 +47,7 @@ type Store struct {
 // or a payment gateway would. Run is called by an onlyonce handler, on the
 // leader only; it returns the effect's sequence number on this replica.
 type Effects interface {
-	Run(ctx *runtime.Ctx, id string) (seq uint64, err error)
+	Run(ctx *br2k.Ctx, id string) (seq uint64, err error)
 }
 
 // New returns an empty store whose side effects effects performs (nil: the
@@ -82,8 +82,8 @@ type Register struct {
 // applied everything committed before the call: the read is linearizable.
 //
 //br2k:onlyonce GET /kv/{key}
-func (s *Store) Read(ctx *runtime.Ctx, in KeyIn) (Register, error) {
-	return runtime.Read(ctx, func() (Register, error) {
+func (s *Store) Read(ctx *br2k.Ctx, in KeyIn) (Register, error) {
+	return br2k.Read(ctx, func() (Register, error) {
 		v, ok := s.Values[in.Key]
 		if in.Panic {
 			boom()
@@ -104,7 +104,7 @@ type WriteIn struct {
 // Write sets a register and returns it.
 //
 //br2k:replicate PUT /kv/{key}
-func (s *Store) Write(ctx *runtime.Ctx, in WriteIn) (Register, error) {
+func (s *Store) Write(ctx *br2k.Ctx, in WriteIn) (Register, error) {
 	s.Values[in.Key] = in.Value
 	if in.Panic {
 		boom()
@@ -126,13 +126,13 @@ type CASIn struct {
 // register did not change.
 //
 //br2k:replicate POST /kv/{key}/cas
-func (s *Store) CAS(ctx *runtime.Ctx, in CASIn) (Register, error) {
+func (s *Store) CAS(ctx *br2k.Ctx, in CASIn) (Register, error) {
 	v, ok := s.Values[in.Key]
 	if !ok {
-		return Register{}, runtime.Conflict(CodeCASMismatch, "register %q was never written, not %q", in.Key, in.From)
+		return Register{}, br2k.Conflict(CodeCASMismatch, "register %q was never written, not %q", in.Key, in.From)
 	}
 	if v != in.From {
-		return Register{}, runtime.Conflict(CodeCASMismatch, "register %q is %q, not %q", in.Key, v, in.From)
+		return Register{}, br2k.Conflict(CodeCASMismatch, "register %q is %q, not %q", in.Key, v, in.From)
 	}
 	s.Values[in.Key] = in.To
 	if in.Panic {
@@ -157,20 +157,20 @@ type Bank struct {
 // already it is 409 ACCOUNT_EXISTS. It returns the whole bank.
 //
 //br2k:replicate POST /bank/open
-func (s *Store) Open(ctx *runtime.Ctx, in OpenIn) (Bank, error) {
+func (s *Store) Open(ctx *br2k.Ctx, in OpenIn) (Bank, error) {
 	if len(in.Accounts) == 0 {
-		return Bank{}, runtime.Invalid("accounts must not be empty")
+		return Bank{}, br2k.Invalid("accounts must not be empty")
 	}
 	total, _ := s.total()
 	for _, id := range in.Accounts {
 		if id == "" {
-			return Bank{}, runtime.Invalid("account ids must not be empty")
+			return Bank{}, br2k.Invalid("account ids must not be empty")
 		}
 		if _, ok := s.Accounts[id]; ok {
-			return Bank{}, runtime.Conflict(CodeAccountExists, "account %q is open already", id)
+			return Bank{}, br2k.Conflict(CodeAccountExists, "account %q is open already", id)
 		}
 		if total > math.MaxUint64-in.Balance {
-			return Bank{}, runtime.Invalid("balances would overflow")
+			return Bank{}, br2k.Invalid("balances would overflow")
 		}
 		total += in.Balance
 		// Set before the next id is checked, so a list naming an account
@@ -199,23 +199,23 @@ type TransferOut struct {
 // Transfer moves money between two open accounts; the total never changes.
 //
 //br2k:replicate POST /bank/transfer
-func (s *Store) Transfer(ctx *runtime.Ctx, in TransferIn) (TransferOut, error) {
+func (s *Store) Transfer(ctx *br2k.Ctx, in TransferIn) (TransferOut, error) {
 	if in.Amount == 0 {
-		return TransferOut{}, runtime.Invalid("amount must be positive")
+		return TransferOut{}, br2k.Invalid("amount must be positive")
 	}
 	if in.From == in.To {
-		return TransferOut{}, runtime.Invalid("from and to must differ")
+		return TransferOut{}, br2k.Invalid("from and to must differ")
 	}
 	from, ok := s.Accounts[in.From]
 	if !ok {
-		return TransferOut{}, runtime.NotFound(CodeNoSuchAccount, "account %q is not open", in.From)
+		return TransferOut{}, br2k.NotFound(CodeNoSuchAccount, "account %q is not open", in.From)
 	}
 	to, ok := s.Accounts[in.To]
 	if !ok {
-		return TransferOut{}, runtime.NotFound(CodeNoSuchAccount, "account %q is not open", in.To)
+		return TransferOut{}, br2k.NotFound(CodeNoSuchAccount, "account %q is not open", in.To)
 	}
 	if from < in.Amount {
-		return TransferOut{}, runtime.Conflict(CodeInsufficientFunds, "account %q has %d, needs %d", in.From, from, in.Amount)
+		return TransferOut{}, br2k.Conflict(CodeInsufficientFunds, "account %q has %d, needs %d", in.From, from, in.Amount)
 	}
 	// No overflow check on the credit: balances sum to the total, which
 	// Open keeps below 2^64.
@@ -233,8 +233,8 @@ type BankIn struct{}
 // Balances returns every account's balance, read linearizably on the leader.
 //
 //br2k:onlyonce GET /bank
-func (s *Store) Balances(ctx *runtime.Ctx, in BankIn) (Bank, error) {
-	return runtime.Read(ctx, func() (Bank, error) {
+func (s *Store) Balances(ctx *br2k.Ctx, in BankIn) (Bank, error) {
+	return br2k.Read(ctx, func() (Bank, error) {
 		return s.bank(), nil // a copy: the state's map must not leave the section
 	})
 }
@@ -263,18 +263,18 @@ type EffectOut struct {
 // Idempotency-Key it returns the first outcome instead of running again.
 //
 //br2k:onlyonce POST /effects/{id}
-func (s *Store) Effect(ctx *runtime.Ctx, in EffectIn) (EffectOut, error) {
+func (s *Store) Effect(ctx *br2k.Ctx, in EffectIn) (EffectOut, error) {
 	if in.ID == "" {
-		return EffectOut{}, runtime.Invalid("id must not be empty")
+		return EffectOut{}, br2k.Invalid("id must not be empty")
 	}
 	if in.HoldMillis < 0 || in.HoldMillis > 10000 {
-		return EffectOut{}, runtime.Invalid("hold_ms must be in [0, 10000]")
+		return EffectOut{}, br2k.Invalid("hold_ms must be in [0, 10000]")
 	}
 	if in.Panic {
 		ctx.Read(func() { boom() })
 	}
 	if s.effects == nil {
-		return EffectOut{}, runtime.NewError(http.StatusServiceUnavailable, CodeNoEffects, "this replica has no effects log configured")
+		return EffectOut{}, br2k.NewError(http.StatusServiceUnavailable, CodeNoEffects, "this replica has no effects log configured")
 	}
 	seq, err := s.effects.Run(ctx, in.ID)
 	if err != nil {
@@ -303,8 +303,10 @@ func (s *Store) bank() Bank {
 }
 
 // total sums the balances; ok is false on overflow, which Open prevents.
+// Open keeps the total below overflow, so the loop never stops early and
+// its order does not matter.
 func (s *Store) total() (sum uint64, ok bool) {
-	for _, v := range s.Accounts {
+	for _, v := range s.Accounts { //br2k:any-order
 		if sum > math.MaxUint64-v {
 			return sum, false
 		}

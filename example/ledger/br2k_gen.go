@@ -5,25 +5,12 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
 	runtime "github.com/br2k/br2k/runtime"
 	chi "github.com/go-chi/chi/v5"
-)
-
-// The handlers' signatures, checked by the compiler: a handler whose
-// signature changed fails to compile here until br2kgen runs again.
-var (
-	_ func(*Ledger, *runtime.Ctx, MintRef) (MintRequest, error)       = (*Ledger).ApproveMint
-	_ func(*Ledger, *runtime.Ctx, BalanceIn) (Account, error)         = (*Ledger).Balance
-	_ func(*Ledger, *runtime.Ctx, MintRef) (Receipt, error)           = (*Ledger).IssueReceipt
-	_ func(*Ledger, *runtime.Ctx, OpenAccountIn) (Account, error)     = (*Ledger).OpenAccount
-	_ func(*Ledger, *runtime.Ctx, RequestMintIn) (MintRequest, error) = (*Ledger).RequestMint
-	_ func(*Ledger, *runtime.Ctx, TransferIn) (TransferOut, error)    = (*Ledger).Transfer
-	_ func(*Ledger, *runtime.Ctx, BatchIn) (BatchOut, error)          = (*Ledger).TransferBatch
 )
 
 // Service is the br2k service of Ledger: its routes, dispatcher and codec.
@@ -40,222 +27,81 @@ func NewService(state *Ledger) *Service {
 	return &Service{state: state}
 }
 
+// br2kHandlers is the op table: one handler per annotated method, sorted
+// by name. A method whose signature changed fails to compile here until
+// br2kgen runs again.
+var br2kHandlers = runtime.Handlers[Ledger]{
+	runtime.Handler[Ledger, MintRef, MintRequest]{
+		Op:     runtime.Op{Name: "ApproveMint", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/mints/{mint}/approve"},
+		Params: br2kParamsApproveMint,
+		Run:    (*Ledger).ApproveMint,
+	},
+	runtime.Handler[Ledger, BalanceIn, Account]{
+		Op:     runtime.Op{Name: "Balance", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/accounts/{id}"},
+		NoBody: true,
+		Params: br2kParamsBalance,
+		Run:    (*Ledger).Balance,
+	},
+	runtime.Handler[Ledger, MintRef, Receipt]{
+		Op:     runtime.Op{Name: "IssueReceipt", Kind: runtime.KindOnlyOnce, Method: http.MethodPost, Path: "/mints/{mint}/receipt"},
+		Params: br2kParamsApproveMint,
+		Run:    (*Ledger).IssueReceipt,
+	},
+	runtime.Handler[Ledger, OpenAccountIn, Account]{
+		Op:  runtime.Op{Name: "OpenAccount", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts"},
+		Run: (*Ledger).OpenAccount,
+	},
+	runtime.Handler[Ledger, RequestMintIn, MintRequest]{
+		Op:      runtime.Op{Name: "RequestMint", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts/{id}/mints"},
+		MaxBody: 4096,
+		Params:  br2kParamsRequestMint,
+		Run:     (*Ledger).RequestMint,
+	},
+	runtime.Handler[Ledger, TransferIn, TransferOut]{
+		Op:  runtime.Op{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers"},
+		Run: (*Ledger).Transfer,
+	},
+	runtime.Handler[Ledger, BatchIn, BatchOut]{
+		Op:  runtime.Op{Name: "TransferBatch", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers/batch"},
+		Run: (*Ledger).TransferBatch,
+	},
+}
+
 // Ops lists the annotated handlers, sorted by name.
 func (s *Service) Ops() []runtime.Op {
-	return []runtime.Op{
-		{Name: "ApproveMint", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/mints/{mint}/approve"},
-		{Name: "Balance", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/accounts/{id}"},
-		{Name: "IssueReceipt", Kind: runtime.KindOnlyOnce, Method: http.MethodPost, Path: "/mints/{mint}/receipt"},
-		{Name: "OpenAccount", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts"},
-		{Name: "RequestMint", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts/{id}/mints"},
-		{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers"},
-		{Name: "TransferBatch", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers/batch"},
-	}
+	return br2kHandlers.Ops()
 }
 
 // Mount registers one route per handler on r.
 func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
-	r.Method(http.MethodPost, "/mints/{mint}/approve", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in MintRef
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathUintParam(req, "mint", 64); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.Mint = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "ApproveMint", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodGet, "/accounts/{id}", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in BalanceIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathParam(req, "id"); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.ID = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Balance", Kind: runtime.KindOnlyOnce, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/mints/{mint}/receipt", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in MintRef
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathUintParam(req, "mint", 64); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.Mint = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "IssueReceipt", Kind: runtime.KindOnlyOnce, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/accounts", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in OpenAccountIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "OpenAccount", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/accounts/{id}/mints", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in RequestMintIn
-		if err := runtime.DecodeJSON(req, 4096, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		if v, err := runtime.PathParam(req, "id"); err != nil {
-			runtime.WriteError(w, err)
-			return
-		} else {
-			in.ID = v
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "RequestMint", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/transfers", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in TransferIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "Transfer", Kind: runtime.KindReplicate, Payload: payload})
-	}))
-	r.Method(http.MethodPost, "/transfers/batch", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var in BatchIn
-		if err := runtime.DecodeJSON(req, runtime.DefaultMaxBody, &in); err != nil {
-			runtime.WriteError(w, err)
-			return
-		}
-		payload, err := json.Marshal(in)
-		if err != nil {
-			runtime.WriteError(w, runtime.Invalid("encode input: %v", err))
-			return
-		}
-		p.Submit(w, req, runtime.Call{Op: "TransferBatch", Kind: runtime.KindReplicate, Payload: payload})
-	}))
+	br2kHandlers.Mount(r, p)
 }
 
 // Apply runs a replicated handler. It does not undo a failed call's
 // changes: the runtime takes a Checkpoint before a batch of calls and
 // restores it when one fails.
 func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
-	switch op {
-	case "ApproveMint":
-		var in MintRef
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode ApproveMint input: %v", err))
-		}
-		out, err := s.state.ApproveMint(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "OpenAccount":
-		var in OpenAccountIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode OpenAccount input: %v", err))
-		}
-		out, err := s.state.OpenAccount(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "RequestMint":
-		var in RequestMintIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode RequestMint input: %v", err))
-		}
-		out, err := s.state.RequestMint(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "Transfer":
-		var in TransferIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Transfer input: %v", err))
-		}
-		out, err := s.state.Transfer(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "TransferBatch":
-		var in BatchIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode TransferBatch input: %v", err))
-		}
-		out, err := s.state.TransferBatch(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	}
-	return runtime.ErrorOutcome(runtime.Invalid("unknown replicated op %q", op))
+	return br2kHandlers.Apply(s.state, ctx, op, payload)
 }
 
 // RunOnce runs an onlyonce handler.
 func (s *Service) RunOnce(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
-	switch op {
-	case "Balance":
-		var in BalanceIn
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode Balance input: %v", err))
-		}
-		out, err := s.state.Balance(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	case "IssueReceipt":
-		var in MintRef
-		if err := json.Unmarshal(payload, &in); err != nil {
-			return runtime.ErrorOutcome(runtime.Invalid("decode IssueReceipt input: %v", err))
-		}
-		out, err := s.state.IssueReceipt(ctx, in)
-		if err != nil {
-			return runtime.ErrorOutcome(err)
-		}
-		return runtime.ResultOutcome(out)
-	}
-	return runtime.ErrorOutcome(runtime.Invalid("unknown onlyonce op %q", op))
+	return br2kHandlers.RunOnce(s.state, ctx, op, payload)
+}
+
+// br2kParamsApproveMint binds the parameters of ApproveMint and IssueReceipt.
+func br2kParamsApproveMint(in *MintRef) []runtime.Param {
+	return []runtime.Param{runtime.PathUint("mint", &in.Mint)}
+}
+
+// br2kParamsBalance binds the parameters of Balance.
+func br2kParamsBalance(in *BalanceIn) []runtime.Param {
+	return []runtime.Param{runtime.PathString("id", &in.ID)}
+}
+
+// br2kParamsRequestMint binds the parameters of RequestMint.
+func br2kParamsRequestMint(in *RequestMintIn) []runtime.Param {
+	return []runtime.Param{runtime.PathString("id", &in.ID)}
 }
 
 // Checkpoint deep-copies the replicated fields of the state and returns
@@ -287,9 +133,7 @@ func (s *Service) Snapshot() ([]byte, error) {
 // Restore replaces the replicated fields of the state with a snapshot's.
 func (s *Service) Restore(snapshot []byte) error {
 	var snap br2kLedgerSnapshot
-	dec := json.NewDecoder(bytes.NewReader(snapshot))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&snap); err != nil {
+	if err := runtime.UnmarshalSnapshot(snapshot, &snap); err != nil {
 		return fmt.Errorf("restore Ledger: %w", err)
 	}
 	s.state.Accounts = snap.Accounts

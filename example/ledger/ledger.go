@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 //go:generate go run github.com/br2k/br2k/cmd/br2kgen
@@ -55,7 +55,7 @@ type Receipt struct {
 // Notary issues receipts. Issuing is an external side effect, so the handler
 // that calls it is onlyonce: it runs on one replica, once per request.
 type Notary interface {
-	Issue(ctx *runtime.Ctx, r Receipt) (ref string, err error)
+	Issue(ctx *br2k.Ctx, r Receipt) (ref string, err error)
 }
 
 // New returns an empty ledger whose receipts notary issues.
@@ -72,12 +72,12 @@ type OpenAccountIn struct {
 // OpenAccount creates an empty account.
 //
 //br2k:replicate POST /accounts
-func (l *Ledger) OpenAccount(ctx *runtime.Ctx, in OpenAccountIn) (Account, error) {
+func (l *Ledger) OpenAccount(ctx *br2k.Ctx, in OpenAccountIn) (Account, error) {
 	if in.ID == "" {
-		return Account{}, runtime.Invalid("id must not be empty")
+		return Account{}, br2k.Invalid("id must not be empty")
 	}
 	if _, ok := l.Accounts[in.ID]; ok {
-		return Account{}, runtime.Conflict("ACCOUNT_EXISTS", "account %q already exists", in.ID)
+		return Account{}, br2k.Conflict("ACCOUNT_EXISTS", "account %q already exists", in.ID)
 	}
 	a := &Account{ID: in.ID, Owner: in.Owner, Opened: ctx.Now()}
 	l.Accounts[in.ID] = a
@@ -100,9 +100,9 @@ type TransferOut struct {
 // Transfer moves tokens between accounts.
 //
 //br2k:replicate POST /transfers
-func (l *Ledger) Transfer(ctx *runtime.Ctx, in TransferIn) (TransferOut, error) {
+func (l *Ledger) Transfer(ctx *br2k.Ctx, in TransferIn) (TransferOut, error) {
 	if in.Amount == 0 {
-		return TransferOut{}, runtime.Invalid("amount must be positive")
+		return TransferOut{}, br2k.Invalid("amount must be positive")
 	}
 	from, err := l.account(in.From)
 	if err != nil {
@@ -113,7 +113,7 @@ func (l *Ledger) Transfer(ctx *runtime.Ctx, in TransferIn) (TransferOut, error) 
 		return TransferOut{}, err
 	}
 	if from.Balance < in.Amount {
-		return TransferOut{}, runtime.Conflict("INSUFFICIENT_FUNDS", "account %q has %d, needs %d", in.From, from.Balance, in.Amount)
+		return TransferOut{}, br2k.Conflict("INSUFFICIENT_FUNDS", "account %q has %d, needs %d", in.From, from.Balance, in.Amount)
 	}
 	// No overflow check on the credit: balances sum to the supply, which
 	// ApproveMint keeps below 2^64.
@@ -138,16 +138,16 @@ type BatchOut struct {
 // the runtime undoes them on every replica.
 //
 //br2k:replicate POST /transfers/batch
-func (l *Ledger) TransferBatch(ctx *runtime.Ctx, in BatchIn) (BatchOut, error) {
+func (l *Ledger) TransferBatch(ctx *br2k.Ctx, in BatchIn) (BatchOut, error) {
 	if len(in.Transfers) == 0 {
-		return BatchOut{}, runtime.Invalid("transfers must not be empty")
+		return BatchOut{}, br2k.Invalid("transfers must not be empty")
 	}
 	out := BatchOut{Results: make([]TransferOut, 0, len(in.Transfers))}
 	for i, t := range in.Transfers {
 		r, err := l.Transfer(ctx, t)
 		if err != nil {
-			e := runtime.AsError(err)
-			return BatchOut{}, runtime.NewError(e.Status, e.Code, "transfer %d: %s", i, e.Message)
+			e := br2k.AsError(err)
+			return BatchOut{}, br2k.NewError(e.Status, e.Code, "transfer %d: %s", i, e.Message)
 		}
 		out.Results = append(out.Results, r)
 	}
@@ -163,12 +163,12 @@ type RequestMintIn struct {
 // RequestMint files a mint request for an account; it needs approval.
 //
 //br2k:replicate POST /accounts/{id}/mints maxbody=4KiB
-func (l *Ledger) RequestMint(ctx *runtime.Ctx, in RequestMintIn) (MintRequest, error) {
+func (l *Ledger) RequestMint(ctx *br2k.Ctx, in RequestMintIn) (MintRequest, error) {
 	if _, err := l.account(in.ID); err != nil {
 		return MintRequest{}, err
 	}
 	if in.Amount == 0 {
-		return MintRequest{}, runtime.Invalid("amount must be positive")
+		return MintRequest{}, br2k.Invalid("amount must be positive")
 	}
 	m := MintRequest{
 		ID:        uint64(len(l.Mints)) + 1,
@@ -183,7 +183,7 @@ func (l *Ledger) RequestMint(ctx *runtime.Ctx, in RequestMintIn) (MintRequest, e
 
 // ticket draws a short random reference from the entry's seeded source, so
 // every replica draws the same one.
-func ticket(ctx *runtime.Ctx) string {
+func ticket(ctx *br2k.Ctx) string {
 	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 	b := make([]byte, 8)
 	for i := range b {
@@ -200,20 +200,20 @@ type MintRef struct {
 // ApproveMint credits an approved mint to its account.
 //
 //br2k:replicate POST /mints/{mint}/approve
-func (l *Ledger) ApproveMint(ctx *runtime.Ctx, in MintRef) (MintRequest, error) {
+func (l *Ledger) ApproveMint(ctx *br2k.Ctx, in MintRef) (MintRequest, error) {
 	m, err := l.mint(in.Mint)
 	if err != nil {
 		return MintRequest{}, err
 	}
 	if m.Approved {
-		return MintRequest{}, runtime.Conflict("ALREADY_APPROVED", "mint %d is already approved", in.Mint)
+		return MintRequest{}, br2k.Conflict("ALREADY_APPROVED", "mint %d is already approved", in.Mint)
 	}
 	a, err := l.account(m.Account)
 	if err != nil {
 		return MintRequest{}, err
 	}
 	if a.Balance+m.Amount < a.Balance || l.Supply+m.Amount < l.Supply {
-		return MintRequest{}, runtime.Conflict("BALANCE_OVERFLOW", "mint %d would overflow account %q or the supply", in.Mint, m.Account)
+		return MintRequest{}, br2k.Conflict("BALANCE_OVERFLOW", "mint %d would overflow account %q or the supply", in.Mint, m.Account)
 	}
 	m.Approved = true
 	a.Balance += m.Amount
@@ -229,8 +229,8 @@ type BalanceIn struct {
 // Balance returns an account. It only reads state, so it runs once.
 //
 //br2k:onlyonce GET /accounts/{id}
-func (l *Ledger) Balance(ctx *runtime.Ctx, in BalanceIn) (Account, error) {
-	return runtime.Read(ctx, func() (Account, error) {
+func (l *Ledger) Balance(ctx *br2k.Ctx, in BalanceIn) (Account, error) {
+	return br2k.Read(ctx, func() (Account, error) {
 		a, err := l.account(in.ID)
 		if err != nil {
 			return Account{}, err
@@ -248,14 +248,14 @@ func (l *Ledger) Balance(ctx *runtime.Ctx, in BalanceIn) (Account, error) {
 // section, so that replication goes on meanwhile.
 //
 //br2k:onlyonce POST /mints/{mint}/receipt
-func (l *Ledger) IssueReceipt(ctx *runtime.Ctx, in MintRef) (Receipt, error) {
-	r, err := runtime.Read(ctx, func() (Receipt, error) {
+func (l *Ledger) IssueReceipt(ctx *br2k.Ctx, in MintRef) (Receipt, error) {
+	r, err := br2k.Read(ctx, func() (Receipt, error) {
 		m, err := l.mint(in.Mint)
 		if err != nil {
 			return Receipt{}, err
 		}
 		if !m.Approved {
-			return Receipt{}, runtime.Conflict("NOT_APPROVED", "mint %d is not approved", in.Mint)
+			return Receipt{}, br2k.Conflict("NOT_APPROVED", "mint %d is not approved", in.Mint)
 		}
 		return Receipt{Mint: m.ID, Account: m.Account, Amount: m.Amount}, nil
 	})
@@ -263,7 +263,7 @@ func (l *Ledger) IssueReceipt(ctx *runtime.Ctx, in MintRef) (Receipt, error) {
 		return Receipt{}, err
 	}
 	if l.notary == nil {
-		return Receipt{}, runtime.NewError(http.StatusServiceUnavailable, "NO_NOTARY", "this replica has no notary configured")
+		return Receipt{}, br2k.NewError(http.StatusServiceUnavailable, "NO_NOTARY", "this replica has no notary configured")
 	}
 	ref, err := l.notary.Issue(ctx, r)
 	if err != nil {
@@ -276,14 +276,14 @@ func (l *Ledger) IssueReceipt(ctx *runtime.Ctx, in MintRef) (Receipt, error) {
 func (l *Ledger) account(id string) (*Account, error) {
 	a, ok := l.Accounts[id]
 	if !ok {
-		return nil, runtime.NotFound("NO_SUCH_ACCOUNT", "account %q does not exist", id)
+		return nil, br2k.NotFound("NO_SUCH_ACCOUNT", "account %q does not exist", id)
 	}
 	return a, nil
 }
 
 func (l *Ledger) mint(id uint64) (*MintRequest, error) {
 	if id == 0 || id > uint64(len(l.Mints)) {
-		return nil, runtime.NotFound("NO_SUCH_MINT", "mint %d does not exist", id)
+		return nil, br2k.NotFound("NO_SUCH_MINT", "mint %d does not exist", id)
 	}
 	return &l.Mints[id-1], nil
 }

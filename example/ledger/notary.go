@@ -8,7 +8,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 // FileNotary issues receipts by appending them, one JSON object per line, to
@@ -24,7 +24,7 @@ type FileNotary struct {
 func NewFileNotary(path string) *FileNotary { return &FileNotary{path: path} }
 
 // Issue appends r to the file and returns its reference.
-func (n *FileNotary) Issue(ctx *runtime.Ctx, r Receipt) (string, error) {
+func (n *FileNotary) Issue(ctx *br2k.Ctx, r Receipt) (string, error) {
 	line, err := json.Marshal(struct {
 		Receipt
 		Time  string `json:"time"`

@@ -1,6 +1,6 @@
 package dup
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct{}
@@ -12,13 +12,13 @@ type In struct {
 }
 
 //br2k:replicate POST /a/{x}
-func (l *Ledger) A(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) A(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:replicate GET /a/{x}
-func (l *Ledger) B(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) B(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:onlyonce POST /a/{y}
-func (l *Ledger) C(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) C(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:replicate POST /a/{y}
-func (l *Ledger) D(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) D(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

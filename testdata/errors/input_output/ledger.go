@@ -1,6 +1,6 @@
 package io
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct{}
@@ -18,16 +18,16 @@ type In struct {
 type Name string
 
 //br2k:replicate POST /a
-func (l *Ledger) A(ctx *runtime.Ctx, in string) (In, error) { return In{}, nil }
+func (l *Ledger) A(ctx *br2k.Ctx, in string) (In, error) { return In{}, nil }
 
 //br2k:replicate POST /b
-func (l *Ledger) B(ctx *runtime.Ctx, in *In) (In, error) { return *in, nil }
+func (l *Ledger) B(ctx *br2k.Ctx, in *In) (In, error) { return *in, nil }
 
 //br2k:replicate POST /c
-func (l *Ledger) C(ctx *runtime.Ctx, in Name) (In, error) { return In{}, nil }
+func (l *Ledger) C(ctx *br2k.Ctx, in Name) (In, error) { return In{}, nil }
 
 //br2k:replicate POST /d/{missing}/{price}/{dup}/{Skip}
-func (l *Ledger) D(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) D(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 // WithChan cannot be decoded.
 type WithChan struct {
@@ -36,7 +36,7 @@ type WithChan struct {
 }
 
 //br2k:replicate POST /e
-func (l *Ledger) E(ctx *runtime.Ctx, in WithChan) (In, error) { return In{}, nil }
+func (l *Ledger) E(ctx *br2k.Ctx, in WithChan) (In, error) { return In{}, nil }
 
 // Out cannot be encoded.
 type Out struct {
@@ -49,13 +49,13 @@ type Item struct {
 }
 
 //br2k:onlyonce GET /f
-func (l *Ledger) F(ctx *runtime.Ctx, in In) (Out, error) { return Out{}, nil }
+func (l *Ledger) F(ctx *br2k.Ctx, in In) (Out, error) { return Out{}, nil }
 
 // Point is not a valid JSON map key.
 type Point struct{ X, Y int }
 
 //br2k:onlyonce GET /g
-func (l *Ledger) G(ctx *runtime.Ctx, in In) (map[Point]string, error) { return nil, nil }
+func (l *Ledger) G(ctx *br2k.Ctx, in In) (map[Point]string, error) { return nil, nil }
 
 //br2k:onlyonce GET /h
-func (l *Ledger) H(ctx *runtime.Ctx, in In) (complex128, error) { return 0, nil }
+func (l *Ledger) H(ctx *br2k.Ctx, in In) (complex128, error) { return 0, nil }

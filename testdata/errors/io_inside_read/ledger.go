@@ -1,6 +1,6 @@
 package inside
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct {
@@ -23,8 +23,8 @@ type In struct {
 }
 
 //br2k:onlyonce POST /a
-func (l *Ledger) A(ctx *runtime.Ctx, in In) (string, error) {
-	return runtime.Read(ctx, func() (string, error) {
+func (l *Ledger) A(ctx *br2k.Ctx, in In) (string, error) {
+	return br2k.Read(ctx, func() (string, error) {
 		if l.Accounts[in.ID] == 0 {
 			return "", nil
 		}
@@ -33,7 +33,7 @@ func (l *Ledger) A(ctx *runtime.Ctx, in In) (string, error) {
 }
 
 //br2k:onlyonce POST /b
-func (l *Ledger) B(ctx *runtime.Ctx, in In) (string, error) {
+func (l *Ledger) B(ctx *br2k.Ctx, in In) (string, error) {
 	var ref string
 	var err error
 	ctx.Read(func() {

@@ -1,6 +1,6 @@
 package misplaced
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Ledger is the state.
 //
@@ -14,13 +14,13 @@ type Ledger struct {
 type In struct{}
 
 //br2k:replicate POST /func
-func Transfer(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func Transfer(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 // Other is not the state.
 type Other struct{}
 
 //br2k:replicate POST /other
-func (o *Other) Transfer(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (o *Other) Transfer(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:onlyonce GET /type
 type Account struct{}
@@ -33,4 +33,4 @@ func body() {
 }
 
 //br2k:replicate POST /ok
-func (l *Ledger) OK(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) OK(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

@@ -1,6 +1,6 @@
 package multi
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // In is an input.
 type In struct {
@@ -8,7 +8,7 @@ type In struct {
 }
 
 //br2k:replicate GET /items/{id}
-func (l *Ledger) Get(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) Get(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:replicate POST /items/{id}/{name}
-func (l *Ledger) Put(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) Put(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

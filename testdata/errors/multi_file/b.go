@@ -1,6 +1,6 @@
 package multi
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct {
@@ -8,4 +8,4 @@ type Ledger struct {
 }
 
 //br2k:onlyonce GET /items/{key}
-func (l *Ledger) Read(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) Read(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

@@ -1,6 +1,6 @@
 package clash
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct{}
@@ -17,4 +17,4 @@ type in struct{}
 type In struct{}
 
 //br2k:replicate POST /a
-func (l *Ledger) A(ctx *runtime.Ctx, x In) (In, error) { _ = in{}; br2kHelper(); return x, nil }
+func (l *Ledger) A(ctx *br2k.Ctx, x In) (In, error) { _ = in{}; br2kHelper(); return x, nil }

@@ -1,6 +1,6 @@
 package nostate
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Ledger forgot its //br2k:state.
 type Ledger struct{}
@@ -11,4 +11,4 @@ type In struct{}
 // Transfer is a handler.
 //
 //br2k:replicate POST /transfers
-func (l *Ledger) Transfer(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) Transfer(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

@@ -3,7 +3,7 @@ package signature
 import (
 	"context"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 //br2k:state
@@ -19,20 +19,20 @@ func (l *Ledger) Transfer(s string) error { return nil }
 func (l *Ledger) A(ctx context.Context, in In) (In, error) { return in, nil }
 
 //br2k:replicate POST /b
-func (l *Ledger) B(ctx *runtime.Ctx, in In) In { return in }
+func (l *Ledger) B(ctx *br2k.Ctx, in In) In { return in }
 
 //br2k:onlyonce GET /c
-func (l *Ledger) C(ctx *runtime.Ctx, in ...In) (In, error) { return In{}, nil }
+func (l *Ledger) C(ctx *br2k.Ctx, in ...In) (In, error) { return In{}, nil }
 
 //br2k:onlyonce GET /d
-func (l *Ledger) D(ctx *runtime.Ctx, in In) (In, string) { return in, "" }
+func (l *Ledger) D(ctx *br2k.Ctx, in In) (In, string) { return in, "" }
 
 //br2k:replicate POST /e
-func (l Ledger) E(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l Ledger) E(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:replicate POST /f
 //br2k:onlyonce GET /f
-func (l *Ledger) F(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) F(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:replicate POST /g
-func (l *Ledger) G(ctx *runtime.Ctx, a, b In) (out In, err error) { return a, nil }
+func (l *Ledger) G(ctx *br2k.Ctx, a, b In) (out In, err error) { return a, nil }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 type Account struct {
@@ -65,4 +65,4 @@ type Dependency interface{ Call() }
 type In struct{}
 
 //br2k:replicate POST /a
-func (l *Ledger) A(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) A(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

@@ -1,6 +1,6 @@
 package notstruct
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Ledger is a map, not a struct.
 //
@@ -11,4 +11,4 @@ type Ledger map[string]int
 type In struct{}
 
 //br2k:replicate POST /a
-func (l *Ledger) A(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) A(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

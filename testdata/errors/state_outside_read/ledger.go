@@ -1,6 +1,6 @@
 package outside
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct {
@@ -30,13 +30,13 @@ type reader struct{}
 func (reader) Read(f func()) { f() }
 
 //br2k:onlyonce GET /a
-func (l *Ledger) A(ctx *runtime.Ctx, in In) (int, error) { return l.Accounts[in.ID], nil }
+func (l *Ledger) A(ctx *br2k.Ctx, in In) (int, error) { return l.Accounts[in.ID], nil }
 
 //br2k:onlyonce GET /b
-func (l *Ledger) B(ctx *runtime.Ctx, in In) (int, error) { return l.balance(in.ID), nil }
+func (l *Ledger) B(ctx *br2k.Ctx, in In) (int, error) { return l.balance(in.ID), nil }
 
 //br2k:onlyonce GET /c
-func (l *Ledger) C(ctx *runtime.Ctx, in In) (int, error) {
+func (l *Ledger) C(ctx *br2k.Ctx, in In) (int, error) {
 	audit(l)
 	var n int
 	f := func() { n = len(l.Mints) }
@@ -47,8 +47,8 @@ func (l *Ledger) C(ctx *runtime.Ctx, in In) (int, error) {
 }
 
 //br2k:onlyonce GET /d
-func (l *Ledger) D(ctx *runtime.Ctx, in In) (int, error) {
-	n, err := runtime.Read(ctx, func() (int, error) { return l.Accounts[in.ID], nil })
+func (l *Ledger) D(ctx *br2k.Ctx, in In) (int, error) {
+	n, err := br2k.Read(ctx, func() (int, error) { return l.Accounts[in.ID], nil })
 	if err != nil || l.notary == nil {
 		return 0, err
 	}
@@ -59,7 +59,7 @@ func (l *Ledger) D(ctx *runtime.Ctx, in In) (int, error) {
 // A replicated handler is not checked: it runs with the state locked.
 //
 //br2k:replicate POST /e
-func (l *Ledger) E(ctx *runtime.Ctx, in In) (int, error) {
+func (l *Ledger) E(ctx *br2k.Ctx, in In) (int, error) {
 	l.Accounts[in.ID]++
 	return l.balance(in.ID), nil
 }

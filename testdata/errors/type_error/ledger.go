@@ -1,6 +1,6 @@
 package typeerror
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 //br2k:state
 type Ledger struct {
@@ -11,7 +11,7 @@ type Ledger struct {
 type In struct{}
 
 //br2k:replicate POST /a
-func (l *Ledger) A(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) A(ctx *br2k.Ctx, in In) (In, error) { return in, nil }
 
 //br2k:replicate PST /b
-func (l *Ledger) B(ctx *runtime.Ctx, in In) (In, error) { return in, nil }
+func (l *Ledger) B(ctx *br2k.Ctx, in In) (In, error) { return in, nil }

@@ -6,7 +6,7 @@ package canvas
 import (
 	"image"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 // http and bytes clash with the packages generated code imports, which must
@@ -28,7 +28,7 @@ type Canvas struct {
 // Add adds a point; its input is another package's struct.
 //
 //br2k:replicate POST /points
-func (c *Canvas) Add(ctx *runtime.Ctx, in image.Point) (image.Rectangle, error) {
+func (c *Canvas) Add(ctx *br2k.Ctx, in image.Point) (image.Rectangle, error) {
 	c.Points = append(c.Points, in)
 	c.Bounds = c.Bounds.Union(image.Rectangle{Min: in, Max: in.Add(image.Pt(1, 1))})
 	return c.Bounds, nil
@@ -44,7 +44,7 @@ type NameIn struct {
 // Name names a point.
 //
 //br2k:replicate PUT /names/{name}
-func (c *Canvas) Name(ctx *runtime.Ctx, in NameIn) (*image.Point, error) {
+func (c *Canvas) Name(ctx *br2k.Ctx, in NameIn) (*image.Point, error) {
 	if c.Named == nil {
 		c.Named = map[string]*image.Point{}
 	}

@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 // Addr is an account address; it is a JSON map key through its text methods.
@@ -80,7 +80,7 @@ type MineIn struct {
 // rollback.
 //
 //br2k:replicate POST /blocks
-func (c *Chain) Mine(ctx *runtime.Ctx, in MineIn) (*big.Int, error) {
+func (c *Chain) Mine(ctx *br2k.Ctx, in MineIn) (*big.Int, error) {
 	if c.Balances == nil {
 		c.Balances = map[Addr]*big.Int{}
 	}
@@ -91,7 +91,7 @@ func (c *Chain) Mine(ctx *runtime.Ctx, in MineIn) (*big.Int, error) {
 	}
 	from.Sub(from, in.Value)
 	if from.Sign() < 0 {
-		return nil, runtime.Conflict("OVERDRAFT", "balance would be %s", from)
+		return nil, br2k.Conflict("OVERDRAFT", "balance would be %s", from)
 	}
 	c.Height++
 	b := Block{Number: c.Height, Time: ctx.Now(), Txs: []Tx{{From: in.From, To: in.To, Value: in.Value}}}
@@ -106,7 +106,7 @@ func (c *Chain) Mine(ctx *runtime.Ctx, in MineIn) (*big.Int, error) {
 // Grant credits an address out of thin air.
 //
 //br2k:replicate POST /grants
-func (c *Chain) Grant(ctx *runtime.Ctx, in MineIn) (*big.Int, error) {
+func (c *Chain) Grant(ctx *br2k.Ctx, in MineIn) (*big.Int, error) {
 	if c.Balances == nil {
 		c.Balances = map[Addr]*big.Int{}
 	}
@@ -129,10 +129,10 @@ type HeadIn struct{}
 // Head returns the last block.
 //
 //br2k:onlyonce GET /head
-func (c *Chain) Head(ctx *runtime.Ctx, in HeadIn) (Block, error) {
-	return runtime.Read(ctx, func() (Block, error) {
+func (c *Chain) Head(ctx *br2k.Ctx, in HeadIn) (Block, error) {
+	return br2k.Read(ctx, func() (Block, error) {
 		if c.Tip == nil {
-			return Block{}, runtime.NotFound("NO_BLOCKS", "no blocks yet")
+			return Block{}, br2k.NotFound("NO_BLOCKS", "no blocks yet")
 		}
 		return *c.Tip, nil // a mined block is never changed in place
 	})

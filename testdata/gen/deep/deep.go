@@ -1,7 +1,7 @@
 // Package deep has nested, recursive and composite state types.
 package deep
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Forest is the state.
 //
@@ -62,7 +62,7 @@ type PlantIn struct {
 // changing the state.
 //
 //br2k:replicate POST /trees/{name}
-func (f *Forest) Plant(ctx *runtime.Ctx, in PlantIn) (*Node, error) {
+func (f *Forest) Plant(ctx *br2k.Ctx, in PlantIn) (*Node, error) {
 	n := &Node{Name: in.Name, Leaf: Leaf{Values: []int{len(in.Name)}}}
 	f.Trees = append(f.Trees, n)
 	if f.ByName == nil {
@@ -71,7 +71,7 @@ func (f *Forest) Plant(ctx *runtime.Ctx, in PlantIn) (*Node, error) {
 	f.ByName[in.Name] = n
 	f.Grid[1][1].Marks = append(f.Grid[1][1].Marks, in.Name)
 	if in.Child == "" {
-		return nil, runtime.Invalid("child must not be empty")
+		return nil, br2k.Invalid("child must not be empty")
 	}
 	n.Children = append(n.Children, &Node{Name: in.Child})
 	return n, nil
@@ -85,7 +85,7 @@ type CountIn struct {
 // Count counts a tree's nodes.
 //
 //br2k:onlyonce GET /trees/{name}/count
-func (f *Forest) Count(ctx *runtime.Ctx, in CountIn) (int, error) {
+func (f *Forest) Count(ctx *br2k.Ctx, in CountIn) (int, error) {
 	var count func(*Node) int
 	count = func(n *Node) int {
 		c := 1
@@ -94,10 +94,10 @@ func (f *Forest) Count(ctx *runtime.Ctx, in CountIn) (int, error) {
 		}
 		return c
 	}
-	return runtime.Read(ctx, func() (int, error) {
+	return br2k.Read(ctx, func() (int, error) {
 		n, ok := f.ByName[in.Name]
 		if !ok {
-			return 0, runtime.NotFound("NO_SUCH_TREE", "no tree %q", in.Name)
+			return 0, br2k.NotFound("NO_SUCH_TREE", "no tree %q", in.Name)
 		}
 		return count(n), nil
 	})

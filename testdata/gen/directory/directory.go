@@ -2,7 +2,7 @@
 // generated.
 package directory
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Directory is the state.
 //
@@ -20,11 +20,11 @@ type Key struct {
 // Lookup returns an entry.
 //
 //br2k:onlyonce GET /entries/{key}
-func (d *Directory) Lookup(ctx *runtime.Ctx, in Key) (string, error) {
-	return runtime.Read(ctx, func() (string, error) {
+func (d *Directory) Lookup(ctx *br2k.Ctx, in Key) (string, error) {
+	return br2k.Read(ctx, func() (string, error) {
 		v, ok := d.Entries[in.Key]
 		if !ok {
-			return "", runtime.NotFound("NO_SUCH_ENTRY", "no entry %q", in.Key)
+			return "", br2k.NotFound("NO_SUCH_ENTRY", "no entry %q", in.Key)
 		}
 		return v, nil
 	})

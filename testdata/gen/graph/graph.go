@@ -3,7 +3,7 @@
 // and nodes form a ring. The rollback copy must keep that shape.
 package graph
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Graph is the state.
 //
@@ -46,9 +46,9 @@ type OpenIn struct {
 // Open adds an account; the first one becomes the primary account.
 //
 //br2k:replicate POST /accounts/{id}
-func (g *Graph) Open(ctx *runtime.Ctx, in OpenIn) (Account, error) {
+func (g *Graph) Open(ctx *br2k.Ctx, in OpenIn) (Account, error) {
 	if _, ok := g.Accounts[in.ID]; ok {
-		return Account{}, runtime.Conflict("ACCOUNT_EXISTS", "account %q exists", in.ID)
+		return Account{}, br2k.Conflict("ACCOUNT_EXISTS", "account %q exists", in.ID)
 	}
 	a := &Account{ID: in.ID}
 	g.Accounts[in.ID] = a
@@ -68,13 +68,13 @@ type DepositIn struct {
 // to: the rollback must leave Primary and Accounts sharing one account.
 //
 //br2k:replicate POST /deposits
-func (g *Graph) Deposit(ctx *runtime.Ctx, in DepositIn) (uint64, error) {
+func (g *Graph) Deposit(ctx *br2k.Ctx, in DepositIn) (uint64, error) {
 	if g.Primary == nil {
-		return 0, runtime.NotFound("NO_PRIMARY", "no account is open")
+		return 0, br2k.NotFound("NO_PRIMARY", "no account is open")
 	}
 	g.Primary.Balance += in.Amount
 	if in.Fail {
-		return 0, runtime.Invalid("failing as asked")
+		return 0, br2k.Invalid("failing as asked")
 	}
 	return g.Primary.Balance, nil
 }
@@ -87,7 +87,7 @@ type LinkIn struct {
 // Link adds a node to the ring, after its first node.
 //
 //br2k:replicate POST /ring/{name}
-func (g *Graph) Link(ctx *runtime.Ctx, in LinkIn) (int, error) {
+func (g *Graph) Link(ctx *br2k.Ctx, in LinkIn) (int, error) {
 	n := &Node{Name: in.Name}
 	if g.Ring == nil {
 		n.Next = n
@@ -105,8 +105,8 @@ type None struct{}
 // Walk lists the ring's names, from its first node round to it.
 //
 //br2k:onlyonce GET /ring
-func (g *Graph) Walk(ctx *runtime.Ctx, in None) ([]string, error) {
-	return runtime.Read(ctx, func() ([]string, error) {
+func (g *Graph) Walk(ctx *br2k.Ctx, in None) ([]string, error) {
+	return br2k.Read(ctx, func() ([]string, error) {
 		var names []string
 		for n := g.Ring; n != nil; n = n.Next {
 			names = append(names, n.Name)

@@ -2,7 +2,7 @@
 // maxbody options.
 package params
 
-import "github.com/br2k/br2k/runtime"
+import "github.com/br2k/br2k"
 
 // Kind is a named string bound from the path.
 type Kind string
@@ -57,7 +57,7 @@ func runtimeItoa(n int64) string {
 // Put stores an item.
 //
 //br2k:replicate PUT /items/{kind}/{id}/{shard}/{lvl}/{hidden} maxbody=1MiB
-func (s *Store) Put(ctx *runtime.Ctx, in ItemRef) (Item, error) {
+func (s *Store) Put(ctx *br2k.Ctx, in ItemRef) (Item, error) {
 	it := Item{Kind: in.Kind, ID: in.ID, Shard: in.Shard, Level: in.Level, Hidden: in.Hidden, Note: in.Note}
 	if s.Items == nil {
 		s.Items = map[string]Item{}
@@ -70,7 +70,7 @@ func (s *Store) Put(ctx *runtime.Ctx, in ItemRef) (Item, error) {
 // Page lists items.
 //
 //br2k:onlyonce GET /pages/{Page}/{offset}/{big}
-func (s *Store) Page(ctx *runtime.Ctx, in ItemRef) ([]Item, error) {
+func (s *Store) Page(ctx *br2k.Ctx, in ItemRef) ([]Item, error) {
 	return []Item{{ID: uint32(in.Page), Shard: int8(in.Offset), Note: runtimeItoa(in.Big)}}, nil
 }
 
@@ -78,10 +78,10 @@ func (s *Store) Page(ctx *runtime.Ctx, in ItemRef) ([]Item, error) {
 // count, to show the rollback.
 //
 //br2k:replicate DELETE /items/{kind}/{id} maxbody=512
-func (s *Store) Delete(ctx *runtime.Ctx, in ItemRef) (bool, error) {
+func (s *Store) Delete(ctx *br2k.Ctx, in ItemRef) (bool, error) {
 	s.Count--
 	if _, ok := s.Items[key(in)]; !ok {
-		return false, runtime.NotFound("NO_SUCH_ITEM", "no item %s", key(in))
+		return false, br2k.NotFound("NO_SUCH_ITEM", "no item %s", key(in))
 	}
 	delete(s.Items, key(in))
 	return true, nil
@@ -93,7 +93,7 @@ type None struct{}
 // Counts reports counts.
 //
 //br2k:onlyonce GET /count maxbody=1KiB
-func (s *Store) Counts(ctx *runtime.Ctx, in None) (map[string]int, error) {
+func (s *Store) Counts(ctx *br2k.Ctx, in None) (map[string]int, error) {
 	var count int
 	ctx.Read(func() { count = s.Count })
 	return map[string]int{"count": count}, nil

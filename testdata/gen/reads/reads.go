@@ -1,12 +1,12 @@
 // Package reads has onlyonce handlers that read the state the allowed
-// ways: inside ctx.Read and runtime.Read sections, nested ones too, with
+// ways: inside ctx.Read and br2k.Read sections, nested ones too, with
 // their dependency calls outside the sections.
 package reads
 
 import (
 	"strings"
 
-	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k"
 )
 
 // Board is the state.
@@ -39,7 +39,7 @@ type NoteIn struct {
 // just calls its function.
 //
 //br2k:replicate PUT /notes/{key}
-func (b *Board) Put(ctx *runtime.Ctx, in NoteIn) (int, error) {
+func (b *Board) Put(ctx *br2k.Ctx, in NoteIn) (int, error) {
 	if b.Notes == nil {
 		b.Notes = map[string]string{}
 	}
@@ -49,14 +49,14 @@ func (b *Board) Put(ctx *runtime.Ctx, in NoteIn) (int, error) {
 	return b.Count, nil
 }
 
-// Get reads a note with runtime.Read.
+// Get reads a note with br2k.Read.
 //
 //br2k:onlyonce GET /notes/{key}
-func (b *Board) Get(ctx *runtime.Ctx, in NoteIn) (string, error) {
-	return runtime.Read(ctx, func() (string, error) {
+func (b *Board) Get(ctx *br2k.Ctx, in NoteIn) (string, error) {
+	return br2k.Read(ctx, func() (string, error) {
 		t, ok := b.Notes[in.Key]
 		if !ok {
-			return "", runtime.NotFound("NO_SUCH_NOTE", "no note %q", in.Key)
+			return "", br2k.NotFound("NO_SUCH_NOTE", "no note %q", in.Key)
 		}
 		return t, nil
 	})
@@ -66,12 +66,12 @@ func (b *Board) Get(ctx *runtime.Ctx, in NoteIn) (string, error) {
 // on another Ctx-typed expression) and calls its dependencies outside them.
 //
 //br2k:onlyonce POST /notes/{key}/stamp
-func (b *Board) Stamp(ctx *runtime.Ctx, in NoteIn) (string, error) {
+func (b *Board) Stamp(ctx *br2k.Ctx, in NoteIn) (string, error) {
 	var text string
 	var count int
 	ctx.Read(func() {
 		text = b.Notes[in.Key]
-		count, _ = runtime.Read[int](ctx, func() (int, error) {
+		count, _ = br2k.Read[int](ctx, func() (int, error) {
 			var n int
 			ctx.Read(func() { n = b.Count })
 			return n, nil
@@ -100,6 +100,6 @@ func (b *Board) Stamp(ctx *runtime.Ctx, in NoteIn) (string, error) {
 // Echo uses no state at all.
 //
 //br2k:onlyonce POST /echo
-func (b *Board) Echo(ctx *runtime.Ctx, in NoteIn) (string, error) {
+func (b *Board) Echo(ctx *br2k.Ctx, in NoteIn) (string, error) {
 	return in.Text, nil
 }

@@ -6,8 +6,8 @@
 package main
 
 import (
+	"github.com/br2k/br2k"
 	"github.com/br2k/br2k/example/kv"
-	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/server"
 )
 
@@ -28,6 +28,6 @@ func main() {
 	server.Command{
 		Name: "kv", Banner: banner,
 		FileFlag: "effects", FileDefault: "effects.jsonl", FileUsage: "file the effect handler appends one line per run to",
-		NewService: func(path string) runtime.Service { return kv.NewService(kv.New(kv.NewFileEffects(path))) },
+		NewService: func(path string) br2k.Service { return kv.NewService(kv.New(kv.NewFileEffects(path))) },
 	}.Main()
 }

@@ -5,8 +5,8 @@
 package main
 
 import (
+	"github.com/br2k/br2k"
 	"github.com/br2k/br2k/example/ledger"
-	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/server"
 )
 
@@ -24,6 +24,6 @@ func main() {
 	server.Command{
 		Name: "ledger", Banner: banner,
 		FileFlag: "receipts", FileDefault: "receipts.jsonl", FileUsage: "file the notary appends issued receipts to",
-		NewService: func(path string) runtime.Service { return ledger.NewService(ledger.New(ledger.NewFileNotary(path))) },
+		NewService: func(path string) br2k.Service { return ledger.NewService(ledger.New(ledger.NewFileNotary(path))) },
 	}.Main()
 }

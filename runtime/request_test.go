@@ -2,8 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -70,56 +68,5 @@ func TestPathParamsParseOrNameTheParameter(t *testing.T) {
 		if !errors.As(err, &e) || e.Status != 400 || e.Code != CodeBadPathParam || !strings.Contains(e.Message, "path parameter") {
 			t.Errorf("err = %v, want 400 %s naming the parameter", err, CodeBadPathParam)
 		}
-	}
-}
-
-func TestHandlerErrorsBecomeOutcomes(t *testing.T) {
-	plain := ErrorOutcome(errors.New("disk on fire"))
-	if code, msg, ok := plain.DecodeError(); plain.Status != 422 || code != CodeHandlerFailed || msg != "disk on fire" || !ok {
-		t.Fatalf("plain error: %d %s", plain.Status, plain.Body)
-	}
-	wrapped := ErrorOutcome(fmt.Errorf("transfer: %w", Conflict("INSUFFICIENT_FUNDS", "has %d", 3)))
-	if code, msg, _ := wrapped.DecodeError(); wrapped.Status != 409 || code != "INSUFFICIENT_FUNDS" || msg != "has 3" {
-		t.Fatalf("wrapped typed error: %d %s", wrapped.Status, wrapped.Body)
-	}
-	if !errors.Is(fmt.Errorf("x: %w", NewError(503, CodeNotLeader, "lost it")), ErrNotLeader) {
-		t.Fatal("errors.Is does not match an *Error by code")
-	}
-	ok := ResultOutcome(map[string]int{"b": 2, "a": 1})
-	if ok.Status != 200 || string(ok.Body) != `{"a":1,"b":2}` || !ok.OK() {
-		t.Fatalf("result: %d %s", ok.Status, ok.Body)
-	}
-	bad := ResultOutcome(func() {})
-	if code, _, _ := bad.DecodeError(); bad.Status != 500 || code != CodeInternal {
-		t.Fatalf("unencodable result: %d %s", bad.Status, bad.Body)
-	}
-}
-
-func TestWriteErrorUsesTheOneJSONShape(t *testing.T) {
-	w := httptest.NewRecorder()
-	WriteError(w, Invalid("amount must be positive"))
-	if w.Code != http.StatusBadRequest || w.Header().Get("Content-Type") != "application/json" ||
-		strings.TrimSpace(w.Body.String()) != `{"error":{"code":"BR2K_BAD_REQUEST","message":"amount must be positive"}}` {
-		t.Fatalf("%d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body)
-	}
-}
-
-func TestCtxTimeAndRandomnessComeFromTheEntry(t *testing.T) {
-	e := &Entry{Index: 9, Term: 2, Time: 1_700_000_000_123_000_000, Seed: 77, Subject: Subject{ID: "r1", Index: 4}}
-	a, b := NewCtx(nil, e, true), NewCtx(nil, e, false)
-	if !a.Now().Equal(b.Now()) || a.Now().UnixNano() != e.Time {
-		t.Fatalf("Now differs: %v %v", a.Now(), b.Now())
-	}
-	for range 5 {
-		if x, y := a.Rand().Uint64(), b.Rand().Uint64(); x != y {
-			t.Fatalf("Rand differs between replicas: %d %d", x, y)
-		}
-	}
-	if !a.IsLeader() || b.IsLeader() || a.Entry() != (EntryInfo{Index: 9, Term: 2, Subject: Subject{ID: "r1", Index: 4}}) {
-		t.Fatalf("entry info %+v", a.Entry())
-	}
-	other := NewCtx(nil, &Entry{Index: 10, Seed: 77}, true)
-	if other.Rand().Uint64() == NewCtx(nil, e, true).Rand().Uint64() {
-		t.Fatal("entries with the same seed but other indices draw the same numbers")
 	}
 }
