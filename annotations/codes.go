@@ -13,7 +13,8 @@ type Code string
 // The diagnostic codes. BR2K0xx are about loading, BR2K10x about directives,
 // BR2K11x about handlers, BR2K12x about the state type, BR2K13x about the
 // generated names, BR2K14x about nondeterminism in replicated code, BR2K15x
-// about onlyonce state writes and misspelt directives. The table Codes describes each.
+// about onlyonce state writes and misspelt directives, BR2K16x about undo
+// hooks. The table Codes describes each.
 const (
 	CodeLoad               Code = "BR2K001"
 	CodeNoDirectives       Code = "BR2K100"
@@ -51,6 +52,10 @@ const (
 	CodeMapOrder           Code = "BR2K147"
 	CodeOnlyOnceWrite      Code = "BR2K150"
 	CodeNearMiss           Code = "BR2K151"
+	CodeHookTarget         Code = "BR2K160"
+	CodeHookTwice          Code = "BR2K161"
+	CodeHookUnpaired       Code = "BR2K162"
+	CodeHookSignature      Code = "BR2K163"
 )
 
 // CodeInfo is one row of the code table.
@@ -65,7 +70,7 @@ type CodeInfo struct {
 var Codes = []CodeInfo{
 	{CodeLoad, "the package cannot be loaded or does not type-check"},
 	{CodeNoDirectives, "the package has no //br2k: directive"},
-	{CodeUnknownDirective, "unknown directive (want //br2k:state, //br2k:replicate or //br2k:onlyonce)"},
+	{CodeUnknownDirective, "unknown directive (want //br2k:state, //br2k:replicate, //br2k:onlyonce, //br2k:backup or //br2k:rollback)"},
 	{CodeMalformedDirective, "directive lacks its METHOD and /path, or has arguments it does not take"},
 	{CodeBadMethod, "HTTP method is not one of GET, POST, PUT, PATCH, DELETE"},
 	{CodeBadRoute, "malformed route path (must start with /, no empty segments, no trailing /, {param} identifiers only)"},
@@ -99,6 +104,10 @@ var Codes = []CodeInfo{
 	{CodeMapOrder, "map iteration order can reach the state or the answer; range over sorted keys, or mark the loop //br2k:any-order"},
 	{CodeOnlyOnceWrite, "an onlyonce handler writes the state (it runs on the leader alone; state changes go through replicated handlers)"},
 	{CodeNearMiss, "a comment looks like a misspelt //br2k: directive (a space, capitals); it is ignored as written"},
+	{CodeHookTarget, "a //br2k:backup or //br2k:rollback hook names no replicated handler of the state type"},
+	{CodeHookTwice, "a replicated handler has two backup hooks or two rollback hooks"},
+	{CodeHookUnpaired, "a replicated handler has a backup hook without a rollback hook, or a rollback hook without a backup hook"},
+	{CodeHookSignature, "a hook does not fit its handler: the backup is func(In) B, the rollback func(B), with In the handler's input"},
 }
 
 // Summary returns the one-line description of c, or "" for an unknown code.

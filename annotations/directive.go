@@ -21,9 +21,12 @@ const (
 	KindState     Kind = iota + 1 // //br2k:state
 	KindReplicate                 // //br2k:replicate
 	KindOnlyOnce                  // //br2k:onlyonce
+	KindBackup                    // //br2k:backup Handler
+	KindRollback                  // //br2k:rollback Handler
 )
 
-var kindNames = map[string]Kind{"state": KindState, "replicate": KindReplicate, "onlyonce": KindOnlyOnce}
+var kindNames = map[string]Kind{"state": KindState, "replicate": KindReplicate, "onlyonce": KindOnlyOnce,
+	"backup": KindBackup, "rollback": KindRollback}
 
 // String returns the directive's name without the prefix: "state",
 // "replicate" or "onlyonce".
@@ -35,6 +38,10 @@ func (k Kind) String() string {
 		return "replicate"
 	case KindOnlyOnce:
 		return "onlyonce"
+	case KindBackup:
+		return "backup"
+	case KindRollback:
+		return "rollback"
 	}
 	return "unknown"
 }
@@ -57,7 +64,14 @@ type Directive struct {
 	PathPos   token.Position
 	Params    []Param // path parameters, in path order
 	MaxBody   int64   // maxbody option in bytes; 0 when not given
+
+	// Hook directives only: the handler the hook is for.
+	Target    string
+	TargetPos token.Position
 }
+
+// IsHook reports whether k is //br2k:backup or //br2k:rollback.
+func (k Kind) IsHook() bool { return k == KindBackup || k == KindRollback }
 
 // Param is a path parameter {Name} of a route.
 type Param struct {
@@ -131,7 +145,7 @@ func ParseDirective(text string, pos token.Position) (*Directive, List) {
 	}
 	kind, ok := kindNames[name]
 	if !ok {
-		msg := "unknown directive " + Prefix + name + " (want //br2k:state, //br2k:replicate or //br2k:onlyonce)"
+		msg := "unknown directive " + Prefix + name + " (want //br2k:state, //br2k:replicate, //br2k:onlyonce, //br2k:backup or //br2k:rollback)"
 		if s := suggestDirective(name); s != "" {
 			msg += "; did you mean " + Prefix + s + "?"
 		}
@@ -143,6 +157,14 @@ func ParseDirective(text string, pos token.Position) (*Directive, List) {
 		if len(ws) > 0 {
 			diags.Add(at(pos, ws[0].off), CodeMalformedDirective, "//br2k:state takes no arguments, has %q", ws[0].text)
 		}
+		return d, diags
+	}
+	if kind.IsHook() {
+		if len(ws) != 1 || !isIdent(ws[0].text) {
+			diags.Add(pos, CodeMalformedDirective, "%s needs the name of the replicated handler it is for: %s Transfer", kind.Directive(), kind.Directive())
+			return nil, diags
+		}
+		d.Target, d.TargetPos = ws[0].text, at(pos, ws[0].off)
 		return d, diags
 	}
 	if len(ws) < 2 {
@@ -228,7 +250,7 @@ func parseSize(s string) (int64, bool) {
 
 // suggestDirective returns the known directive name closest to a misspelt one, or "".
 func suggestDirective(name string) string {
-	known := []string{MarkAnyOrder, "onlyonce", "replicate", "state", MarkTrust}
+	known := []string{MarkAnyOrder, "backup", "onlyonce", "replicate", "rollback", "state", MarkTrust}
 	for _, k := range known {
 		if strings.EqualFold(name, k) {
 			return k

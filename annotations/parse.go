@@ -19,6 +19,18 @@ type Package struct {
 	// Marks are the //br2k:any-order and //br2k:trust comments, in file
 	// order.
 	Marks []*Mark
+	// Hooks are the //br2k:backup and //br2k:rollback directives that
+	// passed the checks here (placement, target, pairing), sorted by
+	// target, backup first.
+	Hooks []*Hook
+}
+
+// Hook is a //br2k:backup or //br2k:rollback directive on a method of the
+// state type. Directive.Target names the replicated handler it is for.
+type Hook struct {
+	*Directive
+	Method string        // the hook method's name
+	Func   *ast.FuncDecl // the hook method
 }
 
 // State is the //br2k:state type.
@@ -145,9 +157,14 @@ func Parse(fset *token.FileSet, files []*ast.File) (*Package, List) {
 	}
 
 	byFunc := map[*ast.FuncDecl]bool{}
+	var hooks []found
 	for _, x := range all {
 		d := x.d
 		if d.Kind == KindState {
+			continue
+		}
+		if d.Kind.IsHook() {
+			hooks = append(hooks, x)
 			continue
 		}
 		o := x.own
@@ -191,8 +208,80 @@ func Parse(fset *token.FileSet, files []*ast.File) (*Package, List) {
 		first[key] = r
 	}
 	sort.Slice(pkg.Routes, func(i, j int) bool { return pkg.Routes[i].Handler < pkg.Routes[j].Handler })
+	pkg.Hooks, diags = parseHooks(hooks, pkg.Routes, byFunc, isState, stateDesc, diags)
 	diags.Sort()
 	return pkg, diags
+}
+
+// parseHooks checks the hook directives: each on a method of the state type
+// that is not a handler, naming a replicated handler, at most one backup and
+// one rollback per handler, and both or neither.
+func parseHooks(hooks []found, routes []*Route, handlers map[*ast.FuncDecl]bool, isState func(string) bool, stateDesc string, diags List) ([]*Hook, List) {
+	byName := map[string]*Route{}
+	for _, r := range routes {
+		byName[r.Handler] = r
+	}
+	type pair struct{ backup, rollback *Hook }
+	pairs := map[string]*pair{}
+	var targets []string
+	for _, x := range hooks {
+		d, o := x.d, x.own
+		switch {
+		case o == nil || o.fn == nil || o.fn.Recv == nil || len(o.fn.Recv.List) == 0:
+			what := "nothing"
+			if o != nil {
+				what = o.describe()
+			}
+			diags.Add(d.Pos, CodeMisplaced, "%s must be on a method of %s, not on %s", d.Kind.Directive(), stateDesc, what)
+			continue
+		case handlers[o.fn]:
+			diags.Add(d.Pos, CodeMisplaced, "%s is on handler %s; a hook is a method of its own, called by the runtime around the handler", d.Kind.Directive(), o.fn.Name.Name)
+			continue
+		}
+		if recv, _ := receiver(o.fn.Recv.List[0].Type); !isState(recv) {
+			diags.Add(d.Pos, CodeMisplaced, "%s must be on a method of %s, not on a method of %s", d.Kind.Directive(), stateDesc, recv)
+			continue
+		}
+		r := byName[d.Target]
+		switch {
+		case r == nil:
+			diags.Add(d.TargetPos, CodeHookTarget, "%s %s: no handler %s (want a method with a //br2k:replicate directive)", d.Kind.Directive(), d.Target, d.Target)
+			continue
+		case r.Kind != KindReplicate:
+			diags.Add(d.TargetPos, CodeHookTarget, "%s %s: %s is an onlyonce handler, which does not change the state; hooks are for replicated handlers", d.Kind.Directive(), d.Target, d.Target)
+			continue
+		}
+		h := &Hook{Directive: d, Method: o.fn.Name.Name, Func: o.fn}
+		p := pairs[d.Target]
+		if p == nil {
+			p = &pair{}
+			pairs[d.Target] = p
+			targets = append(targets, d.Target)
+		}
+		slot := &p.backup
+		if d.Kind == KindRollback {
+			slot = &p.rollback
+		}
+		if *slot != nil {
+			diags.Add(d.Pos, CodeHookTwice, "handler %s has two %s hooks: %s and %s", d.Target, d.Kind, (*slot).Method, h.Method)
+			continue
+		}
+		*slot = h
+	}
+	sort.Strings(targets)
+	var out []*Hook
+	for _, t := range targets {
+		p := pairs[t]
+		switch {
+		case p.rollback == nil:
+			diags.Add(p.backup.Pos, CodeHookUnpaired, "handler %s has a backup hook (%s) but no //br2k:rollback %s method to put the backup back", t, p.backup.Method, t)
+		case p.backup == nil:
+			diags.Add(p.rollback.Pos, CodeHookUnpaired, "handler %s has a rollback hook (%s) but no //br2k:backup %s method to take the backup", t, p.rollback.Method, t)
+		default:
+			out = append(out, p.backup, p.rollback)
+		}
+	}
+	return out, diags
 }
 
 func (o *owner) describe() string {

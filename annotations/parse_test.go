@@ -39,11 +39,11 @@ func TestDirectiveErrorsArePositionedAtTheOffendingToken(t *testing.T) {
 		want      string
 	}{
 		{"unknown directive", "//br2k:replicat POST /a",
-			"ledger.go:6:1: BR2K101: unknown directive //br2k:replicat (want //br2k:state, //br2k:replicate or //br2k:onlyonce); did you mean //br2k:replicate?"},
+			"ledger.go:6:1: BR2K101: unknown directive //br2k:replicat (want //br2k:state, //br2k:replicate, //br2k:onlyonce, //br2k:backup or //br2k:rollback); did you mean //br2k:replicate?"},
 		{"unknown directive in wrong case", "//br2k:OnlyOnce GET /a",
-			"ledger.go:6:1: BR2K101: unknown directive //br2k:OnlyOnce (want //br2k:state, //br2k:replicate or //br2k:onlyonce); did you mean //br2k:onlyonce?"},
+			"ledger.go:6:1: BR2K101: unknown directive //br2k:OnlyOnce (want //br2k:state, //br2k:replicate, //br2k:onlyonce, //br2k:backup or //br2k:rollback); did you mean //br2k:onlyonce?"},
 		{"empty directive name", "//br2k: replicate POST /a",
-			"ledger.go:6:1: BR2K101: unknown directive //br2k: (want //br2k:state, //br2k:replicate or //br2k:onlyonce)"},
+			"ledger.go:6:1: BR2K101: unknown directive //br2k: (want //br2k:state, //br2k:replicate, //br2k:onlyonce, //br2k:backup or //br2k:rollback)"},
 		{"missing path", "//br2k:replicate POST",
 			"ledger.go:6:1: BR2K102: //br2k:replicate needs an HTTP method and a path: //br2k:replicate METHOD /path [option ...]"},
 		{"missing method and path", "//br2k:onlyonce",
@@ -218,7 +218,7 @@ func TestPackageLevelErrors(t *testing.T) {
 		{"state with an argument", "package p\n\n//br2k:state S\ntype S struct{}\n",
 			[]string{`ledger.go:3:14: BR2K102: //br2k:state takes no arguments, has "S"`}},
 		{"only an unknown directive", "package p\n\n//br2k:stat\ntype S struct{}\n",
-			[]string{"ledger.go:3:1: BR2K101: unknown directive //br2k:stat (want //br2k:state, //br2k:replicate or //br2k:onlyonce); did you mean //br2k:state?"}},
+			[]string{"ledger.go:3:1: BR2K101: unknown directive //br2k:stat (want //br2k:state, //br2k:replicate, //br2k:onlyonce, //br2k:backup or //br2k:rollback); did you mean //br2k:state?"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

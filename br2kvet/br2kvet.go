@@ -236,6 +236,13 @@ func (a *vetter) run() {
 			onlyonce = append(onlyonce, fn)
 		}
 	}
+	// Undo hooks run on every replica around their handler: they are
+	// replicated code too.
+	for _, h := range a.ann.Hooks {
+		if fn, ok := a.Info.Defs[h.Func.Name].(*types.Func); ok {
+			replicated = append(replicated, fn)
+		}
+	}
 	byPos := func(s []*types.Func) {
 		sort.Slice(s, func(i, j int) bool { return s[i].Pos() < s[j].Pos() })
 	}
@@ -265,6 +272,9 @@ func (a *vetter) run() {
 	byPos(reached)
 	for _, fn := range reached {
 		where := "replicated handler " + fn.Name()
+		if a.handlers[fn] == nil {
+			where = "undo hook " + fn.Name()
+		}
 		if h := via[fn]; h != fn {
 			where = fmt.Sprintf("%s (reached from replicated handler %s)", fn.Name(), h.Name())
 		}

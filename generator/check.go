@@ -40,6 +40,8 @@ type op struct {
 	in      types.Type
 	out     types.Type
 	params  []*param // path parameters in path order, then query parameters in field order
+	// backup and rollback name the handler's undo hooks; "" without.
+	backup, rollback string
 }
 
 // param binds a path or query parameter to a field of the handler's input.
@@ -104,6 +106,7 @@ func check(pkg *packages.Package, ann *annotations.Package) (*model, annotations
 		}
 	}
 	sort.Slice(m.ops, func(i, j int) bool { return m.ops[i].name < m.ops[j].name })
+	c.checkHooks(m, ann.Hooks)
 	for _, r := range ann.Routes {
 		c.checkReads(m, r)
 	}
@@ -509,4 +512,59 @@ var reservedLocals = map[string]bool{
 	"c": true, "ctx": true, "dst": true, "err": true, "i": true, "in": true, "k": true, "op": true,
 	"out": true, "p": true, "payload": true, "r": true, "req": true, "s": true, "saved": true,
 	"src": true, "v": true, "w": true,
+}
+
+// checkHooks checks the signatures of the undo hooks (pairs, by package
+// annotations) against their handlers and records them on the ops: the
+// backup takes the handler's input and returns what it saved, the rollback
+// takes that back.
+func (c *checker) checkHooks(m *model, hooks []*annotations.Hook) {
+	byName := map[string]*op{}
+	for _, o := range m.ops {
+		byName[o.name] = o
+	}
+	for i := 0; i+1 < len(hooks); i += 2 {
+		backup, rollback := hooks[i], hooks[i+1]
+		o := byName[backup.Target]
+		if o == nil {
+			continue // the handler itself has a reported problem
+		}
+		bsig := c.hookSignature(backup)
+		rsig := c.hookSignature(rollback)
+		if bsig == nil || rsig == nil {
+			continue
+		}
+		var saved types.Type
+		if bsig.Params().Len() != 1 || !types.Identical(bsig.Params().At(0).Type(), o.in) || bsig.Results().Len() != 1 || bsig.Variadic() {
+			c.diags.Add(c.pos(backup.Func.Name.Pos()), annotations.CodeHookSignature,
+				"//br2k:backup %s: method %s must be func(%s) B, taking the handler's input and returning what it saves, has %s",
+				backup.Target, backup.Method, c.typeString(o.in), c.signatureString(bsig))
+		} else {
+			saved = bsig.Results().At(0).Type()
+		}
+		want := "B"
+		if saved != nil {
+			want = c.typeString(saved)
+		}
+		if rsig.Params().Len() != 1 || saved != nil && !types.Identical(rsig.Params().At(0).Type(), saved) || rsig.Results().Len() != 0 || rsig.Variadic() {
+			c.diags.Add(c.pos(rollback.Func.Name.Pos()), annotations.CodeHookSignature,
+				"//br2k:rollback %s: method %s must be func(%s), taking what %s returned, has %s",
+				rollback.Target, rollback.Method, want, backup.Method, c.signatureString(rsig))
+			continue
+		}
+		if saved != nil {
+			o.backup, o.rollback = backup.Method, rollback.Method
+		}
+	}
+}
+
+// hookSignature is a hook method's signature, or nil if it did not
+// type-check.
+func (c *checker) hookSignature(h *annotations.Hook) *types.Signature {
+	fn, _ := c.info.Defs[h.Func.Name].(*types.Func)
+	if fn == nil {
+		return nil
+	}
+	sig, _ := fn.Type().(*types.Signature)
+	return sig
 }

@@ -177,6 +177,10 @@ func (e *emitter) handlers() {
 			fields = append(fields, jen.Id("Params").Op(":").Id(binders[o.name]))
 		}
 		fields = append(fields, jen.Id("Run").Op(":").Parens(jen.Op("*").Id(st)).Dot(o.name))
+		if o.backup != "" {
+			fields = append(fields, jen.Id("Undo").Op(":").Add(e.rt("Undo")).Call(
+				jen.Parens(jen.Op("*").Id(st)).Dot(o.backup), jen.Parens(jen.Op("*").Id(st)).Dot(o.rollback)))
+		}
 		items[i] = e.rt("Handler").Types(jen.Id(st), e.typ(o.in), e.typ(o.out)).Add(multi(fields...))
 	}
 	e.f.Var().Id("br2kHandlers").Op("=").Add(table).Add(multi(items...))
@@ -198,9 +202,9 @@ func (e *emitter) methods() {
 	e.f.Func().Add(e.recv()).Id("Mount").Params(jen.Id("r").Add(e.chi("Router")), jen.Id("p").Add(e.rt("Proposer"))).Block(
 		jen.Id("br2kHandlers").Dot("Mount").Call(jen.Id("r"), jen.Id("p")))
 	e.f.Line()
-	e.comment("Apply runs a replicated handler. It does not undo a failed call's",
-		"changes: the runtime takes a Checkpoint before a batch of calls and",
-		"restores it when one fails.")
+	e.comment("Apply runs a replicated handler. One with backup and rollback hooks",
+		"undoes its own failed call; for the others the runtime takes a",
+		"Checkpoint before a batch of calls and restores it when one fails.")
 	e.f.Func().Add(e.recv()).Id("Apply").Params(ctxParams()...).Add(e.rt("Outcome")).Block(dispatch("Apply"))
 	e.f.Line()
 	e.comment("RunOnce runs an onlyonce handler.")

@@ -58,6 +58,10 @@ type Result struct {
 	Path    string // Dir/br2k_gen.go
 	Package string // the package's import path
 	Code    []byte // the file's content
+	// Notes are what br2kgen tells the user without failing: which
+	// replicated handlers undo a failed call by restoring a copy of the
+	// whole state, for want of undo hooks.
+	Notes []string
 }
 
 // Generate loads the package in dir, checks it and returns its generated
@@ -137,7 +141,26 @@ func FromPackage(pkg *packages.Package) (*Result, error) {
 		return nil, fmt.Errorf("br2kgen: internal error generating %s: %w", res.Path, err)
 	}
 	res.Code = code
+	res.Notes = notes(m)
 	return res, nil
+}
+
+// notes lists the replicated handlers without undo hooks and what that
+// costs.
+func notes(m *model) []string {
+	var without []string
+	for _, o := range m.ops {
+		if o.kind == annotations.KindReplicate && o.backup == "" {
+			without = append(without, o.name)
+		}
+	}
+	if len(without) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: replicated handlers without //br2k:backup and //br2k:rollback hooks: %s; "+
+		"in state-mode rollback (the default) every batch of entries that runs one copies the whole state first, "+
+		"which costs time in proportion to the state's size; hooks make it cost what the call touches",
+		m.state.Obj().Name(), strings.Join(without, ", "))}
 }
 
 // packageDir is the directory of a package's files.

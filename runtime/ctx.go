@@ -26,6 +26,18 @@ type Ctx struct {
 	// read lock twice on one goroutine deadlocks once a writer waits.
 	mu       sync.Mutex
 	sections int
+
+	// keepFailed is state-mode "default": a failed call's changes are
+	// kept, so its undo hooks do not run (see KeepFailedChanges).
+	keepFailed bool
+}
+
+// KeepFailedChanges marks c as the context of a call whose changes are kept
+// when it fails (state-mode "default"): its undo hooks, if it has them, do
+// not run. The apply loop sets it; handlers cannot see it.
+func KeepFailedChanges(c *Ctx) *Ctx {
+	c.keepFailed = true
+	return c
 }
 
 // NewCtx returns the context for running replicated entry e. leader says

@@ -33,6 +33,22 @@ type Handler[S, In, Out any] struct {
 	Params func(in *In) []Param
 	// Run is the handler method, as a method expression: (*Ledger).Transfer.
 	Run func(state *S, ctx *Ctx, in In) (Out, error)
+	// Undo, for a replicated handler with //br2k:backup and
+	// //br2k:rollback hooks (see Undo), takes the backup of what a call
+	// will change and returns what puts it back. Such a handler undoes its
+	// own changes when it fails, so the runtime need not copy the whole
+	// state for it. Nil without hooks.
+	Undo func(state *S, in In) (rollback func())
+}
+
+// Undo joins a handler's backup and rollback hooks: backup, run before the
+// handler, returns what the call will change (a few balances, not the
+// state); rollback puts it back after the handler failed or panicked.
+func Undo[S, In, B any](backup func(state *S, in In) B, rollback func(state *S, b B)) func(*S, In) func() {
+	return func(state *S, in In) func() {
+		b := backup(state, in)
+		return func() { rollback(state, b) }
+	}
 }
 
 // Endpoint is a Handler of state type S with its input and output types
@@ -44,7 +60,11 @@ type Endpoint[S any] interface {
 	run(state *S, ctx *Ctx, payload []byte) Outcome
 }
 
-func (h Handler[S, In, Out]) op() Op { return h.Op }
+func (h Handler[S, In, Out]) op() Op {
+	op := h.Op
+	op.Undoes = h.Undo != nil
+	return op
+}
 
 // serve decodes, validates and binds a request to the handler's input and
 // hands the call to p. Path parameters are bound after the body is decoded,
@@ -90,13 +110,30 @@ func (h Handler[S, In, Out]) decode(req *http.Request, in *In) error {
 	return nil
 }
 
-// run decodes a call's payload and runs the handler on state.
-func (h Handler[S, In, Out]) run(state *S, ctx *Ctx, payload []byte) Outcome {
+// run decodes a call's payload and runs the handler on state. With Undo,
+// a call that fails, or panics, is rolled back here (the panic then goes
+// on to the caller).
+func (h Handler[S, In, Out]) run(state *S, ctx *Ctx, payload []byte) (o Outcome) {
 	var in In
 	if err := json.Unmarshal(payload, &in); err != nil {
 		return ErrorOutcome(Invalid("decode %s input: %v", h.Op.Name, err))
 	}
-	out, err := h.Run(state, ctx, in)
+	if h.Undo != nil && !ctx.keepFailed {
+		rollback := h.Undo(state, in)
+		done := false
+		defer func() {
+			if !done || !o.OK() {
+				rollback()
+			}
+		}()
+		o = h.outcome(h.Run(state, ctx, in))
+		done = true
+		return o
+	}
+	return h.outcome(h.Run(state, ctx, in))
+}
+
+func (h Handler[S, In, Out]) outcome(out Out, err error) Outcome {
 	if err != nil {
 		return ErrorOutcome(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,5 +128,58 @@ func TestUnmarshalSnapshotRefusesUnknownFields(t *testing.T) {
 	}
 	if err := UnmarshalSnapshot([]byte(`{"N":2,"M":1}`), &c); err == nil {
 		t.Error("an unknown field was accepted")
+	}
+}
+
+// spend changes N, then fails when in.Amount is negative and panics when it
+// is zero: a handler that fails after changing the state.
+func (c *counter) spend(ctx *Ctx, in addIn) (int, error) {
+	c.N -= 100
+	switch {
+	case in.Amount < 0:
+		return 0, Conflict("NO", "refused after the change")
+	case in.Amount == 0:
+		panic("a handler bug after the change")
+	}
+	return c.N, nil
+}
+
+func TestUndoHooksPutBackWhatAFailedOrPanickingCallChanged(t *testing.T) {
+	backups := 0
+	h := Handler[counter, addIn, int]{
+		Op:  Op{Name: "Spend", Kind: KindReplicate},
+		Run: (*counter).spend,
+		Undo: Undo(func(c *counter, in addIn) int { backups++; return c.N },
+			func(c *counter, n int) { c.N = n }),
+	}
+	if ops := (Handlers[counter]{h}).Ops(); !ops[0].Undoes {
+		t.Fatalf("Ops does not say the handler undoes itself: %+v", ops)
+	}
+	run := func(c *counter, ctx *Ctx, amount int) (o Outcome, panicked bool) {
+		defer func() {
+			if recover() != nil {
+				panicked = true
+			}
+		}()
+		return h.run(c, ctx, []byte(`{"id":"x","amount":`+strconv.Itoa(amount)+`}`)), false
+	}
+	ctx := func() *Ctx { return NewCtx(nil, &Entry{}, false) }
+
+	c := &counter{N: 1000}
+	if o, _ := run(c, ctx(), 1); !o.OK() || c.N != 900 {
+		t.Fatalf("a call that succeeds: %+v, N=%d, want 900", o, c.N)
+	}
+	if o, _ := run(c, ctx(), -1); o.OK() || c.N != 900 {
+		t.Fatalf("a call that fails: %+v, N=%d, want 900 (rolled back)", o, c.N)
+	}
+	if _, panicked := run(c, ctx(), 0); !panicked || c.N != 900 {
+		t.Fatalf("a call that panics: panicked=%v, N=%d, want the panic and 900 (rolled back)", panicked, c.N)
+	}
+	if backups != 3 {
+		t.Fatalf("%d backups for 3 calls", backups)
+	}
+	// State-mode default keeps a failed call's changes: no hook runs.
+	if o, _ := run(c, KeepFailedChanges(ctx()), -1); o.OK() || c.N != 800 || backups != 3 {
+		t.Fatalf("keeping failed changes: %+v, N=%d (want 800), %d backups (want 3)", o, c.N, backups)
 	}
 }

@@ -12,6 +12,10 @@ type Op struct {
 	Kind   Kind
 	Method string // HTTP method
 	Path   string // chi route pattern
+	// Undoes is true for a replicated handler with backup and rollback
+	// hooks: it puts back what it changed when it fails or panics, so the
+	// runtime takes no Checkpoint for it.
+	Undoes bool
 }
 
 // Call is a decoded, validated request ready to be ordered.
@@ -41,7 +45,8 @@ type Service interface {
 	Mount(r chi.Router, p Proposer)
 	// Apply runs replicated handler op on payload. It is deterministic: every
 	// replica given the same state and entry returns the same outcome and
-	// leaves the same state. It does not undo a failed call's changes; the
+	// leaves the same state. It undoes a failed call's changes only for ops
+	// that say so (Op.Undoes, backup and rollback hooks); for the others the
 	// runtime does, with Checkpoint.
 	Apply(ctx *Ctx, op string, payload []byte) Outcome
 	// Checkpoint deep-copies the replicated part of the state and returns a

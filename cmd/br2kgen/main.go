@@ -79,6 +79,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "br2kgen: %v\n", err)
 		return 1
 	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(stderr, "br2kgen: note: %s\n", n)
+	}
 	return 0
 }
 

@@ -76,9 +76,9 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	br2kHandlers.Mount(r, p)
 }
 
-// Apply runs a replicated handler. It does not undo a failed call's
-// changes: the runtime takes a Checkpoint before a batch of calls and
-// restores it when one fails.
+// Apply runs a replicated handler. One with backup and rollback hooks
+// undoes its own failed call; for the others the runtime takes a
+// Checkpoint before a batch of calls and restores it when one fails.
 func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
 	return br2kHandlers.Apply(s.state, ctx, op, payload)
 }

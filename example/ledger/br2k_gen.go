@@ -58,12 +58,14 @@ var br2kHandlers = runtime.Handlers[Ledger]{
 		Run:     (*Ledger).RequestMint,
 	},
 	runtime.Handler[Ledger, TransferIn, TransferOut]{
-		Op:  runtime.Op{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers"},
-		Run: (*Ledger).Transfer,
+		Op:   runtime.Op{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers"},
+		Run:  (*Ledger).Transfer,
+		Undo: runtime.Undo((*Ledger).BackupTransfer, (*Ledger).RollbackTransfer),
 	},
 	runtime.Handler[Ledger, BatchIn, BatchOut]{
-		Op:  runtime.Op{Name: "TransferBatch", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers/batch"},
-		Run: (*Ledger).TransferBatch,
+		Op:   runtime.Op{Name: "TransferBatch", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers/batch"},
+		Run:  (*Ledger).TransferBatch,
+		Undo: runtime.Undo((*Ledger).BackupTransferBatch, (*Ledger).RollbackTransferBatch),
 	},
 }
 
@@ -77,9 +79,9 @@ func (s *Service) Mount(r chi.Router, p runtime.Proposer) {
 	br2kHandlers.Mount(r, p)
 }
 
-// Apply runs a replicated handler. It does not undo a failed call's
-// changes: the runtime takes a Checkpoint before a batch of calls and
-// restores it when one fails.
+// Apply runs a replicated handler. One with backup and rollback hooks
+// undoes its own failed call; for the others the runtime takes a
+// Checkpoint before a batch of calls and restores it when one fails.
 func (s *Service) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
 	return br2kHandlers.Apply(s.state, ctx, op, payload)
 }

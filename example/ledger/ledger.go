@@ -122,6 +122,59 @@ func (l *Ledger) Transfer(ctx *br2k.Ctx, in TransferIn) (TransferOut, error) {
 	return TransferOut{From: from.Balance, To: to.Balance}, nil
 }
 
+// Saved is what the transfers' undo hooks keep: the balances of the
+// accounts a call may change, as they were before it ran. Undoing a failed
+// call costs what it touched, not a copy of every account.
+type Saved []SavedBalance
+
+// SavedBalance is one account's balance before a call.
+type SavedBalance struct {
+	ID      string `json:"id"`
+	Balance uint64 `json:"balance"`
+}
+
+// BackupTransfer runs before Transfer and saves the two balances it changes.
+//
+//br2k:backup Transfer
+func (l *Ledger) BackupTransfer(in TransferIn) Saved { return l.save(in) }
+
+// RollbackTransfer puts them back if Transfer fails or panics.
+//
+//br2k:rollback Transfer
+func (l *Ledger) RollbackTransfer(s Saved) { l.restore(s) }
+
+// BackupTransferBatch saves the balances of every account in the batch.
+//
+//br2k:backup TransferBatch
+func (l *Ledger) BackupTransferBatch(in BatchIn) Saved { return l.save(in.Transfers...) }
+
+// RollbackTransferBatch puts them back if a transfer of the batch fails.
+//
+//br2k:rollback TransferBatch
+func (l *Ledger) RollbackTransferBatch(s Saved) { l.restore(s) }
+
+func (l *Ledger) save(ts ...TransferIn) Saved {
+	s := make(Saved, 0, 2*len(ts))
+	for _, t := range ts {
+		for _, id := range []string{t.From, t.To} {
+			if a, ok := l.Accounts[id]; ok {
+				s = append(s, SavedBalance{ID: id, Balance: a.Balance})
+			}
+		}
+	}
+	return s
+}
+
+// restore goes backwards, so that an account saved twice ends with the
+// balance it had first.
+func (l *Ledger) restore(s Saved) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if a, ok := l.Accounts[s[i].ID]; ok {
+			a.Balance = s[i].Balance
+		}
+	}
+}
+
 // BatchIn is a list of transfers applied all or nothing (a payroll, an
 // airdrop).
 type BatchIn struct {
@@ -135,7 +188,7 @@ type BatchOut struct {
 
 // TransferBatch applies transfers in order. When one fails the handler
 // returns its error as it stands, having already applied the ones before:
-// the runtime undoes them on every replica.
+// its rollback hook puts the balances back, on every replica.
 //
 //br2k:replicate POST /transfers/batch
 func (l *Ledger) TransferBatch(ctx *br2k.Ctx, in BatchIn) (BatchOut, error) {

@@ -72,7 +72,7 @@ func InterruptedOutcome(key string) runtime.Outcome {
 // go to the replica's log (Options.OnPanic).
 func PanicOutcome(op string) runtime.Outcome {
 	return runtime.RuntimeErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeHandlerPanic,
-		"handler %s panicked; its changes were undone (the panic and its stack are in the replicas' logs)", op))
+		"handler %s panicked; its changes were undone unless the service keeps failed calls' changes (the panic and its stack are in the replicas' logs)", op))
 }
 
 // NotRecordedOutcome is what a record keeps, and what a retry gets, for a
@@ -100,6 +100,14 @@ type Options struct {
 	// recovers, with the panic value and the goroutine's stack, for the
 	// log. It must not touch the state.
 	OnPanic func(e *runtime.Entry, value any, stack []byte)
+	// KeepFailedChanges is state-mode "default": a replicated call that
+	// fails or panics keeps whatever it changed before it stopped (the same
+	// on every replica, since handlers are deterministic), and nothing is
+	// copied or rolled back. Off ("rollback", the default), a failed call
+	// leaves the state as it was: through its backup and rollback hooks if
+	// it has them, else through a Checkpoint of the whole state. It must be
+	// the same on every replica.
+	KeepFailedChanges bool
 }
 
 // Result is what applying one entry produced.
@@ -119,6 +127,7 @@ type Result struct {
 type Machine struct {
 	svc      runtime.Service
 	opts     Options
+	undoes   map[string]bool // replicated ops with backup and rollback hooks
 	keyTTL   int64
 	applied  uint64
 	lastTime int64
@@ -144,7 +153,13 @@ func New(svc runtime.Service, opts Options) *Machine {
 	if opts.KeyTTL <= 0 {
 		opts.KeyTTL = DefaultKeyTTL
 	}
-	return &Machine{svc: svc, opts: opts, keyTTL: int64(opts.KeyTTL), records: map[string]Record{}, terms: map[int64]bool{}}
+	undoes := map[string]bool{}
+	for _, op := range svc.Ops() {
+		if op.Kind == runtime.KindReplicate && op.Undoes {
+			undoes[op.Name] = true
+		}
+	}
+	return &Machine{svc: svc, opts: opts, undoes: undoes, keyTTL: int64(opts.KeyTTL), records: map[string]Record{}, terms: map[int64]bool{}}
 }
 
 // Lead tells the machine that this process leads term: the entries it
@@ -193,12 +208,15 @@ func (m *Machine) Apply(e *runtime.Entry) (Result, error) {
 // panic, is deterministic and advances the applied index: a handler error is
 // the entry's result, not a reason to stop.
 //
-// A failed replicated call must leave the state as it was. Rather than copy
-// the state before every call, ApplyBatch takes one checkpoint before the
-// first call of the batch; when a call fails (an error or a panic) it
-// restores the checkpoint and runs again the calls that succeeded since it
-// (handlers are deterministic, so they leave the same state; Ctx.IsLeader is
-// false on these re-runs), then takes a new checkpoint at the next call.
+// A failed replicated call must leave the state as it was (unless
+// Options.KeepFailedChanges). A handler with backup and rollback hooks
+// undoes itself, at the cost of what it touches. For the others, rather
+// than copy the whole state before every call, ApplyBatch takes one
+// checkpoint before the first of them in the batch; when a call fails (an
+// error or a panic) it restores the checkpoint and runs again the calls
+// that succeeded since it (handlers are deterministic, so they leave the
+// same state; Ctx.IsLeader is false on these re-runs), then takes a new
+// checkpoint at the next call without hooks.
 func (m *Machine) ApplyBatch(es []*runtime.Entry) ([]Result, error) {
 	rs := make([]Result, 0, len(es))
 	var restore func()
@@ -215,13 +233,19 @@ func (m *Machine) ApplyBatch(es []*runtime.Entry) ([]Result, error) {
 				r.Outcome = out
 				break
 			}
-			if restore == nil {
+			selfUndoing := m.opts.KeepFailedChanges || m.undoes[e.Op]
+			if restore == nil && !selfUndoing {
 				restore, since = m.svc.Checkpoint(), since[:0]
 			}
 			r.Outcome, r.Panicked = m.run(e, m.live(e))
-			if r.Outcome.OK() {
-				since = append(since, e)
-			} else {
+			switch {
+			case r.Outcome.OK():
+				if restore != nil {
+					since = append(since, e) // restoring the checkpoint undoes it too
+				}
+			case selfUndoing:
+				// Undone by its hooks, or kept by the state mode.
+			default:
 				restore()
 				for _, done := range since {
 					m.run(done, false)
@@ -265,7 +289,11 @@ func (m *Machine) run(e *runtime.Entry, live bool) (out runtime.Outcome, panicke
 			out, panicked = PanicOutcome(e.Op), true
 		}
 	}()
-	return m.svc.Apply(runtime.NewCtx(nil, e, live), e.Op, e.Payload), false
+	ctx := runtime.NewCtx(nil, e, live)
+	if m.opts.KeepFailedChanges {
+		ctx = runtime.KeepFailedChanges(ctx)
+	}
+	return m.svc.Apply(ctx, e.Op, e.Payload), false
 }
 
 // keyed reports whether e's key is recorded: it has one, of at most

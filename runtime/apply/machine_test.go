@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,5 +283,65 @@ func TestOnlyOnceStartWithoutOutcomeRefusesTheRetry(t *testing.T) {
 	}
 	if rec, _ := m.Lookup("b"); !rec.Started {
 		t.Fatalf("record of an interrupted call: %+v", rec)
+	}
+}
+
+// checkpoints counts the whole-state copies a machine takes.
+type checkpoints struct {
+	runtime.Service
+	n int
+}
+
+func (c *checkpoints) Checkpoint() func() { c.n++; return c.Service.Checkpoint() }
+
+// A batch whose replicated calls all have undo hooks takes no whole-state
+// copy, and ends as applying one by one does; in state-mode default a
+// failed call's changes are kept, and nothing is copied either.
+func TestUndoHooksReplaceTheCheckpointAndStateModeDefaultKeepsChanges(t *testing.T) {
+	setup := build(workload[:5], 1, 1) // alice 70, bob 30
+	transfers := build([]step{
+		{kind: runtime.KindReplicate, op: "Transfer", payload: `{"from":"alice","to":"bob","amount":5}`},
+		// Moves 20, then fails on the second transfer.
+		{kind: runtime.KindReplicate, op: "TransferBatch", payload: `{"transfers":[{"from":"bob","to":"alice","amount":20},{"from":"bob","to":"alice","amount":500}]}`},
+		{kind: runtime.KindReplicate, op: "Transfer", payload: `{"from":"bob","to":"alice","amount":1}`},
+	}, 6, 10)
+	balances := func(svc runtime.Service) string {
+		var got []string
+		for _, id := range []string{"alice", "bob"} {
+			o := svc.RunOnce(runtime.NewCtx(nil, &runtime.Entry{}, true), "Balance", []byte(`{"id":"`+id+`"}`))
+			var a ledger.Account
+			if err := json.Unmarshal(o.Body, &a); err != nil || !o.OK() {
+				t.Fatalf("balance of %s: %d %s", id, o.Status, o.Body)
+			}
+			got = append(got, id+" "+strconv.FormatUint(a.Balance, 10))
+		}
+		return strings.Join(got, " ")
+	}
+	for _, mode := range []struct {
+		keep bool
+		want string
+	}{
+		{false, "alice 66 bob 34"}, // the batch is undone
+		{true, "alice 86 bob 14"},  // its first transfer is kept
+	} {
+		svc := &checkpoints{Service: ledger.NewService(ledger.New(nil))}
+		m := apply.New(svc, apply.Options{Self: "r1", KeyTTL: time.Hour, KeepFailedChanges: mode.keep})
+		if _, err := m.ApplyBatch(setup); err != nil {
+			t.Fatal(err)
+		}
+		before := svc.n
+		rs, err := m.ApplyBatch(transfers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rs[0].Outcome.OK() || rs[1].Outcome.OK() || !rs[2].Outcome.OK() {
+			t.Fatalf("keep=%v: outcomes %v", mode.keep, outcomes(rs))
+		}
+		if got := balances(svc); got != mode.want {
+			t.Errorf("keep=%v: %s, want %s", mode.keep, got, mode.want)
+		}
+		if svc.n != before {
+			t.Errorf("keep=%v: %d whole-state checkpoints for calls with undo hooks, want 0", mode.keep, svc.n-before)
+		}
 	}
 }

@@ -267,7 +267,12 @@ type StateConfig struct {
 	StatePath string `json:"state-path"`
 	// MaxStateVersion is how many state versions are kept. Default 10; >= 1.
 	MaxStateVersion int `json:"max-state-version"`
-	// StateMode is "default" or "rollback". Default "default".
+	// StateMode says what becomes of a replicated call's changes when it
+	// fails or panics. "rollback" (the default): they are undone, by the
+	// handler's backup and rollback hooks if it has them, else by restoring
+	// a copy of the whole state taken before the batch. "default" (br2k-was's
+	// name): they are kept, identically on every replica, and nothing is
+	// copied; handlers must then check before they change anything.
 	StateMode string `json:"state-mode"`
 	// BackupStorageType is "file" or "mysql". Default "file".
 	BackupStorageType string `json:"backup-storage-type"`
@@ -411,7 +416,7 @@ func (c *Config) fill(present map[string]bool) {
 	num("state-config.version-up-size", &st.VersionUpSize, 50000)
 	str("state-config.state-path", &st.StatePath, "state")
 	num("state-config.max-state-version", &st.MaxStateVersion, 10)
-	str("state-config.state-mode", &st.StateMode, StateModeDefault)
+	str("state-config.state-mode", &st.StateMode, StateModeRollback)
 	str("state-config.backup-storage-type", &st.BackupStorageType, BackupFile)
 }
 

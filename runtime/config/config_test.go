@@ -64,7 +64,7 @@ func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
-			StateMode: "default", BackupStorageType: "file"},
+			StateMode: "rollback", BackupStorageType: "file"},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -109,7 +109,7 @@ func TestParseFillsDefaults(t *testing.T) {
 		{"state-config", minimal, func(c *Config) any {
 			s := c.StateConfig
 			return fmt.Sprintf("%v %v %v %v %v", s.VersionUpSize, s.StatePath, s.MaxStateVersion, s.StateMode, s.BackupStorageType)
-		}, "50000 state 10 default file"},
+		}, "50000 state 10 rollback file"},
 		{"timeouts", minimal, func(c *Config) any {
 			r := c.Replica
 			return fmt.Sprint(r.ReadTimeout, r.WriteTimeout, r.IdleTimeout)

@@ -90,6 +90,9 @@ type Options struct {
 	// KeyTTL is how long idempotency records are kept, in entry time; it
 	// must be the same on every replica. Default apply.DefaultKeyTTL.
 	KeyTTL time.Duration
+	// KeepFailedChanges is state-mode "default" (apply.Options); it must
+	// be the same on every replica.
+	KeepFailedChanges bool
 	// LeaderProbe is how often a follower checks that the leader's peer
 	// port accepts connections; after three refusals in a row it suspects
 	// the leader, and when most followers do, the leader's lease is revoked
@@ -234,7 +237,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
 	r.panicLog.period, r.slowReadLog.period = time.Second, time.Second
-	r.machine = apply.New(svc, apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic})
+	r.machine = apply.New(svc, apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges})
 	r.public = httpx.NewRouter(r.logger)
 	r.public.Use(captureBody)
 	r.public.Get(httpx.PathStatus, r.serveStatus)

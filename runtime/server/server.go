@@ -130,8 +130,9 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 		Client: n.cli, Prefix: cfg.Etcd.Prefix,
 		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: r.MaxBatch,
 		RequestTimeout: r.RequestTimeout.Duration, LeaderProbe: leaderProbe(r.LeaderProbe.Duration),
-		StallTimeout: r.StallTimeout.Duration,
-		Logger:       logger,
+		StallTimeout:      r.StallTimeout.Duration,
+		KeepFailedChanges: cfg.StateConfig.StateMode == config.StateModeDefault,
+		Logger:            logger,
 	})
 	if err != nil {
 		return nil, err
