@@ -345,3 +345,63 @@ func TestUndoHooksReplaceTheCheckpointAndStateModeDefaultKeepsChanges(t *testing
 		}
 	}
 }
+
+// A machine that imports another's export at index i, with the service's
+// state restored beside it, applies the entries after i as the original
+// does: the same outcomes (keyed calls replayed from records made before
+// i included) and the same state.
+func TestExportImportContinuesLikeTheOriginal(t *testing.T) {
+	steps := append([]step{}, workload...)
+	steps = append(steps,
+		step{kind: runtime.KindReplicate, op: "Transfer", key: "k1", payload: `{"from":"alice","to":"bob","amount":2}`},
+		step{kind: runtime.KindOnlyOnce, op: "Balance", key: "k2", payload: `{"id":"alice"}`, result: &runtime.Outcome{Status: 200, Body: []byte(`{"id":"alice"}`)}},
+	)
+	before := build(steps, 1, 1)
+	after := build([]step{
+		{kind: runtime.KindReplicate, op: "Transfer", key: "k1", payload: `{"from":"alice","to":"bob","amount":2}`}, // replayed
+		{kind: runtime.KindReplicate, op: "Transfer", key: "k1", payload: `{"from":"alice","to":"bob","amount":3}`}, // mismatch
+		{kind: runtime.KindReplicate, op: "Transfer", payload: `{"from":"bob","to":"alice","amount":1}`},
+	}, uint64(len(before))+1, 100)
+
+	orig, svcOrig := newMachine("r1")
+	mustApply(t, orig, before)
+	exported, err := orig.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := svcOrig.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyM, svcCopy := newMachine("r2")
+	if err := svcCopy.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyM.Import(exported); err != nil {
+		t.Fatal(err)
+	}
+	if copyM.Applied() != orig.Applied() || copyM.LastTime() != orig.LastTime() {
+		t.Fatalf("imported applied %d time %d, want %d %d", copyM.Applied(), copyM.LastTime(), orig.Applied(), orig.LastTime())
+	}
+	again, err := copyM.Export()
+	if err != nil || !bytes.Equal(again, exported) {
+		t.Fatalf("export of the import differs (%v):\n%s\n%s", err, again, exported)
+	}
+	a, b := mustApply(t, orig, after), mustApply(t, copyM, after)
+	for i := range a {
+		if a[i].Status != b[i].Status || !bytes.Equal(a[i].Body, b[i].Body) {
+			t.Errorf("entry %d: original %d %s, imported %d %s", after[i].Index, a[i].Status, a[i].Body, b[i].Status, b[i].Body)
+		}
+	}
+	if a[0].Status != 200 || a[1].Status != 422 {
+		t.Fatalf("the keyed calls were not replayed and refused: %v", a)
+	}
+	s1, _ := svcOrig.Snapshot()
+	s2, _ := svcCopy.Snapshot()
+	if !bytes.Equal(s1, s2) {
+		t.Fatal("states differ after the same entries")
+	}
+	if err := copyM.Import([]byte(`{"applied":1,"records":[{"key":"k","index":5,"digest":"00"}]}`)); err == nil {
+		t.Fatal("an export with a record after its applied index was imported")
+	}
+}

@@ -9,14 +9,44 @@ import (
 )
 
 // applyBatch applies consecutive entries and answers the proposals waiting
-// on them. It is the only writer of the state.
+// on them. It is the only writer of the state. It cuts the batch at state
+// version indices, so that every replica captures its versions at the same
+// index whatever batches the log delivered.
 func (r *Replica) applyBatch(es []*runtime.Entry) error {
+	for len(es) > 0 {
+		n := len(es)
+		next := r.nextVersion(es[0].Index - 1)
+		if next != 0 && es[n-1].Index >= next {
+			n = int(next-es[0].Index) + 1
+		}
+		if err := r.applyChunk(es[:n], next); err != nil {
+			return err
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+// applyChunk applies es and captures a state version if that brings the
+// applied index to at.
+func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	r.stateMu.Lock()
 	rs, err := r.machine.ApplyBatch(es)
 	applied := r.machine.Applied()
+	var v *version
+	var verr error
+	if err == nil && at != 0 && applied == at {
+		v, verr = r.captureVersion()
+	}
 	r.stateMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if verr != nil {
+		r.logger.Error("capture state version", "index", applied, "err", verr)
+	}
+	if v != nil {
+		r.versions <- v // waits while the previous version is being written
 	}
 
 	r.mu.Lock()

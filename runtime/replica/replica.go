@@ -93,6 +93,15 @@ type Options struct {
 	// KeepFailedChanges is state-mode "default" (apply.Options); it must
 	// be the same on every replica.
 	KeepFailedChanges bool
+	// VersionUpSize is how many applied entries make a state version; 0
+	// (or no StatePath) takes none. It must be the same on every replica.
+	VersionUpSize int
+	// StatePath is the directory of this replica's state versions (one
+	// directory per replica). A replica loads the newest version found
+	// there when it starts.
+	StatePath string
+	// MaxStateVersion is how many versions StatePath keeps. Default 10.
+	MaxStateVersion int
 	// LeaderProbe is how often a follower checks that the leader's peer
 	// port accepts connections; after three refusals in a row it suspects
 	// the leader, and when most followers do, the leader's lease is revoked
@@ -122,6 +131,8 @@ func (o *Options) setDefaults() error {
 		return errors.New("replica: Options.AdvertiseURL is empty")
 	case o.PeerURL == "":
 		return errors.New("replica: Options.PeerURL is empty")
+	case o.VersionUpSize < 0:
+		return errors.New("replica: Options.VersionUpSize is negative")
 	case o.PeerAuth == nil:
 		return errors.New("replica: Options.PeerAuth is nil")
 	case o.Client == nil && (o.Log == nil || o.Election == nil || o.Roster == nil):
@@ -146,6 +157,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = 3 * time.Second
+	}
+	if o.MaxStateVersion <= 0 {
+		o.MaxStateVersion = 10
 	}
 	if o.MaxWaiters <= 0 {
 		o.MaxWaiters = 1024
@@ -176,19 +190,23 @@ type Replica struct {
 	// writes; onlyonce read sections, snapshots and lookups read.
 	stateMu sync.RWMutex
 	machine *apply.Machine
+	// versions takes captured state versions to the writer goroutine
+	// (nil when versions are off); one waits while one is written.
+	versions chan *version
 
 	// mu guards the fields below it.
-	mu        sync.Mutex
-	applied   uint64               // machine.Applied(), readable without stateMu
-	appliedAt time.Time            // when applied last advanced
-	progress  chan struct{}        // closed and replaced whenever applied advances
-	leader    peerInfo             // last observed leader
-	leaderCh  chan struct{}        // closed and replaced whenever leader changes
-	term      *term                // non-nil while this replica leads
-	waiters   map[uint64]*proposal // proposals in flight, by the index they were given
-	inflight  map[string]*onceCall // keyed onlyonce calls running on this leader
-	member    Membership           // this replica's place in the roster, while Run runs
-	running   bool
+	mu          sync.Mutex
+	applied     uint64               // machine.Applied(), readable without stateMu
+	lastVersion uint64               // newest state version written or loaded
+	appliedAt   time.Time            // when applied last advanced
+	progress    chan struct{}        // closed and replaced whenever applied advances
+	leader      peerInfo             // last observed leader
+	leaderCh    chan struct{}        // closed and replaced whenever leader changes
+	term        *term                // non-nil while this replica leads
+	waiters     map[uint64]*proposal // proposals in flight, by the index they were given
+	inflight    map[string]*onceCall // keyed onlyonce calls running on this leader
+	member      Membership           // this replica's place in the roster, while Run runs
+	running     bool
 
 	waiting atomic.Int64 // GET /br2k/wait calls in progress
 	digest  digestCache
@@ -294,10 +312,19 @@ func (r *Replica) Run(ctx context.Context) error {
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
+	if r.nextVersion(0) != 0 {
+		r.loadVersion()
+		r.versions = make(chan *version, 1)
+		wg.Add(1)
+		go func() { defer wg.Done(); r.writeVersions(r.versions) }()
+	}
 	fatal := make(chan error, 2)
 	wg.Add(5)
 	go func() {
 		defer wg.Done()
+		if r.versions != nil {
+			defer close(r.versions) // Follow has returned: no more captures
+		}
 		err := r.log.Follow(ctx, r.appliedIndex()+1, r.applyBatch)
 		if err != nil && ctx.Err() == nil {
 			fatal <- fmt.Errorf("replica %s: follow log: %w", r.opts.ID, err)

@@ -44,6 +44,9 @@ type Status struct {
 	// computed at most once per DigestInterval.
 	Digest      string `json:"digest"`
 	DigestIndex uint64 `json:"digest_index"`
+	// Version is the index of the newest state version this replica wrote
+	// or loaded; 0 when it has none.
+	Version uint64 `json:"version,omitempty"`
 	// Appends and Appended count, on the leader, the append transactions of
 	// its current term and the entries they carried.
 	Appends  uint64 `json:"appends,omitempty"`
@@ -103,7 +106,7 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex}
+	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion()}
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	value, electedTerm, err := r.elect.Leader(rctx)

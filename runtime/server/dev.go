@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/br2k/br2k/runtime"
@@ -88,6 +89,7 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 		cfg.Replica.Listen = fmt.Sprintf("127.0.0.1:%d", port)
 		cfg.Replica.PeerListen = "127.0.0.1:0"
 		cfg.Replica.PeerSecret = config.NewSecret(hex.EncodeToString(secret[:]))
+		cfg.StateConfig.StatePath = filepath.Join(dir, "state", cfg.Replica.ID)
 		cfg.ServiceRegistry.ID = opts.Name
 		// The replica talks to its own member first, the others as fallbacks.
 		cfg.Etcd.Endpoints = append([]string{m.ClientURL()}, otherURLs(members, i)...)

@@ -132,6 +132,9 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 		RequestTimeout: r.RequestTimeout.Duration, LeaderProbe: leaderProbe(r.LeaderProbe.Duration),
 		StallTimeout:      r.StallTimeout.Duration,
 		KeepFailedChanges: cfg.StateConfig.StateMode == config.StateModeDefault,
+		VersionUpSize:     cfg.StateConfig.VersionUpSize,
+		StatePath:         cfg.StateConfig.StatePath,
+		MaxStateVersion:   cfg.StateConfig.MaxStateVersion,
 		Logger:            logger,
 	})
 	if err != nil {

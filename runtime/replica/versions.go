@@ -1,0 +1,254 @@
+package replica
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/br2k/br2k/runtime/apply"
+)
+
+// State versions. Every VersionUpSize applied entries, every replica
+// captures its state at the same index (the apply loop cuts its batches
+// there) and writes it to StatePath as one file:
+//
+//	<index, 20 digits>.br2kstate: a JSON header line, then the apply
+//	machine's state (idempotency records) and the service's snapshot
+//
+// The header has the format, the index, both sizes and the SHA-256 of what
+// follows it. A file is written to a temporary name, synced and renamed, so
+// a crash never leaves a version that looks complete; the newest
+// MaxStateVersion are kept. A restarting replica loads the newest version
+// that verifies and replays only the log after it.
+//
+// The capture itself (machine.Export and Service.Snapshot) runs in the
+// apply loop under the state lock, so it holds up applying for as long as
+// encoding the state takes; writing the file does not.
+
+const (
+	versionFormat = 1
+	versionSuffix = ".br2kstate"
+)
+
+type versionHeader struct {
+	Format       int    `json:"format"`
+	Index        uint64 `json:"index"`
+	MachineBytes int    `json:"machine_bytes"`
+	StateBytes   int    `json:"state_bytes"`
+	SHA256       string `json:"sha256"` // of the machine bytes followed by the state bytes
+}
+
+// version is a captured state, on its way to a file.
+type version struct {
+	index          uint64
+	machine, state []byte
+	took           time.Duration // the apply loop's stall to capture it
+}
+
+func versionName(index uint64) string { return fmt.Sprintf("%020d%s", index, versionSuffix) }
+
+// nextVersion is the first version index after applied, or 0 when
+// versions are off.
+func (r *Replica) nextVersion(applied uint64) uint64 {
+	v := uint64(r.opts.VersionUpSize)
+	if v == 0 || r.opts.StatePath == "" {
+		return 0
+	}
+	return (applied/v + 1) * v
+}
+
+// captureVersion encodes the machine and the service at the applied index.
+// The caller holds stateMu.
+func (r *Replica) captureVersion() (*version, error) {
+	start := time.Now()
+	m, err := r.machine.Export()
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.svc.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &version{index: r.machine.Applied(), machine: m, state: s, took: time.Since(start)}, nil
+}
+
+// writeVersions writes the versions it is given, one at a time, until the
+// channel closes.
+func (r *Replica) writeVersions(vs <-chan *version) {
+	for v := range vs {
+		start := time.Now()
+		if err := r.writeVersion(v); err != nil {
+			r.logger.Error("write state version", "index", v.index, "err", err)
+			continue
+		}
+		r.mu.Lock()
+		r.lastVersion = v.index
+		r.mu.Unlock()
+		r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
+			"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
+		r.pruneVersions()
+	}
+}
+
+func (r *Replica) writeVersion(v *version) error {
+	dir := r.opts.StatePath
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	sum := sha256.New()
+	sum.Write(v.machine)
+	sum.Write(v.state)
+	head, err := json.Marshal(versionHeader{Format: versionFormat, Index: v.index, MachineBytes: len(v.machine), StateBytes: len(v.state),
+		SHA256: hex.EncodeToString(sum.Sum(nil))})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".version-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	for _, b := range [][]byte{head, {'\n'}, v.machine, v.state} {
+		if _, err := tmp.Write(b); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, versionName(v.index))); err != nil {
+		return err
+	}
+	// Make the rename itself durable.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// versionFiles lists the version files in StatePath, newest first.
+func (r *Replica) versionFiles() ([]uint64, error) {
+	entries, err := os.ReadDir(r.opts.StatePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var idx []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), versionSuffix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		if n, err := strconv.ParseUint(name, 10, 64); err == nil {
+			idx = append(idx, n)
+		}
+	}
+	sort.Slice(idx, func(i, j int) bool { return idx[i] > idx[j] })
+	return idx, nil
+}
+
+// pruneVersions keeps the newest MaxStateVersion files.
+func (r *Replica) pruneVersions() {
+	idx, err := r.versionFiles()
+	if err != nil {
+		r.logger.Warn("list state versions", "err", err)
+		return
+	}
+	for _, i := range idx[min(len(idx), r.opts.MaxStateVersion):] {
+		if err := os.Remove(filepath.Join(r.opts.StatePath, versionName(i))); err != nil {
+			r.logger.Warn("remove old state version", "index", i, "err", err)
+		}
+	}
+}
+
+// readVersion reads and verifies the version file of index.
+func (r *Replica) readVersion(index uint64) (*version, error) {
+	data, err := os.ReadFile(filepath.Join(r.opts.StatePath, versionName(index)))
+	if err != nil {
+		return nil, err
+	}
+	line, rest, ok := bytes.Cut(data, []byte{'\n'})
+	if !ok {
+		return nil, errors.New("no header line")
+	}
+	var h versionHeader
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	switch {
+	case h.Format != versionFormat:
+		return nil, fmt.Errorf("format %d, this binary reads %d", h.Format, versionFormat)
+	case h.Index != index:
+		return nil, fmt.Errorf("header says index %d", h.Index)
+	case h.MachineBytes < 0 || h.StateBytes < 0 || h.MachineBytes+h.StateBytes != len(rest):
+		return nil, fmt.Errorf("header says %d+%d bytes, the file has %d after it", h.MachineBytes, h.StateBytes, len(rest))
+	}
+	if sum := sha256.Sum256(rest); hex.EncodeToString(sum[:]) != h.SHA256 {
+		return nil, fmt.Errorf("SHA-256 is %x, the header says %s", sum, h.SHA256)
+	}
+	return &version{index: index, machine: rest[:h.MachineBytes], state: rest[h.MachineBytes:]}, nil
+}
+
+// loadVersion installs the newest local version that verifies, trying
+// older ones when one is refused, and returns its index (0: none, the log
+// is replayed from the start).
+func (r *Replica) loadVersion() uint64 {
+	if r.opts.StatePath == "" {
+		return 0
+	}
+	idx, err := r.versionFiles()
+	if err != nil {
+		r.logger.Error("list state versions; replaying the whole log", "state_path", r.opts.StatePath, "err", err)
+		return 0
+	}
+	for _, i := range idx {
+		start := time.Now()
+		v, err := r.readVersion(i)
+		if err == nil {
+			// The machine's part is checked on a scratch machine first, so
+			// that a version refused halfway leaves nothing installed
+			// (a generated Restore changes nothing when it fails).
+			err = apply.New(r.svc, apply.Options{}).Import(v.machine)
+		}
+		if err == nil {
+			r.stateMu.Lock()
+			if err = r.svc.Restore(v.state); err == nil {
+				err = r.machine.Import(v.machine)
+			}
+			r.stateMu.Unlock()
+		}
+		if err != nil {
+			r.logger.Error("state version refused; trying the previous one", "file", filepath.Join(r.opts.StatePath, versionName(i)), "err", err)
+			continue
+		}
+		r.mu.Lock()
+		r.applied, r.lastVersion = i, i
+		r.mu.Unlock()
+		r.logger.Info("state version loaded", "index", i, "bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
+		return i
+	}
+	return 0
+}
+
+func (r *Replica) newestVersion() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastVersion
+}

@@ -1,0 +1,109 @@
+package replica_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/br2k/br2k/runtime/replica"
+)
+
+// TestStateVersionsAreWrittenAtTheSameIndexAndLoadedOnRestart runs three
+// replicas that take a state version every 10 entries and keep 2. Every
+// replica writes the same versions; a crashed replica restarts from its
+// newest version (its applied index jumps there before it replays
+// anything); with that version corrupted, it refuses it, names it, and
+// loads the one before.
+func TestStateVersionsAreWrittenAtTheSameIndexAndLoadedOnRestart(t *testing.T) {
+	base := t.TempDir()
+	dir := func(id string) string { return filepath.Join(base, id) }
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath, o.MaxStateVersion = 10, dir(nd.id), 2
+		},
+	})
+	setupAccounts(c, 4, 1000) // 12 entries
+	for i := range 25 {
+		c.mustDo(c.nodes[i%3], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4))
+	}
+	st := c.waitConverged() // 37 entries: versions at 10, 20, 30
+	if st.Applied < 37 {
+		t.Fatalf("applied %d, want at least 37", st.Applied)
+	}
+	files := func(id string) []string {
+		es, _ := os.ReadDir(dir(id))
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	want := []string{"00000000000000000020.br2kstate", "00000000000000000030.br2kstate"}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, nd := range c.nodes {
+		for fmt.Sprint(files(nd.id)) != fmt.Sprint(want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := files(nd.id); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s keeps %v, want %v", nd.id, got, want)
+		}
+		if v := c.status(nd).Version; v != 30 {
+			t.Errorf("%s status version %d, want 30", nd.id, v)
+		}
+	}
+	// Versions of one index are the same bytes on every replica.
+	first, _ := os.ReadFile(filepath.Join(dir(c.nodes[0].id), want[1]))
+	for _, nd := range c.nodes[1:] {
+		other, _ := os.ReadFile(filepath.Join(dir(nd.id), want[1]))
+		if !bytes.Equal(first, other) {
+			t.Errorf("version 30 of %s differs from %s's", nd.id, c.nodes[0].id)
+		}
+	}
+
+	// logged waits until nd logged every one of parts, on one line.
+	logged := func(nd *testNode, parts ...string) bool {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, line := range strings.Split(nd.logs.String(), "\n") {
+				all := true
+				for _, p := range parts {
+					all = all && strings.Contains(line, p)
+				}
+				if all {
+					return true
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return false
+	}
+	nd := c.nodes[2]
+	c.crash(nd)
+	c.restart(nd)
+	if !logged(nd, `msg="state version loaded"`, "index=30") {
+		t.Errorf("restarted replica did not log loading version 30:\n%s", nd.logs.String())
+	}
+	c.waitConverged()
+
+	// Corrupt the newest version: the replica refuses it and loads 20.
+	c.crash(nd)
+	path := filepath.Join(dir(nd.id), want[1])
+	data, _ := os.ReadFile(path)
+	data[len(data)-3] ^= 0xff
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(nd)
+	if !logged(nd, `msg="state version refused; trying the previous one"`, want[1], "SHA-256") {
+		t.Errorf("the corrupted version was not refused by name:\n%s", nd.logs.String())
+	}
+	if !logged(nd, `msg="state version loaded"`, "index=20") {
+		t.Errorf("the replica did not fall back to version 20:\n%s", nd.logs.String())
+	}
+	c.mustDo(nd, "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`)
+	c.waitConverged()
+}
