@@ -35,8 +35,8 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	applied := r.machine.Applied()
 	var v *version
 	var verr error
-	if err == nil && at != 0 && applied == at {
-		v, verr = r.captureVersion()
+	if err == nil && at != 0 && applied == at && r.shadow == nil {
+		v, verr = captureVersion(r.machine, r.svc)
 	}
 	r.stateMu.Unlock()
 	if err != nil {
@@ -47,6 +47,11 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	}
 	if v != nil {
 		r.versions <- v // waits while the previous version is being written
+	}
+	if r.shadow != nil {
+		// A copy of the slice: the log may reuse its array for the next
+		// batch. The entries themselves are only read.
+		r.shadow.in <- shadowChunk{es: append([]*runtime.Entry(nil), es...), at: at}
 	}
 
 	r.mu.Lock()

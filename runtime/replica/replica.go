@@ -102,6 +102,13 @@ type Options struct {
 	StatePath string
 	// MaxStateVersion is how many versions StatePath keeps. Default 10.
 	MaxStateVersion int
+	// Shadow, if set, is a second instance of the service with an empty
+	// state (NewService called again). It follows the applied entries in
+	// a goroutine of its own, and state versions and the status digest
+	// are encoded from it, so that they never hold up the apply loop. It
+	// never runs onlyonce handlers. Without it they are encoded from the
+	// live state, under its lock.
+	Shadow runtime.Service
 	// LeaderProbe is how often a follower checks that the leader's peer
 	// port accepts connections; after three refusals in a row it suspects
 	// the leader, and when most followers do, the leader's lease is revoked
@@ -193,6 +200,9 @@ type Replica struct {
 	// versions takes captured state versions to the writer goroutine
 	// (nil when versions are off); one waits while one is written.
 	versions chan *version
+	// shadow follows the applied entries for versions and digests; nil
+	// without Options.Shadow.
+	shadow *shadow
 
 	// mu guards the fields below it.
 	mu          sync.Mutex
@@ -255,7 +265,11 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
 	r.panicLog.period, r.slowReadLog.period = time.Second, time.Second
-	r.machine = apply.New(svc, apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges})
+	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}
+	r.machine = apply.New(svc, applyOpts)
+	if opts.Shadow != nil {
+		r.shadow = newShadow(opts.Shadow, applyOpts)
+	}
 	r.public = httpx.NewRouter(r.logger)
 	r.public.Use(captureBody)
 	r.public.Get(httpx.PathStatus, r.serveStatus)
@@ -318,12 +332,27 @@ func (r *Replica) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.writeVersions(r.versions) }()
 	}
+	// Captures come from the shadow if there is one, else from the apply
+	// loop; whichever it is closes versions when it is done.
+	if r.shadow != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.followShadow(r.shadow)
+			if r.versions != nil {
+				close(r.versions)
+			}
+		}()
+	}
 	fatal := make(chan error, 2)
 	wg.Add(5)
 	go func() {
 		defer wg.Done()
-		if r.versions != nil {
-			defer close(r.versions) // Follow has returned: no more captures
+		switch {
+		case r.shadow != nil:
+			defer close(r.shadow.in)
+		case r.versions != nil:
+			defer close(r.versions)
 		}
 		err := r.log.Follow(ctx, r.appliedIndex()+1, r.applyBatch)
 		if err != nil && ctx.Err() == nil {

@@ -72,6 +72,14 @@ func (r *Replica) stateDigest() (string, uint64, error) {
 	if c.valid && (c.index == r.appliedIndex() || time.Since(c.at) < DigestInterval) {
 		return c.digest, c.index, nil
 	}
+	if r.shadow != nil {
+		digest, index, err := r.shadow.digest()
+		if err != nil {
+			return "", 0, err
+		}
+		c.index, c.digest, c.at, c.valid = index, digest, time.Now(), true
+		return c.digest, c.index, nil
+	}
 	// A replica whose apply loop is stuck (a blocking handler) still
 	// answers status, from the cache.
 	if !r.stateMu.TryRLock() {

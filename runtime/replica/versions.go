@@ -30,9 +30,11 @@ import (
 // MaxStateVersion are kept. A restarting replica loads the newest version
 // that verifies and replays only the log after it.
 //
-// The capture itself (machine.Export and Service.Snapshot) runs in the
-// apply loop under the state lock, so it holds up applying for as long as
-// encoding the state takes; writing the file does not.
+// The capture itself (machine.Export and Service.Snapshot) runs on the
+// shadow state when the replica has one (Options.Shadow), off the apply
+// loop; otherwise in the apply loop under the state lock, holding up
+// applying for as long as encoding the state takes. Writing the file never
+// does.
 
 const (
 	versionFormat = 1
@@ -64,21 +66,6 @@ func (r *Replica) nextVersion(applied uint64) uint64 {
 		return 0
 	}
 	return (applied/v + 1) * v
-}
-
-// captureVersion encodes the machine and the service at the applied index.
-// The caller holds stateMu.
-func (r *Replica) captureVersion() (*version, error) {
-	start := time.Now()
-	m, err := r.machine.Export()
-	if err != nil {
-		return nil, err
-	}
-	s, err := r.svc.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	return &version{index: r.machine.Applied(), machine: m, state: s, took: time.Since(start)}, nil
 }
 
 // writeVersions writes the versions it is given, one at a time, until the
@@ -233,6 +220,18 @@ func (r *Replica) loadVersion() uint64 {
 				err = r.machine.Import(v.machine)
 			}
 			r.stateMu.Unlock()
+		}
+		if err == nil && r.shadow != nil {
+			r.shadow.mu.Lock()
+			if err = r.shadow.svc.Restore(v.state); err == nil {
+				err = r.shadow.machine.Import(v.machine)
+			}
+			r.shadow.mu.Unlock()
+			if err != nil {
+				// The live state has the version and the shadow refused
+				// the same bytes: a bug, not a bad file.
+				panic(fmt.Sprintf("replica: the shadow state refused version %d that the live state took: %v", i, err))
+			}
 		}
 		if err != nil {
 			r.logger.Error("state version refused; trying the previous one", "file", filepath.Join(r.opts.StatePath, versionName(i)), "err", err)

@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/br2k/br2k/example/ledger"
+	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/replica"
 )
 
@@ -19,11 +22,24 @@ import (
 // anything); with that version corrupted, it refuses it, names it, and
 // loads the one before.
 func TestStateVersionsAreWrittenAtTheSameIndexAndLoadedOnRestart(t *testing.T) {
+	for _, shadowed := range []bool{false, true} {
+		name := "captured in the apply loop"
+		if shadowed {
+			name = "captured from a shadow state"
+		}
+		t.Run(name, func(t *testing.T) { testStateVersions(t, shadowed) })
+	}
+}
+
+func testStateVersions(t *testing.T, shadowed bool) {
 	base := t.TempDir()
 	dir := func(id string) string { return filepath.Join(base, id) }
 	c := startClusterWith(t, 3, clusterConfig{
 		options: func(nd *testNode, o *replica.Options) {
 			o.VersionUpSize, o.StatePath, o.MaxStateVersion = 10, dir(nd.id), 2
+			if shadowed {
+				o.Shadow = ledger.NewService(ledger.New(nil))
+			}
 		},
 	})
 	setupAccounts(c, 4, 1000) // 12 entries
@@ -106,4 +122,52 @@ func TestStateVersionsAreWrittenAtTheSameIndexAndLoadedOnRestart(t *testing.T) {
 	}
 	c.mustDo(nd, "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`)
 	c.waitConverged()
+}
+
+// gatedSnapshots blocks Snapshot, once armed, until its gate is closed.
+type gatedSnapshots struct {
+	runtime.Service
+	armed *atomic.Bool
+	gate  chan struct{}
+}
+
+func (g *gatedSnapshots) Snapshot() ([]byte, error) {
+	if g.armed.Load() {
+		<-g.gate
+	}
+	return g.Service.Snapshot()
+}
+
+// TestAShadowEncodingAVersionDoesNotHoldUpTheApplyLoop blocks every
+// shadow's Snapshot (a version that takes long to encode) and shows that
+// calls go on being applied and answered meanwhile; once the encodes
+// finish, the versions are written and the replicas agree.
+func TestAShadowEncodingAVersionDoesNotHoldUpTheApplyLoop(t *testing.T) {
+	gate, armed := make(chan struct{}), &atomic.Bool{}
+	base := t.TempDir()
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath = 5, filepath.Join(base, nd.id)
+			o.Shadow = &gatedSnapshots{Service: ledger.NewService(ledger.New(nil)), armed: armed, gate: gate}
+		},
+	})
+	armed.Store(true)         // status (which encodes the shadow too) is not asked until the gate opens
+	setupAccounts(c, 2, 1000) // 6 entries: every shadow is now stuck encoding version 5
+	for i := range 30 {
+		c.mustDo(c.nodes[i%3], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%2, (i+1)%2))
+	}
+	close(gate)
+	st := c.waitConverged()
+	if st.Applied != 36 {
+		t.Fatalf("applied %d, want 36", st.Applied)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, nd := range c.nodes {
+		for c.status(nd).Version != 35 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if v := c.status(nd).Version; v != 35 {
+			t.Errorf("%s: newest version %d, want 35", nd.id, v)
+		}
+	}
 }

@@ -32,7 +32,9 @@ type Command struct {
 	// instead. An empty FileFlag means the service keeps no file.
 	FileFlag, FileDefault, FileUsage string
 	// NewService returns a fresh service whose replica keeps its file at
-	// path ("" when FileFlag is empty).
+	// path ("" when FileFlag is empty). Each replica calls it twice: the
+	// second instance shadows the state (replica.Options.Shadow) and never
+	// runs onlyonce handlers, so it must not act on the world when made.
 	NewService func(path string) runtime.Service
 }
 
@@ -107,5 +109,5 @@ func (c Command) serve(ctx context.Context, args []string, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	return RunConfig(ctx, cfg, c.NewService(*file), logger)
+	return RunConfigWithShadow(ctx, cfg, c.NewService(*file), c.NewService(*file), logger)
 }

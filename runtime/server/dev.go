@@ -94,7 +94,7 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 		// The replica talks to its own member first, the others as fallbacks.
 		cfg.Etcd.Endpoints = append([]string{m.ClientURL()}, otherURLs(members, i)...)
 		cfg.SetDefaults()
-		n, err := Start(ctx, cfg, newService(cfg.Replica.ID), logger)
+		n, err := StartWithShadow(ctx, cfg, newService(cfg.Replica.ID), newService(cfg.Replica.ID), logger)
 		if err != nil {
 			for _, n := range nodes {
 				n.Close()

@@ -58,6 +58,14 @@ type Node struct {
 // Start starts a replica of svc as cfg says. cfg must be validated. The
 // replica is not running yet: call Run. Errors name the config key at fault.
 func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger *slog.Logger) (*Node, error) {
+	return StartWithShadow(ctx, cfg, svc, nil, logger)
+}
+
+// StartWithShadow is Start with a second instance of the service, with an
+// empty state, that shadows the state so that state versions and status
+// digests are encoded off the apply loop (replica.Options.Shadow); nil is
+// Start. It never runs onlyonce handlers.
+func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtime.Service, logger *slog.Logger) (*Node, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -133,6 +141,7 @@ func Start(ctx context.Context, cfg *config.Config, svc runtime.Service, logger 
 		StallTimeout:      r.StallTimeout.Duration,
 		KeepFailedChanges: cfg.StateConfig.StateMode == config.StateModeDefault,
 		VersionUpSize:     cfg.StateConfig.VersionUpSize,
+		Shadow:            shadow,
 		StatePath:         cfg.StateConfig.StatePath,
 		MaxStateVersion:   cfg.StateConfig.MaxStateVersion,
 		Logger:            logger,
@@ -308,7 +317,13 @@ func (n *Node) Close() {
 
 // RunConfig starts and runs a node from cfg until ctx ends.
 func RunConfig(ctx context.Context, cfg *config.Config, svc runtime.Service, logger *slog.Logger) error {
-	n, err := Start(ctx, cfg, svc, logger)
+	return RunConfigWithShadow(ctx, cfg, svc, nil, logger)
+}
+
+// RunConfigWithShadow is RunConfig with a shadow instance (see
+// StartWithShadow).
+func RunConfigWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtime.Service, logger *slog.Logger) error {
+	n, err := StartWithShadow(ctx, cfg, svc, shadow, logger)
 	if err != nil {
 		return err
 	}

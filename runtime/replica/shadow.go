@@ -1,0 +1,93 @@
+package replica
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/apply"
+)
+
+// shadow is a second copy of the service's state that follows the same
+// entries one step behind the apply loop, in a goroutine of its own, so
+// that what needs the whole state encoded (state versions, the status
+// digest) never holds the live state's lock. Handlers are deterministic,
+// so at every index the shadow's state is the live state's; it costs a
+// second copy of the state in memory and applying every entry twice.
+type shadow struct {
+	svc     runtime.Service
+	mu      sync.RWMutex // the shadow's state and machine
+	machine *apply.Machine
+	// in takes applied chunks from the apply loop, each with the version
+	// index it ends at (0: none). Bounded: if the shadow falls this far
+	// behind (a long encode), the apply loop waits.
+	in chan shadowChunk
+}
+
+type shadowChunk struct {
+	es []*runtime.Entry
+	at uint64
+}
+
+// shadowDepth is how many applied chunks the shadow may lag behind.
+const shadowDepth = 4096
+
+func newShadow(svc runtime.Service, opts apply.Options) *shadow {
+	opts.Self, opts.OnPanic = "", nil // never live; panics are logged by the apply loop
+	return &shadow{svc: svc, machine: apply.New(svc, opts), in: make(chan shadowChunk, shadowDepth)}
+}
+
+// follow applies the chunks the apply loop hands over and captures the
+// versions they end at, until in is closed.
+func (r *Replica) followShadow(sh *shadow) {
+	for c := range sh.in {
+		sh.mu.Lock()
+		_, err := sh.machine.ApplyBatch(c.es)
+		var v *version
+		if err == nil && c.at != 0 && sh.machine.Applied() == c.at {
+			v, err = captureVersion(sh.machine, sh.svc)
+		}
+		sh.mu.Unlock()
+		if err != nil {
+			// The live machine applied the same entries without error,
+			// so this is a bug; stop shadowing rather than lie.
+			r.logger.Error("shadow state stopped", "err", err)
+			for range sh.in {
+			}
+			return
+		}
+		if v != nil {
+			r.versions <- v
+		}
+	}
+}
+
+// captureVersion encodes a machine and its service at the machine's applied index.
+func captureVersion(m *apply.Machine, svc runtime.Service) (*version, error) {
+	start := time.Now()
+	mb, err := m.Export()
+	if err != nil {
+		return nil, err
+	}
+	sb, err := svc.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &version{index: m.Applied(), machine: mb, state: sb, took: time.Since(start)}, nil
+}
+
+// digest encodes the shadow's state and returns its SHA-256 and index.
+func (sh *shadow) digest() (string, uint64, error) {
+	sh.mu.RLock()
+	applied := sh.machine.Applied()
+	snap, err := sh.svc.Snapshot()
+	sh.mu.RUnlock()
+	if err != nil {
+		return "", 0, fmt.Errorf("snapshot: %w", err)
+	}
+	sum := sha256.Sum256(snap)
+	return hex.EncodeToString(sum[:]), applied, nil
+}
