@@ -30,6 +30,7 @@ const (
 	CodeHandlerPanic        = "BR2K_HANDLER_PANIC"        // 500: the handler panicked; a replicated call was undone on every replica
 	CodeOutcomeNotRecorded  = "BR2K_OUTCOME_NOT_RECORDED" // 500: the call ran, but its outcome is too large to record; a retry gets this answer again
 	CodeStorageFull         = "BR2K_STORAGE_FULL"         // 507: etcd refused the append: its space quota is exhausted; nothing was ordered
+	CodeDiverged            = "BR2K_DIVERGED"             // 503: this replica's state differs from the majority's; it stopped serving; another replica answers
 	CodeTooManyRequests     = "BR2K_TOO_MANY_REQUESTS"    // 429: a bounded runtime resource (waiters) is full; retry later
 	CodeBadIdempotencyKey   = "BR2K_BAD_IDEMPOTENCY_KEY"  // 400: Idempotency-Key over 256 bytes or not printable ASCII
 	CodeUnauthorized        = "BR2K_UNAUTHORIZED"         // 401: a peer request without valid credentials
@@ -40,7 +41,7 @@ const (
 // client retry a call that ran, so ErrorOutcome turns it into a 500.
 var retryCodes = map[string]bool{
 	CodeNotLeader: true, CodeNoLeader: true, CodeUnavailable: true, CodeOutcomeUnknown: true,
-	CodeTimeout: true, CodeTooManyRequests: true,
+	CodeTimeout: true, CodeTooManyRequests: true, CodeDiverged: true,
 }
 
 // Error is an error with an HTTP status and a stable code. Handlers return it

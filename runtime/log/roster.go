@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -192,4 +193,46 @@ func (m *Membership) Suspect(ctx context.Context, term int64) (suspects, replica
 func (m *Membership) Clear(ctx context.Context, term int64) error {
 	_, err := m.r.cli.Delete(ctx, m.r.suspectPrefix(term)+m.id)
 	return err
+}
+
+// versionsKept is how many version digests each replica keeps published.
+const versionsKept = 3
+
+func (r *Roster) versionPrefix(id string) string { return r.prefix + "versions/" + id + "/" }
+
+// PublishVersion puts the digest of this replica's version at index under
+// P+"versions/<id>/<index>" and deletes its older records beyond the newest
+// few. The records have no lease: they outlive the replica's place.
+func (m *Membership) PublishVersion(ctx context.Context, index uint64, digest string) error {
+	p := m.r.versionPrefix(m.id)
+	if _, err := m.r.cli.Put(ctx, p+fmt.Sprintf("%020d", index), digest); err != nil {
+		return fmt.Errorf("log: roster: publish version %d: %w", index, err)
+	}
+	resp, err := m.r.cli.Get(ctx, p, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+	if err != nil {
+		return nil // pruning is best effort
+	}
+	for i, kv := range resp.Kvs {
+		if i >= versionsKept {
+			m.r.cli.Delete(ctx, string(kv.Key))
+		}
+	}
+	return nil
+}
+
+// VersionDigests reads every replica's digest of the version at index.
+func (m *Membership) VersionDigests(ctx context.Context, index uint64) (map[string]string, error) {
+	resp, err := m.r.cli.Get(ctx, m.r.prefix+"versions/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("log: roster: read version digests: %w", err)
+	}
+	suffix := fmt.Sprintf("/%020d", index)
+	out := map[string]string{}
+	for _, kv := range resp.Kvs {
+		key := strings.TrimPrefix(string(kv.Key), m.r.prefix+"versions/")
+		if id, ok := strings.CutSuffix(key, suffix); ok && !strings.Contains(id, "/") {
+			out[id] = string(kv.Value)
+		}
+	}
+	return out, nil
 }

@@ -76,6 +76,10 @@ func (r *Replica) campaign(ctx context.Context) {
 	self, _ := json.Marshal(r.self())
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
+		if r.diverged.Load() != nil {
+			sleep(ctx, time.Second) // a diverged replica never leads
+			continue
+		}
 		if err := r.catchUp(ctx); err != nil {
 			if ctx.Err() == nil {
 				r.logger.Warn("read the log head before campaigning", "err", err)

@@ -203,11 +203,15 @@ type Replica struct {
 	// shadow follows the applied entries for versions and digests; nil
 	// without Options.Shadow.
 	shadow *shadow
+	// diverged is set once this replica found its state differs from the
+	// majority's (agree.go); it then stops serving.
+	diverged atomic.Pointer[divergence]
 
 	// mu guards the fields below it.
 	mu          sync.Mutex
 	applied     uint64               // machine.Applied(), readable without stateMu
 	lastVersion uint64               // newest state version written or loaded
+	digests     map[uint64]string    // this replica\'s digests of its recent versions
 	appliedAt   time.Time            // when applied last advanced
 	progress    chan struct{}        // closed and replaced whenever applied advances
 	leader      peerInfo             // last observed leader
@@ -271,7 +275,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.shadow = newShadow(opts.Shadow, applyOpts)
 	}
 	r.public = httpx.NewRouter(r.logger)
-	r.public.Use(captureBody)
+	r.public.Use(r.refuseIfDiverged, captureBody)
 	r.public.Get(httpx.PathStatus, r.serveStatus)
 	r.public.Get(httpx.PathWait, r.serveWait)
 	svc.Mount(r.public, r)

@@ -150,6 +150,13 @@ type Membership interface {
 	Suspect(ctx context.Context, term int64) (suspects, replicas int64, err error)
 	// Clear withdraws this replica's suspicion of the leader of term.
 	Clear(ctx context.Context, term int64) error
+	// PublishVersion records the digest of this replica's state version
+	// at index, where every replica reads it (VersionDigests). Records
+	// outlive the place; each replica's newest few are kept.
+	PublishVersion(ctx context.Context, index uint64, digest string) error
+	// VersionDigests returns the digests the replicas published for the
+	// version at index, by replica id.
+	VersionDigests(ctx context.Context, index uint64) (map[string]string, error)
 }
 
 var (

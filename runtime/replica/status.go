@@ -47,6 +47,9 @@ type Status struct {
 	// Version is the index of the newest state version this replica wrote
 	// or loaded; 0 when it has none.
 	Version uint64 `json:"version,omitempty"`
+	// Diverged is the version at which this replica found its state
+	// differs from the majority's; it then serves nothing.
+	Diverged uint64 `json:"diverged,omitempty"`
 	// Appends and Appended count, on the leader, the append transactions of
 	// its current term and the entries they carried.
 	Appends  uint64 `json:"appends,omitempty"`
@@ -115,6 +118,9 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion()}
+	if d := r.diverged.Load(); d != nil {
+		st.Diverged = d.index
+	}
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	value, electedTerm, err := r.elect.Leader(rctx)

@@ -73,7 +73,8 @@ func (r *Replica) nextVersion(applied uint64) uint64 {
 func (r *Replica) writeVersions(vs <-chan *version) {
 	for v := range vs {
 		start := time.Now()
-		if err := r.writeVersion(v); err != nil {
+		digest, err := r.writeVersion(v)
+		if err != nil {
 			r.logger.Error("write state version", "index", v.index, "err", err)
 			continue
 		}
@@ -83,49 +84,52 @@ func (r *Replica) writeVersions(vs <-chan *version) {
 		r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
 			"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
 		r.pruneVersions()
+		r.agree(v.index, digest)
 	}
 }
 
-func (r *Replica) writeVersion(v *version) error {
+// writeVersion writes v's file and returns its digest (the header's
+// SHA-256), which is the same on every replica for the same state.
+func (r *Replica) writeVersion(v *version) (string, error) {
 	dir := r.opts.StatePath
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+		return "", err
 	}
 	sum := sha256.New()
 	sum.Write(v.machine)
 	sum.Write(v.state)
-	head, err := json.Marshal(versionHeader{Format: versionFormat, Index: v.index, MachineBytes: len(v.machine), StateBytes: len(v.state),
-		SHA256: hex.EncodeToString(sum.Sum(nil))})
+	digest := hex.EncodeToString(sum.Sum(nil))
+	head, err := json.Marshal(versionHeader{Format: versionFormat, Index: v.index, MachineBytes: len(v.machine), StateBytes: len(v.state), SHA256: digest})
 	if err != nil {
-		return err
+		return "", err
 	}
 	tmp, err := os.CreateTemp(dir, ".version-*.tmp")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	for _, b := range [][]byte{head, {'\n'}, v.machine, v.state} {
 		if _, err := tmp.Write(b); err != nil {
 			tmp.Close()
-			return err
+			return "", err
 		}
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return err
+		return "", err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, versionName(v.index))); err != nil {
-		return err
+		return "", err
 	}
 	// Make the rename itself durable.
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
+	return digest, nil
 }
 
 // versionFiles lists the version files in StatePath, newest first.

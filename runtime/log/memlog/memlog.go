@@ -78,6 +78,8 @@ type Cluster struct {
 	keys    []*electionKey
 	members map[string]*member
 	suspect map[int64]map[string]bool
+	// versions holds the published version digests: id → index → digest.
+	versions map[string]map[uint64]string
 
 	gated  bool
 	grants map[string]int // Elect grants per Conn name
@@ -96,7 +98,7 @@ type entry struct {
 // New returns an empty cluster: no entries, no leader, no replicas.
 func New() *Cluster {
 	return &Cluster{changed: make(chan struct{}), first: 1, members: map[string]*member{},
-		suspect: map[int64]map[string]bool{}, grants: map[string]int{}}
+		suspect: map[int64]map[string]bool{}, grants: map[string]int{}, versions: map[string]map[uint64]string{}}
 }
 
 // changeLocked records a change: a new revision, and a wake-up for

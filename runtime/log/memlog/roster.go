@@ -139,6 +139,38 @@ func (m *Membership) Clear(ctx context.Context, term int64) error {
 	return nil
 }
 
+// PublishVersion records the digest of the replica's version at index.
+func (m *Membership) PublishVersion(ctx context.Context, index uint64, digest string) error {
+	if err := m.conn.check(ctx); err != nil {
+		return fmt.Errorf("memlog: roster: publish version %d: %w", index, err)
+	}
+	c := m.conn.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.versions[m.id] == nil {
+		c.versions[m.id] = map[uint64]string{}
+	}
+	c.versions[m.id][index] = digest
+	return nil
+}
+
+// VersionDigests returns every replica's digest of the version at index.
+func (m *Membership) VersionDigests(ctx context.Context, index uint64) (map[string]string, error) {
+	if err := m.conn.check(ctx); err != nil {
+		return nil, fmt.Errorf("memlog: roster: read version digests: %w", err)
+	}
+	c := m.conn.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]string{}
+	for id, vs := range c.versions {
+		if d, ok := vs[index]; ok {
+			out[id] = d
+		}
+	}
+	return out, nil
+}
+
 var (
 	_ replica.Log        = (*Log)(nil)
 	_ replica.Election   = (*Election)(nil)

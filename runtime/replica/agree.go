@@ -1,0 +1,139 @@
+package replica
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+)
+
+// Replicas agree or say so. Each replica publishes the digest of every state
+// version it writes (Membership.PublishVersion). When it writes version i
+// it compares its digests of the versions before i that are not settled
+// yet, oldest first, with the others': if more than half of the digests
+// published for one (at least two) agree on another value, this replica's
+// state has diverged (a handler that is not deterministic, memory
+// corruption, a bug). It then stops serving: it resigns if it leads, never
+// campaigns again, answers 503 BR2K_DIVERGED on its public routes (the
+// runtime's /br2k/ paths still answer, for operators), and says so in its
+// log and status. Repairing it (installing a majority replica's version)
+// is an operator's step for now: copy a majority replica's newest version
+// file into its state-path and restart it.
+
+// agree publishes this replica's digest of version index and checks the
+// versions before it that are not settled yet, oldest first, so that the
+// divergence it finds is the first version that differs.
+func (r *Replica) agree(index uint64, digest string) {
+	r.mu.Lock()
+	m := r.member
+	if r.digests == nil {
+		r.digests = map[uint64]string{}
+	}
+	r.digests[index] = digest
+	var pending []uint64
+	for i := range r.digests {
+		if i < index {
+			pending = append(pending, i)
+		}
+	}
+	r.mu.Unlock()
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.RequestTimeout)
+	defer cancel()
+	if err := m.PublishVersion(ctx, index, digest); err != nil {
+		r.logger.Warn("publish state version digest", "index", index, "err", err)
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i] < pending[j] })
+	for _, i := range pending {
+		all, err := m.VersionDigests(ctx, i)
+		if err != nil {
+			r.logger.Warn("read the replicas' version digests", "index", i, "err", err)
+			return
+		}
+		r.mu.Lock()
+		mine := r.digests[i]
+		r.mu.Unlock()
+		agreed, majority, ids := tally(all, mine)
+		switch {
+		case majority != "":
+			r.diverge(i, mine, majority, ids)
+			return
+		case agreed:
+			r.mu.Lock()
+			delete(r.digests, i) // settled
+			r.mu.Unlock()
+		case i+uint64(maxUnsettled*r.opts.VersionUpSize) < index:
+			// Too few replicas published it to tell; stop waiting.
+			r.mu.Lock()
+			delete(r.digests, i)
+			r.mu.Unlock()
+		}
+	}
+}
+
+// maxUnsettled is how many versions back a replica keeps waiting for the
+// others' digests.
+const maxUnsettled = 3
+
+// tally counts the digests the replicas published for one version: agreed
+// when more than half of them (at least two) are mine; else the digest more
+// than half of them share, if it is not mine, and who published it.
+func tally(all map[string]string, mine string) (agreed bool, majority string, ids []string) {
+	byDigest := map[string][]string{}
+	for id, d := range all {
+		byDigest[d] = append(byDigest[d], id)
+	}
+	if n := len(byDigest[mine]); n >= 2 && 2*n > len(all) {
+		return true, "", nil
+	}
+	for d, ids := range byDigest {
+		if d != mine && 2*len(ids) > len(all) && len(ids) >= 2 {
+			sort.Strings(ids)
+			return false, d, ids
+		}
+	}
+	return false, "", nil
+}
+
+// diverge stops this replica from serving: its state at version index
+// differs from the majority's.
+func (r *Replica) diverge(index uint64, mine, majority string, majorityIDs []string) {
+	if !r.diverged.CompareAndSwap(nil, &divergence{index: index, at: time.Now()}) {
+		return
+	}
+	r.logger.Error("state diverged from the majority: this replica stops serving",
+		"version", index, "digest", mine, "majority_digest", majority, "majority", strings.Join(majorityIDs, ","),
+		"first_differing_entry", "after the last version that agreed, at or before the version named here",
+		"fix", "copy a majority replica's newest version file into this replica's state-path and restart it; look for a replicated handler that is not deterministic")
+	if _, t, _ := r.currentLeader(); t != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r.elect.Resign(ctx)
+		cancel()
+		t.cancel()
+	}
+}
+
+// divergence is when and where this replica found it had diverged.
+type divergence struct {
+	index uint64
+	at    time.Time
+}
+
+// refuseIfDiverged is middleware of the public router: once the replica
+// has diverged, its routes answer 503 BR2K_DIVERGED; the runtime's own
+// paths (/br2k/status, /br2k/wait) still answer.
+func (r *Replica) refuseIfDiverged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if d := r.diverged.Load(); d != nil && !strings.HasPrefix(req.URL.Path, "/br2k/") {
+			runtime.WriteError(w, runtime.NewError(http.StatusServiceUnavailable, runtime.CodeDiverged,
+				"this replica's state differs from the majority's since version %d; it does not serve: send the request to another replica", d.index))
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
