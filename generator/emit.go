@@ -311,50 +311,24 @@ func (e *emitter) checkpoint() {
 	e.f.Line()
 }
 
+// snapshot emits Snapshot and Restore, which hand the state and its codec
+// function to the runtime, and the codec functions (see coder).
 func (e *emitter) snapshot() {
-	st := e.stateName()
-	snapType := "br2k" + upperFirst(st) + "Snapshot"
-	e.comment(fmt.Sprintf("%s holds the replicated fields of %s.", snapType, st))
-	fields := make([]jen.Code, len(e.m.fields))
-	values := make([]jen.Code, len(e.m.fields))
-	restores := make([]jen.Code, len(e.m.fields))
-	for i, f := range e.m.fields {
-		var field *jen.Statement
-		if f.v.Embedded() {
-			field = jen.Add(e.typ(f.v.Type()))
-		} else {
-			field = jen.Id(f.v.Name()).Add(e.typ(f.v.Type()))
-		}
-		if f.hasJSON {
-			field.Add(rawTag(`json:` + strconv.Quote(f.json)))
-		}
-		fields[i] = field
-		values[i] = jen.Id(f.v.Name()).Op(":").Id("s").Dot("state").Dot(f.v.Name())
-		restores[i] = jen.Id("s").Dot("state").Dot(f.v.Name()).Op("=").Id("snap").Dot(f.v.Name())
-	}
-	e.f.Type().Id(snapType).Struct(fields...)
-	e.f.Line()
-
-	e.comment("Snapshot encodes the replicated fields of the state as JSON.")
-	var lit jen.Code = jen.Id(snapType).Values()
-	if len(values) > 0 {
-		lit = jen.Id(snapType).Add(multi(values...))
-	}
+	c := newCoder(e)
+	code := c.stateFunc()
+	e.comment("Snapshot encodes the replicated fields of the state (runtime.Codec).")
 	e.f.Func().Add(e.recv()).Id("Snapshot").Params().Params(jen.Index().Byte(), jen.Error()).Block(
-		jen.Return(e.json("Marshal").Call(lit)),
+		jen.Return(e.rt("EncodeSnapshot").Call(jen.Id("s").Dot("state"), jen.Id(code))),
 	)
 	e.f.Line()
-
 	e.comment("Restore replaces the replicated fields of the state with a snapshot's.")
-	body := []jen.Code{
-		jen.Var().Id("snap").Id(snapType),
-		jen.If(jen.Err().Op(":=").Add(e.rt("UnmarshalSnapshot")).Call(jen.Id("snapshot"), jen.Op("&").Id("snap")), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(e.qual("fmt", "fmt", "Errorf").Call(jen.Lit("restore "+st+": %w"), jen.Err())),
-		),
+	e.f.Func().Add(e.recv()).Id("Restore").Params(jen.Id("snapshot").Index().Byte()).Error().Block(
+		jen.Return(e.rt("DecodeSnapshot").Call(jen.Id("snapshot"), jen.Id("s").Dot("state"), jen.Id(code))),
+	)
+	for _, fn := range c.funcs {
+		e.f.Line()
+		e.f.Add(fn)
 	}
-	body = append(body, restores...)
-	body = append(body, jen.Return(jen.Nil()))
-	e.f.Func().Add(e.recv()).Id("Restore").Params(jen.Id("snapshot").Index().Byte()).Error().Block(body...)
 }
 
 // rawTag is a struct tag written as is: jennifer's Tag would reorder keys,

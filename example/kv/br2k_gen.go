@@ -5,8 +5,6 @@
 package kv
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 
 	runtime "github.com/br2k/br2k/runtime"
@@ -118,29 +116,20 @@ func (s *Service) Checkpoint() (restore func()) {
 	}
 }
 
-// br2kStoreSnapshot holds the replicated fields of Store.
-type br2kStoreSnapshot struct {
-	Values   map[string]string `json:"values"`
-	Accounts map[string]uint64 `json:"accounts"`
-}
-
-// Snapshot encodes the replicated fields of the state as JSON.
+// Snapshot encodes the replicated fields of the state (runtime.Codec).
 func (s *Service) Snapshot() ([]byte, error) {
-	return json.Marshal(br2kStoreSnapshot{
-		Values:   s.state.Values,
-		Accounts: s.state.Accounts,
-	})
+	return runtime.EncodeSnapshot(s.state, br2kCodeStore)
 }
 
 // Restore replaces the replicated fields of the state with a snapshot's.
 func (s *Service) Restore(snapshot []byte) error {
-	var snap br2kStoreSnapshot
-	if err := runtime.UnmarshalSnapshot(snapshot, &snap); err != nil {
-		return fmt.Errorf("restore Store: %w", err)
-	}
-	s.state.Values = snap.Values
-	s.state.Accounts = snap.Accounts
-	return nil
+	return runtime.DecodeSnapshot(snapshot, s.state, br2kCodeStore)
+}
+
+// br2kCodeStore encodes or decodes the replicated fields of v (runtime.Codec).
+func br2kCodeStore(c *runtime.Codec, v *Store) {
+	runtime.Map(c, &v.Values, runtime.String[string])
+	runtime.Map(c, &v.Accounts, runtime.Uint[uint64])
 }
 
 // br2kCopyStore deep-copies the replicated fields of src; the other fields

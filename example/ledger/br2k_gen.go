@@ -5,8 +5,6 @@
 package ledger
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 
 	runtime "github.com/br2k/br2k/runtime"
@@ -116,32 +114,37 @@ func (s *Service) Checkpoint() (restore func()) {
 	}
 }
 
-// br2kLedgerSnapshot holds the replicated fields of Ledger.
-type br2kLedgerSnapshot struct {
-	Accounts map[string]*Account `json:"accounts"`
-	Mints    []MintRequest       `json:"mints"`
-	Supply   uint64              `json:"supply"`
-}
-
-// Snapshot encodes the replicated fields of the state as JSON.
+// Snapshot encodes the replicated fields of the state (runtime.Codec).
 func (s *Service) Snapshot() ([]byte, error) {
-	return json.Marshal(br2kLedgerSnapshot{
-		Accounts: s.state.Accounts,
-		Mints:    s.state.Mints,
-		Supply:   s.state.Supply,
-	})
+	return runtime.EncodeSnapshot(s.state, br2kCodeLedger)
 }
 
 // Restore replaces the replicated fields of the state with a snapshot's.
 func (s *Service) Restore(snapshot []byte) error {
-	var snap br2kLedgerSnapshot
-	if err := runtime.UnmarshalSnapshot(snapshot, &snap); err != nil {
-		return fmt.Errorf("restore Ledger: %w", err)
-	}
-	s.state.Accounts = snap.Accounts
-	s.state.Mints = snap.Mints
-	s.state.Supply = snap.Supply
-	return nil
+	return runtime.DecodeSnapshot(snapshot, s.state, br2kCodeLedger)
+}
+
+// br2kCodeLedger encodes or decodes the replicated fields of v (runtime.Codec).
+func br2kCodeLedger(c *runtime.Codec, v *Ledger) {
+	runtime.Map(c, &v.Accounts, runtime.PtrTo(br2kCodeAccount))
+	runtime.Slice(c, &v.Mints, br2kCodeMintRequest)
+	runtime.Uint(c, &v.Supply)
+}
+
+func br2kCodeAccount(c *runtime.Codec, v *Account) {
+	runtime.String(c, &v.ID)
+	runtime.String(c, &v.Owner)
+	runtime.Uint(c, &v.Balance)
+	runtime.Time(c, &v.Opened)
+}
+
+func br2kCodeMintRequest(c *runtime.Codec, v *MintRequest) {
+	runtime.Uint(c, &v.ID)
+	runtime.String(c, &v.Account)
+	runtime.Uint(c, &v.Amount)
+	runtime.Bool(c, &v.Approved)
+	runtime.Time(c, &v.Requested)
+	runtime.String(c, &v.Ticket)
 }
 
 // br2kCopyLedger deep-copies the replicated fields of src; the other fields

@@ -1,0 +1,1086 @@
+package runtime
+
+import (
+	"cmp"
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// The snapshot format. A snapshot is SnapshotVersion followed by the
+// replicated fields of the state in declaration order, each encoded by its
+// type, with no names, tags or padding:
+//
+//   - bool: one byte, 0 or 1.
+//   - unsigned integers: a varint (encoding/binary's Uvarint); signed
+//     integers: a zig-zag varint (Varint). Decoding refuses a value out of
+//     the type's range and a varint longer than it needs to be.
+//   - float32, float64: the IEEE 754 bits, 4 or 8 bytes, little-endian.
+//   - string: its length as a varint, then its bytes. []byte is the same,
+//     but its length is written plus one, 0 meaning nil; a byte array is
+//     its bytes.
+//   - time.Time: the Unix seconds (zig-zag), the nanoseconds (varint) and the
+//     zone offset in seconds (zig-zag), 0 meaning UTC. The zone's name and
+//     the monotonic reading are not kept, as in JSON.
+//   - struct: its fields in order (for the state type, the replicated ones).
+//   - array: its elements in order.
+//   - slice: its length plus one (0 is nil), then its elements.
+//   - pointer, *big.Int and map: a reference tag (0 nil, 1 a new value
+//     follows, n ≥ 2 the value numbered n-2 again). New values are numbered
+//     0, 1, 2, ... in the order they are met, pointers and maps together;
+//     the state itself is number 0. So a value reached twice is written
+//     once, and a cycle ends in a reference back.
+//   - a new pointer's value follows its tag; a big.Int's is its magnitude's
+//     length in bytes times two plus its sign bit (1 negative), then the
+//     magnitude, big-endian, without leading zeros.
+//   - a new map: its length, then key and value pairs in increasing key
+//     order: strings by bytes, integers by value, encoding.TextMarshaler
+//     keys by their text, which is what is written (as a string).
+//
+// Equal states give equal bytes: maps are sorted, and nothing depends on
+// addresses or on map iteration order. Decoding accepts only what encoding
+// writes: it refuses unknown versions, truncated input, lengths longer than
+// what is left, keys out of order, bad references and trailing bytes, and
+// allocates no more than a small multiple of the input's size.
+const SnapshotVersion byte = 1
+
+// MaxSnapshotDepth is how deep pointers, slices and maps may nest in a
+// snapshot: deeper values (a linked list of more nodes) are refused when
+// encoding and decoding, so that decoding an input cannot exhaust the stack.
+const MaxSnapshotDepth = 100_000
+
+// ErrBadSnapshot is wrapped by every error of decoding a malformed snapshot.
+var ErrBadSnapshot = errors.New("bad snapshot")
+
+// Codec is one pass of the snapshot codec over a state: it encodes the state
+// or decodes it. Generated code writes one function per type,
+// func(*Codec, *T), which calls the helpers of this file on each part of the
+// value in order (String, Uint, Ptr, Map, ...); each helper writes the value
+// when encoding and sets it when decoding, so that one function serves both
+// directions and they cannot drift apart.
+//
+// Encoding numbers the pointers and maps it meets, and remembers them in a
+// memo (see memo) to write a reference back when one is met again. Errors
+// are sticky: after the first, helpers read nothing and leave zero values,
+// and EncodeSnapshot or DecodeSnapshot returns that error.
+type Codec struct {
+	mode  mode
+	w     writer
+	r     reader
+	depth int
+	memo  memo  // encoding
+	refs  []any // decoding: the pointers and maps met so far, by number
+}
+
+// mode is what a Codec pass does.
+type mode uint8
+
+const (
+	modeEncode mode = iota // write the state
+	modeDecode             // read the state
+)
+
+// EncodeSnapshot encodes the state whose replicated fields code encodes.
+func EncodeSnapshot[S any](state *S, code func(*Codec, *S)) ([]byte, error) {
+	c := &Codec{}
+	c.memo.meet(refKey{typeWord(state), uintptr(unsafe.Pointer(state))})
+	c.w.buf = append(make([]byte, 0, 1024), SnapshotVersion)
+	code(c, state)
+	if c.r.err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", reflect.TypeFor[S]().Name(), c.r.err)
+	}
+	return c.w.buf, nil
+}
+
+// DecodeSnapshot decodes snapshot into the replicated fields of *state (the
+// ones code sets), leaving its other fields alone. On error *state is not
+// changed.
+func DecodeSnapshot[S any](snapshot []byte, state *S, code func(*Codec, *S)) error {
+	c := &Codec{mode: modeDecode, refs: []any{state}}
+	c.r.in = snapshot
+	switch v := c.r.byte(); {
+	case len(snapshot) == 0:
+		c.r.err = nil
+		c.r.fail("empty input")
+	case v == '{':
+		c.r.fail("format version %d is a JSON snapshot, of br2k before format %d", v, SnapshotVersion)
+	case v != SnapshotVersion:
+		c.r.fail("unknown format version %d (want %d)", v, SnapshotVersion)
+	}
+	// Decode into a copy, so that a snapshot that fails half-way leaves the
+	// state alone. A reference to the state (number 0) is to state itself,
+	// which holds the copy once it is assigned back.
+	tmp := *state
+	if c.r.err == nil {
+		code(c, &tmp)
+	}
+	if c.r.err == nil && c.r.off != len(c.r.in) {
+		c.r.fail("%d bytes after the state", len(c.r.in)-c.r.off)
+	}
+	if c.r.err != nil {
+		return fmt.Errorf("restore %s: %w", reflect.TypeFor[S]().Name(), c.r.err)
+	}
+	*state = tmp
+	return nil
+}
+
+// Decoding reports whether c decodes.
+func (c *Codec) Decoding() bool { return c.mode == modeDecode }
+
+// Err is the first error of the pass, nil if there is none.
+func (c *Codec) Err() error { return c.r.err }
+
+// fail records an error of the pass: of the input when decoding (see
+// reader.fail), of the state when encoding.
+func (c *Codec) fail(format string, args ...any) {
+	switch {
+	case c.mode == modeDecode:
+		c.r.fail(format, args...)
+	case c.r.err == nil:
+		c.r.err = fmt.Errorf(format, args...)
+	}
+}
+
+// enter counts one level of nesting, and reports false (and fails) past
+// MaxSnapshotDepth; leave undoes it.
+func (c *Codec) enter() bool {
+	c.depth++
+	if c.depth > MaxSnapshotDepth {
+		c.fail("values nest deeper than %d levels", MaxSnapshotDepth)
+		return false
+	}
+	return true
+}
+
+func (c *Codec) leave() { c.depth-- }
+
+// Bool encodes or decodes a bool.
+func Bool[T ~bool](c *Codec, v *T) {
+	switch c.mode {
+	case modeEncode:
+		b := byte(0)
+		if *v {
+			b = 1
+		}
+		c.w.buf = append(c.w.buf, b)
+	case modeDecode:
+		switch b := c.r.byte(); b {
+		case 0, 1:
+			*v = b == 1
+		default:
+			c.r.fail("bool byte is %d, not 0 or 1", b)
+		}
+	}
+}
+
+// Int encodes or decodes a signed integer.
+func Int[T ~int | ~int8 | ~int16 | ~int32 | ~int64](c *Codec, v *T) {
+	switch c.mode {
+	case modeEncode:
+		c.w.varint(int64(*v))
+	case modeDecode:
+		x := c.r.varint()
+		if int64(T(x)) != x {
+			c.r.fail("integer %d overflows %T", x, *v)
+			return
+		}
+		*v = T(x)
+	}
+}
+
+// Uint encodes or decodes an unsigned integer.
+func Uint[T ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr](c *Codec, v *T) {
+	switch c.mode {
+	case modeEncode:
+		c.w.uvarint(uint64(*v))
+	case modeDecode:
+		x := c.r.uvarint()
+		if uint64(T(x)) != x {
+			c.r.fail("integer %d overflows %T", x, *v)
+			return
+		}
+		*v = T(x)
+	}
+}
+
+// Float64 encodes or decodes a float64.
+func Float64[T ~float64](c *Codec, v *T) {
+	switch c.mode {
+	case modeEncode:
+		c.w.buf = binary.LittleEndian.AppendUint64(c.w.buf, math.Float64bits(float64(*v)))
+	case modeDecode:
+		if b := c.r.bytes(8, "float64"); b != nil {
+			*v = T(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+		}
+	}
+}
+
+// Float32 encodes or decodes a float32.
+func Float32[T ~float32](c *Codec, v *T) {
+	switch c.mode {
+	case modeEncode:
+		c.w.buf = binary.LittleEndian.AppendUint32(c.w.buf, math.Float32bits(float32(*v)))
+	case modeDecode:
+		if b := c.r.bytes(4, "float32"); b != nil {
+			*v = T(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+		}
+	}
+}
+
+// String encodes or decodes a string.
+func String[T ~string](c *Codec, v *T) {
+	switch c.mode {
+	case modeEncode:
+		c.w.string(string(*v))
+	case modeDecode:
+		*v = T(c.r.string())
+	}
+}
+
+// Bytes encodes or decodes a byte slice.
+func Bytes[S ~[]E, E ~uint8](c *Codec, v *S) {
+	switch c.mode {
+	case modeEncode:
+		if *v == nil {
+			c.w.uvarint(0)
+			return
+		}
+		c.w.uvarint(uint64(len(*v)) + 1)
+		for _, b := range *v {
+			c.w.buf = append(c.w.buf, byte(b))
+		}
+	case modeDecode:
+		n, ok := c.r.nilLength(1, "byte slice")
+		if !ok {
+			*v = nil
+			return
+		}
+		b := c.r.bytes(n, "byte slice")
+		s := make(S, n)
+		for i := range b {
+			s[i] = E(b[i])
+		}
+		*v = s
+	}
+}
+
+// ByteArray encodes or decodes a byte array, given as a slice of it.
+func ByteArray[E ~uint8](c *Codec, a []E) {
+	switch c.mode {
+	case modeEncode:
+		for _, b := range a {
+			c.w.buf = append(c.w.buf, byte(b))
+		}
+	case modeDecode:
+		b := c.r.bytes(len(a), "byte array")
+		for i := range b {
+			a[i] = E(b[i])
+		}
+	}
+}
+
+// Time encodes or decodes a time.Time.
+func Time(c *Codec, v *time.Time) {
+	switch c.mode {
+	case modeEncode:
+		c.w.time(*v)
+	case modeDecode:
+		*v = c.r.time()
+	}
+}
+
+// BigInt encodes or decodes a *big.Int, which, like any pointer, may be
+// shared.
+func BigInt[P ~*big.Int](c *Codec, v *P) {
+	Ptr(c, v, bigInt)
+}
+
+func bigInt(c *Codec, v *big.Int) {
+	switch c.mode {
+	case modeEncode:
+		c.w.bigInt(v)
+	case modeDecode:
+		c.r.bigInt(v)
+	}
+}
+
+// Ptr encodes or decodes a pointer whose value elem encodes or decodes. A
+// pointer met before in this pass is a reference to it.
+func Ptr[P ~*T, T any](c *Codec, v *P, elem func(*Codec, *T)) {
+	if c.mode == modeDecode {
+		decodePtr(c, v, elem)
+		return
+	}
+	p := (*T)(*v)
+	if p == nil {
+		c.w.buf = append(c.w.buf, 0)
+		return
+	}
+	if !c.meet(refKey{typeWord(p), uintptr(unsafe.Pointer(p))}) {
+		return
+	}
+	if c.enter() {
+		elem(c, p)
+		c.leave()
+	}
+}
+
+// meet writes the reference tag of a pointer or map, a reference back to a
+// value met before or 1 for a new one, and reports whether the value is new
+// and follows.
+func (c *Codec) meet(k refKey) bool {
+	if n, ok := c.memo.meet(k); !ok {
+		c.w.uvarint(uint64(n) + 2)
+		return false
+	}
+	c.w.buf = append(c.w.buf, 1)
+	return true
+}
+
+func decodePtr[P ~*T, T any](c *Codec, v *P, elem func(*Codec, *T)) {
+	switch tag := c.r.uvarint(); {
+	case c.r.err != nil, tag == 0:
+		*v = nil
+	case tag == 1:
+		p := new(T)
+		c.refs = append(c.refs, p)
+		if c.enter() {
+			elem(c, p)
+			c.leave()
+		}
+		*v = P(p)
+	default:
+		ref := c.ref(tag)
+		if ref == nil {
+			return
+		}
+		p, ok := ref.(*T)
+		if !ok {
+			c.r.fail("reference %d is to a %s, not a %s", tag-2, refType(ref), reflect.TypeFor[*T]())
+			return
+		}
+		*v = P(p)
+	}
+}
+
+// PtrTo returns the function that codes a *T whose value elem codes (with
+// Ptr).
+func PtrTo[T any](elem func(*Codec, *T)) func(*Codec, **T) {
+	return func(c *Codec, v **T) { Ptr(c, v, elem) }
+}
+
+// ref returns the value numbered tag-2, nil (and an error) if there is none.
+func (c *Codec) ref(tag uint64) any {
+	if n := tag - 2; n < uint64(len(c.refs)) {
+		return c.refs[n]
+	}
+	c.r.fail("reference %d to a value not met yet (%d so far)", tag-2, len(c.refs))
+	return nil
+}
+
+func refType(v any) string { return reflect.TypeOf(v).String() }
+
+// Slice encodes or decodes a slice whose elements elem encodes or decodes.
+func Slice[S ~[]E, E any](c *Codec, v *S, elem func(*Codec, *E)) {
+	// Values of no size are nothing to write or walk.
+	empty := unsafe.Sizeof(*new(E)) == 0
+	if c.mode == modeEncode {
+		if *v == nil {
+			c.w.buf = append(c.w.buf, 0)
+			return
+		}
+		c.w.uvarint(uint64(len(*v)) + 1)
+		if empty || !c.enter() {
+			return
+		}
+		for i := range *v {
+			elem(c, &(*v)[i])
+		}
+		c.leave()
+		return
+	}
+	min := 1
+	if empty {
+		min = 0
+	}
+	n, ok := c.r.nilLength(min, "slice")
+	if !ok {
+		*v = nil
+		return
+	}
+	s := make(S, n)
+	if !empty && c.enter() {
+		for i := range s {
+			if c.r.err != nil {
+				break
+			}
+			elem(c, &s[i])
+		}
+		c.leave()
+	}
+	*v = s
+}
+
+// mapKey is the memo key of a map: a map value is a pointer to the map, and
+// the same map may be reached as two map types (a named one and its
+// underlying type), so maps share one type word, 0, that no pointer has.
+func mapKey[M ~map[K]V, K comparable, V any](m M) refKey {
+	return refKey{0, uintptr(*(*unsafe.Pointer)(unsafe.Pointer(&m)))}
+}
+
+// mapHead writes or reads the reference tag of a map and reports whether
+// its entries follow: when encoding, to be written; when decoding, to be
+// read into *v, made and numbered, and n is their number.
+func mapHead[M ~map[K]V, K comparable, V any](c *Codec, v *M) (n int, entries bool) {
+	if c.mode == modeEncode {
+		if *v == nil {
+			c.w.buf = append(c.w.buf, 0)
+			return 0, false
+		}
+		if !c.meet(mapKey(*v)) {
+			return 0, false
+		}
+		c.w.uvarint(uint64(len(*v)))
+		if k := reflect.TypeFor[V]().Kind(); k == reflect.Pointer || k == reflect.Map {
+			// Each value may be a new one to number: make room at once.
+			c.memo.list = slices.Grow(c.memo.list, len(*v))
+		}
+		return len(*v), c.enter()
+	}
+	switch tag := c.r.uvarint(); {
+	case c.r.err != nil, tag == 0:
+		*v = nil
+		return 0, false
+	case tag == 1:
+		// A key and a value take at least a byte each.
+		n = c.r.length(2, "map")
+		*v = make(M, n)
+		c.refs = append(c.refs, *v)
+		if k := reflect.TypeFor[V]().Kind(); k == reflect.Pointer || k == reflect.Map {
+			// Each value may be a new one to number: make room at once.
+			c.refs = slices.Grow(c.refs, n)
+		}
+		return n, c.enter()
+	default:
+		ref := c.ref(tag)
+		if ref == nil {
+			return 0, false
+		}
+		if m, ok := ref.(M); ok {
+			*v = m
+			return 0, false
+		}
+		// The same map reached as another type of the same underlying
+		// type (a named map type and its literal type).
+		rv, t := reflect.ValueOf(ref), reflect.TypeFor[M]()
+		if rv.Kind() != reflect.Map || !rv.Type().ConvertibleTo(t) {
+			c.r.fail("reference %d is to a %s, not a %s", tag-2, refType(ref), t)
+			return 0, false
+		}
+		*v = rv.Convert(t).Interface().(M)
+		return 0, false
+	}
+}
+
+// Map encodes or decodes a map with string keys, whose values val encodes
+// or decodes. A map met before in this pass is a reference to it.
+func Map[M ~map[K]V, K ~string, V any](c *Codec, v *M, val func(*Codec, *V)) {
+	n, entries := mapHead(c, v)
+	if !entries {
+		return
+	}
+	defer c.leave()
+	switch c.mode {
+	case modeEncode:
+		start := len(c.w.buf)
+		items := make([]sortItem[K, V], 0, len(*v))
+		for k, x := range *v {
+			items = append(items, sortItem[K, V]{word(string(k), 0), entry[K, V]{k, x}})
+		}
+		sortStrings(items)
+		for j := range items {
+			e := &items[j]
+			c.w.string(string(e.k))
+			val(c, &e.v)
+			c.w.reserve(j+1, len(items), start)
+		}
+	case modeDecode:
+		m := *v
+		var prev string
+		var x V // one variable: &x escapes to val
+		var zero V
+		for i := 0; i < n && c.r.err == nil; i++ {
+			k := c.r.string()
+			if i > 0 && k <= prev && c.r.err == nil {
+				c.r.fail("map key %q after %q: keys out of order", k, prev)
+			}
+			prev = k
+			x = zero
+			val(c, &x)
+			m[K(k)] = x
+		}
+	}
+}
+
+type integer interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr
+}
+
+// IntMap encodes or decodes a map with integer keys, whose values val
+// encodes or decodes. A map met before in this pass is a reference to it.
+func IntMap[M ~map[K]V, K integer, V any](c *Codec, v *M, val func(*Codec, *V)) {
+	n, entries := mapHead(c, v)
+	if !entries {
+		return
+	}
+	defer c.leave()
+	signed := ^K(0) < 0
+	switch c.mode {
+	case modeEncode:
+		es := collect(*v)
+		slices.SortFunc(es, func(a, b entry[K, V]) int { return cmp.Compare(a.k, b.k) })
+		start := len(c.w.buf)
+		for j := range es {
+			e := &es[j]
+			if signed {
+				c.w.varint(int64(e.k))
+			} else {
+				c.w.uvarint(uint64(e.k))
+			}
+			val(c, &e.v)
+			c.w.reserve(j+1, len(es), start)
+		}
+	case modeDecode:
+		m := *v
+		var prev K
+		var x V // one variable: &x escapes to val
+		var zero V
+		for i := 0; i < n && c.r.err == nil; i++ {
+			var k K
+			if signed {
+				y := c.r.varint()
+				k = K(y)
+				if int64(k) != y {
+					c.r.fail("map key %d overflows %T", y, k)
+				}
+			} else {
+				y := c.r.uvarint()
+				k = K(y)
+				if uint64(k) != y {
+					c.r.fail("map key %d overflows %T", y, k)
+				}
+			}
+			if i > 0 && k <= prev && c.r.err == nil {
+				c.r.fail("map key %d after %d: keys out of order", k, prev)
+			}
+			prev = k
+			x = zero
+			val(c, &x)
+			m[k] = x
+		}
+	}
+}
+
+// textKey is a map key type that marshals to text; its pointer type
+// unmarshals it.
+type textKey[K any] interface {
+	*K
+	encoding.TextUnmarshaler
+}
+
+// TextMap encodes or decodes a map whose keys are encoding.TextMarshalers
+// (and whose pointers are TextUnmarshalers), whose values val encodes or
+// decodes. Keys are written as their text, in its order; two keys with the
+// same text cannot be encoded. A map met before in this pass is a reference
+// to it.
+func TextMap[M ~map[K]V, K interface {
+	comparable
+	encoding.TextMarshaler
+}, V any, PK textKey[K]](c *Codec, v *M, val func(*Codec, *V)) {
+	n, entries := mapHead(c, v)
+	if !entries {
+		return
+	}
+	defer c.leave()
+	switch c.mode {
+	case modeEncode:
+		es := collect(*v)
+		texts := make([]entry[string, int], len(es))
+		for i, e := range es {
+			b, err := e.k.MarshalText()
+			if err != nil {
+				c.fail("map key %v: %v", e.k, err)
+				return
+			}
+			texts[i] = entry[string, int]{string(b), i}
+		}
+		order := make([]sortItem[string, int], len(texts))
+		for i, t := range texts {
+			order[i] = sortItem[string, int]{word(t.k, 0), t}
+		}
+		sortStrings(order)
+		for j, t := range order {
+			if j > 0 && t.k == order[j-1].k {
+				c.fail("map keys %v and %v have the same text %q", es[order[j-1].v].k, es[t.v].k, t.k)
+				return
+			}
+			c.w.string(t.k)
+			val(c, &es[t.v].v)
+		}
+	case modeDecode:
+		m := *v
+		var prev string
+		var x V // one variable: &x escapes to val
+		var zero V
+		for i := 0; i < n && c.r.err == nil; i++ {
+			text := c.r.string()
+			if c.r.err != nil {
+				break
+			}
+			if i > 0 && text <= prev {
+				c.r.fail("map key %q after %q: keys out of order", text, prev)
+				break
+			}
+			prev = text
+			var k K
+			if err := PK(&k).UnmarshalText([]byte(text)); err != nil {
+				c.r.fail("map key %q: %v", text, err)
+				break
+			}
+			// Only the text the key marshals to is canonical: "::0" is
+			// the address "::".
+			if b, err := k.MarshalText(); err != nil || string(b) != text {
+				c.r.fail("map key %q is written %q", text, b)
+				break
+			}
+			x = zero
+			val(c, &x)
+			m[k] = x
+		}
+	}
+}
+
+// entry is a key and value of a map.
+type entry[K comparable, V any] struct {
+	k K
+	v V
+}
+
+// collect returns m's entries, in its (random) order.
+func collect[M ~map[K]V, K comparable, V any](m M) []entry[K, V] {
+	es := make([]entry[K, V], 0, len(m))
+	for k, v := range m {
+		es = append(es, entry[K, V]{k, v})
+	}
+	return es
+}
+
+// memo numbers the pointers and maps met while encoding, in the order they
+// are met, and finds the number of one met again, without a hash table
+// entry per pointer in the usual case where nothing is shared: a state of a
+// million accounts has a million pointers, and a map of them all would cost
+// more than the rest of the encoding.
+//
+// A value is known by its type and address (a struct and its first field
+// share an address). A bitmap with a bit per 8 bytes of address space tells
+// whether an address was met before; values are listed in numbering order.
+// Only when an address is met again is the list indexed by a hash table
+// (exact), which from then on gets every new value too. So a state without
+// shared values costs a bit and a list entry per pointer; one with them, a
+// hash table entry. Two small values in one 8-byte word look alike to the
+// bitmap; the table then tells them apart.
+type memo struct {
+	chunks  map[uintptr]*memoChunk
+	lastKey uintptr
+	last    *memoChunk
+	list    []refKey       // the values met, by number
+	exact   map[refKey]int // nil until an address is met again; then list's index
+}
+
+// refKey is a value by its type (typeWord) and address.
+type refKey struct{ typ, addr uintptr }
+
+// typeWord is the type of p's dynamic type, as a number that differs between
+// types: the type word of the interface value.
+func typeWord(p any) uintptr { return (*[2]uintptr)(unsafe.Pointer(&p))[0] }
+
+// memoChunk holds the bits of 1<<memoChunkShift bytes of address space.
+type memoChunk [1 << (memoChunkShift - 3 - 6)]uint64
+
+const memoChunkShift = 22 // 4 MiB of addresses, 64 KiB of bits
+
+// meet returns k's number and whether k is new, giving a new k the next
+// number.
+func (m *memo) meet(k refKey) (int, bool) {
+	ch := m.last
+	if ch == nil || m.lastKey != k.addr>>memoChunkShift {
+		ch = m.chunk(k.addr)
+	}
+	g := k.addr >> 3 & (1<<(memoChunkShift-3) - 1)
+	w, b := g>>6, uint64(1)<<(g&63)
+	n := len(m.list)
+	if ch[w]&b == 0 && m.exact == nil {
+		ch[w] |= b
+		m.list = append(m.list, k)
+		return n, true
+	}
+	ch[w] |= b
+	if m.exact == nil {
+		m.exact = make(map[refKey]int, 2*len(m.list))
+		for i, k := range m.list {
+			m.exact[k] = i
+		}
+	}
+	if old, ok := m.exact[k]; ok {
+		return old, false
+	}
+	m.exact[k] = n
+	m.list = append(m.list, k)
+	return n, true
+}
+
+func (m *memo) chunk(addr uintptr) *memoChunk {
+	k := addr >> memoChunkShift
+	ch := m.chunks[k]
+	if ch == nil {
+		if m.chunks == nil {
+			m.chunks = map[uintptr]*memoChunk{}
+		}
+		ch = new(memoChunk)
+		m.chunks[k] = ch
+	}
+	m.lastKey, m.last = k, ch
+	return ch
+}
+
+// sortStrings sorts items, whose words are from their keys' first byte,
+// in increasing order of the keys (bytewise, as strings compare). It is a radix sort, several times
+// faster than a comparison sort on the million keys of a large map: keys
+// are ordered by 8-byte words (see word), the first word of every key by an
+// LSD radix sort, then each run of keys with equal words by their next
+// word, and so on; small runs are sorted by comparison. Entries move with
+// their words, so that the sorted entries are then read in order.
+func sortStrings[K ~string, V any](items []sortItem[K, V]) {
+	sortWords(items, make([]sortItem[K, V], len(items)), 0)
+}
+
+// sortItem is an entry and its key's word at the depth being sorted.
+type sortItem[K ~string, V any] struct {
+	w uint64
+	entry[K, V]
+}
+
+// word is the 7 bytes of s from d on, big-endian, padded with zeros, and a
+// last byte that is how many bytes s has from d on, at most 8. Words
+// compare as the strings' suffixes from d do, except that two suffixes of
+// 8 bytes or more with the same first 7 have equal words: only those need
+// the next word, from d+7.
+func word(s string, d int) uint64 {
+	rest := len(s) - d
+	if rest >= 8 {
+		s = s[d : d+8]
+		return (uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8) | 8
+	}
+	var w uint64
+	for j := range 7 {
+		w <<= 8
+		if j < rest {
+			w |= uint64(s[d+j])
+		}
+	}
+	return w<<8 | uint64(rest)
+}
+
+// sortWords sorts items, whose keys share their first d bytes and whose
+// words are from d, using tmp (as long as items) as scratch.
+func sortWords[K ~string, V any](items, tmp []sortItem[K, V], d int) {
+	if len(items) < 64 {
+		slices.SortFunc(items, func(a, b sortItem[K, V]) int {
+			return strings.Compare(string(a.k)[d:], string(b.k)[d:])
+		})
+		return
+	}
+	// An LSD radix sort on the words' bytes, skipping a byte that all
+	// words share.
+	var counts [8][256]int
+	for i := range items {
+		w := items[i].w
+		for b := range 8 {
+			counts[b][byte(w>>(8*b))]++
+		}
+	}
+	src, dst := items, tmp
+	for b := range 8 {
+		c := &counts[b]
+		if c[byte(src[0].w>>(8*b))] == len(src) {
+			continue
+		}
+		sum := 0
+		for i := range c {
+			c[i], sum = sum, sum+c[i]
+		}
+		for i := range src {
+			k := byte(src[i].w >> (8 * b))
+			dst[c[k]] = src[i]
+			c[k]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &items[0] {
+		copy(items, src)
+	}
+	// Runs of equal words go on to the next word.
+	for i := 0; i < len(items); {
+		j := i + 1
+		for j < len(items) && items[j].w == items[i].w {
+			j++
+		}
+		if j-i > 1 && byte(items[i].w) == 8 {
+			run := items[i:j]
+			for k := range run {
+				run[k].w = word(string(run[k].k), d+7)
+			}
+			sortWords(run, tmp[i:j], d+7)
+		}
+		i = j
+	}
+}
+
+// writer appends the encoding of values to buf.
+type writer struct{ buf []byte }
+
+// reserve grows buf, once done of total entries of a map have been written
+// from start on, to hold the rest if they are about as large: a million
+// entries then cost one copy of the buffer rather than a dozen.
+func (w *writer) reserve(done, total, start int) {
+	if done == 1024 && total > 2*done {
+		w.buf = slices.Grow(w.buf, (len(w.buf)-start)/done*(total-done)*9/8)
+	}
+}
+
+func (w *writer) uvarint(x uint64) { w.buf = binary.AppendUvarint(w.buf, x) }
+func (w *writer) varint(x int64)   { w.buf = binary.AppendVarint(w.buf, x) }
+
+func (w *writer) string(s string) {
+	w.uvarint(uint64(len(s)))
+	w.buf = append(w.buf, s...)
+}
+
+func (w *writer) time(t time.Time) {
+	w.varint(t.Unix())
+	w.uvarint(uint64(t.Nanosecond()))
+	_, offset := t.Zone()
+	w.varint(int64(offset))
+}
+
+func (w *writer) bigInt(v *big.Int) {
+	n := (v.BitLen() + 7) / 8
+	sign := uint64(0)
+	if v.Sign() < 0 {
+		sign = 1
+	}
+	w.uvarint(uint64(n)<<1 | sign)
+	start := len(w.buf)
+	w.buf = slices.Grow(w.buf, n)[:start+n]
+	v.FillBytes(w.buf[start:])
+}
+
+// reader reads encoded values from in, checking every length against what
+// is left. Its error is sticky: after the first, reads return zero values.
+type reader struct {
+	in   []byte
+	off  int
+	err  error
+	last string // the last string read, returned again for equal bytes
+}
+
+// fail records the first error and moves to the end of the input, so that
+// later reads find nothing to read.
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: at byte %d: %s", ErrBadSnapshot, r.off, fmt.Sprintf(format, args...))
+		r.off = len(r.in)
+	}
+}
+
+func (r *reader) left() int { return len(r.in) - r.off }
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.in) {
+		r.fail("input ends where a byte is expected")
+		return 0
+	}
+	b := r.in[r.off]
+	r.off++
+	return b
+}
+
+// bytes returns the next n bytes, nil if the input is shorter.
+func (r *reader) bytes(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > r.left() {
+		r.fail("%s of %d bytes, but %d bytes are left", what, n, r.left())
+		return nil
+	}
+	b := r.in[r.off : r.off+n : r.off+n]
+	r.off += n
+	return b
+}
+
+func (r *reader) uvarint() uint64 {
+	// After an error off is at the end: see fail.
+	if off := r.off; off < len(r.in) {
+		if x := r.in[off]; x < 0x80 {
+			r.off = off + 1
+			return uint64(x)
+		}
+	}
+	return r.longUvarint()
+}
+
+func (r *reader) longUvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(r.in[r.off:])
+	switch {
+	case n == 0:
+		r.fail("input ends inside a varint")
+		return 0
+	case n < 0:
+		r.fail("varint overflows 64 bits")
+		return 0
+	case n > 1 && r.in[r.off+n-1] == 0:
+		r.fail("varint of %d bytes has a redundant last byte", n)
+		return 0
+	}
+	r.off += n
+	return x
+}
+
+func (r *reader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+// length reads a length of things that take at least min bytes each (0 for
+// values of no size) and checks that the input has room for them.
+func (r *reader) length(min int, what string) int {
+	n := r.uvarint()
+	if r.err != nil {
+		return 0
+	}
+	if min == 0 {
+		if n > math.MaxInt32 {
+			r.fail("%s of %d empty values", what, n)
+			return 0
+		}
+		return int(n)
+	}
+	if n > uint64(r.left()/min) {
+		r.fail("%s of %d values, but %d bytes are left", what, n, r.left())
+		return 0
+	}
+	return int(n)
+}
+
+// nilLength reads a length plus one, 0 meaning nil (ok false).
+func (r *reader) nilLength(min int, what string) (int, bool) {
+	n := r.uvarint()
+	if r.err != nil || n == 0 {
+		return 0, false
+	}
+	n--
+	if min == 0 {
+		if n > math.MaxInt32 {
+			r.fail("%s of %d empty values", what, n)
+			return 0, false
+		}
+		return int(n), true
+	}
+	if n > uint64(r.left()/min) {
+		r.fail("%s of %d values, but %d bytes are left", what, n, r.left())
+		return 0, false
+	}
+	return int(n), true
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(r.left()) {
+		r.fail("string of %d bytes, but %d bytes are left", n, r.left())
+		return ""
+	}
+	b := r.in[r.off : r.off+int(n)]
+	r.off += int(n)
+	// A string often repeats the one before it (a map key and the ID
+	// field of its value): share it rather than allocate it again.
+	if string(b) != r.last {
+		r.last = string(b)
+	}
+	return r.last
+}
+
+// maxZoneOffset bounds a time's zone offset: real ones are within ±14h.
+const maxZoneOffset = 24 * 60 * 60
+
+func (r *reader) time() time.Time {
+	sec := r.varint()
+	nsec := r.uvarint()
+	offset := r.varint()
+	switch {
+	case r.err != nil:
+		return time.Time{}
+	case nsec >= 1e9:
+		r.fail("time with %d nanoseconds", nsec)
+		return time.Time{}
+	case offset <= -maxZoneOffset || offset >= maxZoneOffset:
+		r.fail("time with a zone offset of %d seconds", offset)
+		return time.Time{}
+	}
+	t := time.Unix(sec, int64(nsec))
+	if offset == 0 {
+		return t.UTC()
+	}
+	return t.In(time.FixedZone("", int(offset)))
+}
+
+func (r *reader) bigInt(v *big.Int) {
+	h := r.uvarint()
+	if r.err != nil {
+		return
+	}
+	n, neg := h>>1, h&1 == 1
+	if n > uint64(r.left()) {
+		r.fail("big integer of %d bytes, but %d bytes are left", n, r.left())
+		return
+	}
+	b := r.bytes(int(n), "big integer")
+	switch {
+	case n > 0 && b[0] == 0:
+		r.fail("big integer with a leading zero byte")
+	case n == 0 && neg:
+		r.fail("big integer -0")
+	}
+	v.SetBytes(b)
+	if neg {
+		v.Neg(v)
+	}
+}

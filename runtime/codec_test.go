@@ -1,0 +1,508 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A state and its codec functions, written the way br2kgen writes them.
+
+type codecState struct {
+	Accounts map[string]*codecAccount
+	Primary  *codecAccount // one of Accounts
+	Limits   map[string]uint64
+	Defaults codecLimits // the same map as Limits
+	Ring     *codecNode
+	ByID     map[int16][]byte
+	Peers    map[netip.Addr]float32
+	Hash     [4]byte
+	Supply   *big.Int
+	Fees     []*big.Int
+	Times    []time.Time
+	Parent   *codecState // the state itself
+	Flags    []struct{}
+
+	dep string // not replicated
+}
+
+type codecAccount struct {
+	ID      string
+	Balance int64
+	On      bool
+}
+
+type codecNode struct {
+	Name string
+	Next *codecNode
+}
+
+type codecLimits map[string]uint64
+
+func codeCodecState(c *Codec, v *codecState) {
+	Map(c, &v.Accounts, PtrTo(codeCodecAccount))
+	Ptr(c, &v.Primary, codeCodecAccount)
+	Map(c, &v.Limits, Uint[uint64])
+	Map(c, &v.Defaults, Uint[uint64])
+	Ptr(c, &v.Ring, codeCodecNode)
+	IntMap(c, &v.ByID, codeBytes)
+	TextMap(c, &v.Peers, Float32[float32])
+	ByteArray(c, v.Hash[:])
+	BigInt(c, &v.Supply)
+	Slice(c, &v.Fees, BigInt[*big.Int])
+	Slice(c, &v.Times, Time)
+	Ptr(c, &v.Parent, codeCodecState)
+	Slice(c, &v.Flags, codeEmpty)
+}
+
+func codeCodecAccount(c *Codec, v *codecAccount) {
+	String(c, &v.ID)
+	Int(c, &v.Balance)
+	Bool(c, &v.On)
+}
+
+func codeCodecNode(c *Codec, v *codecNode) {
+	String(c, &v.Name)
+	Ptr(c, &v.Next, codeCodecNode)
+}
+
+func codeBytes(c *Codec, v *[]byte) { Bytes(c, v) }
+
+func codeEmpty(c *Codec, v *struct{}) {}
+
+// fullState has something in every field, shared pointers, a shared map
+// and two cycles.
+func fullState() *codecState {
+	a := &codecAccount{ID: "a", Balance: -5, On: true}
+	limits := map[string]uint64{"a": 100, "": math.MaxUint64}
+	n1, n2 := &codecNode{Name: "1"}, &codecNode{Name: "2"}
+	n1.Next, n2.Next = n2, n1
+	supply := big.NewInt(-1 << 40)
+	s := &codecState{
+		Accounts: map[string]*codecAccount{"a": a, "b": {ID: "b"}, "\x00": nil},
+		Primary:  a,
+		Limits:   limits,
+		Defaults: codecLimits(limits),
+		Ring:     n1,
+		ByID:     map[int16][]byte{-3: nil, 0: {}, 7: {1, 2, 255}},
+		Peers:    map[netip.Addr]float32{netip.MustParseAddr("10.0.0.1"): 1.5, netip.MustParseAddr("::1"): float32(math.Inf(-1))},
+		Hash:     [4]byte{1, 2, 3, 4},
+		Supply:   supply,
+		Fees:     []*big.Int{supply, new(big.Int), nil, new(big.Int).Lsh(big.NewInt(3), 200)},
+		Times: []time.Time{{}, time.Unix(-1, 999_999_999).UTC(), time.Unix(1700000000, 5).In(time.FixedZone("", 5*3600+30*60)),
+			time.Date(9999, 12, 31, 23, 59, 59, 1, time.UTC)},
+		Flags: make([]struct{}, 3),
+		dep:   "kept",
+	}
+	s.Parent = s
+	return s
+}
+
+func encode(t *testing.T, s *codecState) []byte {
+	t.Helper()
+	b, err := EncodeSnapshot(s, codeCodecState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCodecRoundTripKeepsValuesAndShape(t *testing.T) {
+	s := fullState()
+	snap := encode(t, s)
+	if snap[0] != SnapshotVersion {
+		t.Fatalf("first byte %d, want the version %d", snap[0], SnapshotVersion)
+	}
+	got := &codecState{dep: "mine"}
+	if err := DecodeSnapshot(snap, got, codeCodecState); err != nil {
+		t.Fatal(err)
+	}
+	if again := encode(t, got); !bytes.Equal(again, snap) {
+		t.Fatalf("re-encoding changed the bytes:\n%x\n%x", snap, again)
+	}
+	if got.dep != "mine" {
+		t.Errorf("Decode changed a field the codec does not code: %q", got.dep)
+	}
+	got.dep = s.dep
+	if !reflect.DeepEqual(got, s) {
+		t.Errorf("decoded state differs:\n%+v\n%+v", got, s)
+	}
+	switch {
+	case got.Primary != got.Accounts["a"]:
+		t.Error("Primary and Accounts[a] are two values")
+	case got.Ring.Next.Next != got.Ring:
+		t.Error("the ring is not a ring")
+	case got.Parent != got:
+		t.Error("Parent is not the state")
+	case got.Fees[0] != got.Supply:
+		t.Error("Fees[0] and Supply are two big.Ints")
+	case got.ByID[-3] != nil || got.ByID[0] == nil:
+		t.Error("nil and empty byte slices are not kept apart")
+	}
+	got.Limits["new"] = 1
+	if got.Defaults["new"] != 1 {
+		t.Error("Limits and Defaults are two maps")
+	}
+	if _, off := got.Times[2].Zone(); off != 5*3600+30*60 {
+		t.Errorf("zone offset %d", off)
+	}
+}
+
+func TestCodecIsCanonical(t *testing.T) {
+	// The same state built in another order, and a copy of it with the
+	// pointers at other addresses, encode to the same bytes.
+	a := fullState()
+	b := fullState()
+	b.Accounts = map[string]*codecAccount{}
+	for _, k := range []string{"\x00", "b", "a"} {
+		b.Accounts[k] = a.Accounts[k]
+	}
+	b.Primary = b.Accounts["a"]
+	if !bytes.Equal(encode(t, a), encode(t, b)) {
+		t.Error("equal states encode differently")
+	}
+	large := &codecState{Accounts: map[string]*codecAccount{}}
+	for range 5000 {
+		id := fmt.Sprintf("k%d", rand.IntN(1_000_000))
+		large.Accounts[id] = &codecAccount{ID: id}
+	}
+	var c Copier
+	other := CopyMap(&c, large.Accounts, func(c *Copier, a *codecAccount) *codecAccount { return ClonePtr(c, a) })
+	if !bytes.Equal(encode(t, large), encode(t, &codecState{Accounts: other})) {
+		t.Error("a copy of a state encodes differently")
+	}
+}
+
+func TestCodecWritesASharedValueOnce(t *testing.T) {
+	a := &codecAccount{ID: strings.Repeat("x", 100)}
+	one := encode(t, &codecState{Primary: a})
+	two := encode(t, &codecState{Primary: a, Accounts: map[string]*codecAccount{"a": a}})
+	if len(two) > len(one)+10 {
+		t.Errorf("a shared account is written twice: %d bytes, %d with one", len(two), len(one))
+	}
+}
+
+// TestCodecTellsValuesAtOneAddressApart: a pointer to a struct and one to
+// its first field have the same address, but are two values.
+func TestCodecTellsValuesAtOneAddressApart(t *testing.T) {
+	type inner struct{ N uint64 }
+	type outer struct {
+		In  inner
+		M   uint64
+		P   *outer
+		Q   *inner
+		Q2  *inner
+		Sub *uint64
+	}
+	var codeInner func(*Codec, *inner)
+	codeInner = func(c *Codec, v *inner) { Uint(c, &v.N) }
+	var codeOuter func(*Codec, *outer)
+	codeOuter = func(c *Codec, v *outer) {
+		codeInner(c, &v.In)
+		Uint(c, &v.M)
+		Ptr(c, &v.P, codeOuter)
+		Ptr(c, &v.Q, codeInner)
+		Ptr(c, &v.Q2, codeInner)
+		Ptr(c, &v.Sub, Uint[uint64])
+	}
+	o := &outer{In: inner{1}, M: 2}
+	root := &outer{P: o, Q: &o.In, Q2: &o.In, Sub: &o.In.N}
+	snap, err := EncodeSnapshot(root, codeOuter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got outer
+	if err := DecodeSnapshot(snap, &got, codeOuter); err != nil {
+		t.Fatal(err)
+	}
+	if got.Q == &got.P.In || got.Q != got.Q2 || got.Q.N != 1 || *got.Sub != 1 || got.P.M != 2 {
+		t.Errorf("decoded %+v: want Q and Q2 one value, apart from P.In", got)
+	}
+}
+
+func TestCodecDepthIsLimited(t *testing.T) {
+	var head *codecNode
+	for range MaxSnapshotDepth + 1 {
+		head = &codecNode{Next: head}
+	}
+	_, err := EncodeSnapshot(&codecState{Ring: head}, codeCodecState)
+	if err == nil || !strings.Contains(err.Error(), "deeper than") {
+		t.Errorf("encoding a list of %d nodes: %v, want a depth error", MaxSnapshotDepth+1, err)
+	}
+	// The same, as input: 1 (a new node), "" (its name), 1, "", ...
+	in := append([]byte{SnapshotVersion, 0, 0, 0, 0}, bytes.Repeat([]byte{1, 0}, MaxSnapshotDepth+1)...)
+	err = DecodeSnapshot(in, &codecState{}, codeCodecState)
+	if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), "deeper than") {
+		t.Errorf("decoding %d nested nodes: %v, want a depth error", MaxSnapshotDepth+1, err)
+	}
+}
+
+func TestDecodeRefusesMalformedInput(t *testing.T) {
+	empty := encode(t, &codecState{})
+	// empty is the version, then a byte per field (nil, or the hash's four
+	// zero bytes); field replaces byte 1+i, the field at i (Accounts at 0,
+	// Peers at 6, Supply at 11, Flags at 15), with b.
+	field := func(i int, b ...byte) []byte {
+		out := slices.Clone(empty[:1+i])
+		out = append(out, b...)
+		return append(out, empty[2+i:]...)
+	}
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty", nil, "empty input"},
+		{"JSON", []byte(`{"accounts":{}}`), "JSON snapshot"},
+		{"version", append([]byte{2}, empty[1:]...), "unknown format version 2"},
+		{"truncated", empty[:len(empty)-1], "input ends"},
+		{"trailing", append(slices.Clone(empty), 0), "1 bytes after the state"},
+		{"huge map", field(0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f), "map of 4294967295 values, but"},
+		{"huge string key", field(0, 1, 1, 0xff, 0xff, 0x03), "string of 65535 bytes, but"},
+		{"keys out of order", field(0, 1, 2, 1, 'b', 0, 1, 'a', 0), `map key "a" after "b"`},
+		{"duplicate keys", field(0, 1, 2, 1, 'a', 0, 1, 'a', 0), `map key "a" after "a"`},
+		{"bad bool", field(0, 1, 1, 0, 1, 0, 0, 7), "bool byte is 7"},
+		{"varint overflow", field(0, 1, 1, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), "overflows 64 bits"},
+		{"long varint", field(0, 1, 1, 0, 1, 0, 0x80, 0x00), "redundant last byte"},
+		{"reference ahead", field(1, 5), "reference 3 to a value not met yet (1 so far)"},
+		{"reference to a map as a pointer", field(0, 1, 0, 3), "reference 1 is to a map[string]*runtime.codecAccount, not a *runtime.codecAccount"},
+		{"reference to the state as a node", field(4, 2), "reference 0 is to a *runtime.codecState, not a *runtime.codecNode"},
+		{"int16 key overflow", field(5, 1, 1, 0x80, 0x80, 0x04, 0), "map key 32768 overflows int16"},
+		{"huge byte slice", field(5, 1, 1, 0, 0xff, 0x7f), "byte slice of 16382 values, but"},
+		{"huge slice", field(12, 0xff, 0xff, 0x7f), "slice of 2097150 values, but"},
+		{"bad text key", field(6, 1, 1, 3, 'x', 'y', 'z', 0, 0, 0, 0), `map key "xyz": ParseAddr`},
+		{"big int leading zero", field(11, 1, 4, 0, 1), "leading zero byte"},
+		{"big int -0", field(11, 1, 1), "big integer -0"},
+		{"big int too long", field(11, 1, 0x7e), "big integer of 63 bytes, but"},
+		{"time nanoseconds", field(13, 2, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0), "time with 1000000000 nanoseconds"},
+		{"time zone", field(13, 2, 0, 0, 0xa0, 0xfe, 0x0a), "zone offset of 90000"},
+		{"text key not canonical", field(6, 1, 1, 3, ':', ':', '0', 0, 0, 0, 0), `map key "::0" is written "::"`},
+		{"empty values", field(15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), "slice of 562949953421310 empty values"},
+	} {
+		s := fullState()
+		before := encode(t, s)
+		err := DecodeSnapshot(tt.in, s, codeCodecState)
+		if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %x: got %v, want an error with %q", tt.name, tt.in, err, tt.want)
+		}
+		if !strings.HasPrefix(fmt.Sprint(err), "restore codecState: bad snapshot: at byte ") {
+			t.Errorf("%s: error %q does not say where", tt.name, err)
+		}
+		if !bytes.Equal(encode(t, s), before) {
+			t.Errorf("%s: a failed decode changed the state", tt.name)
+		}
+	}
+}
+
+// TestDecodeNeverPanicsOnCorruptInput flips, drops and truncates every byte
+// of a snapshot: each result decodes or fails, and never panics.
+func TestDecodeNeverPanicsOnCorruptInput(t *testing.T) {
+	snap := encode(t, fullState())
+	try := func(in []byte) {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("decoding %x panicked: %v", in, r)
+			}
+		}()
+		var s codecState
+		if err := DecodeSnapshot(in, &s, codeCodecState); err == nil {
+			// What decodes must be canonical: it encodes back to itself.
+			if again := encode(t, &s); !bytes.Equal(again, in) {
+				t.Errorf("%x decodes, but encodes back as %x", in, again)
+			}
+		}
+	}
+	for i := range snap {
+		try(snap[:i])
+		try(slices.Concat(snap[:i], snap[i+1:]))
+		for _, x := range []byte{0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, snap[i] ^ 0x01, snap[i] + 1} {
+			in := slices.Clone(snap)
+			in[i] = x
+			try(in)
+		}
+	}
+}
+
+// lossyKey marshals to its first letter only.
+type lossyKey struct{ Name string }
+
+func (k lossyKey) MarshalText() ([]byte, error) { return []byte(k.Name[:1]), nil }
+
+func (k *lossyKey) UnmarshalText(b []byte) error {
+	k.Name = string(b)
+	return nil
+}
+
+func TestEncodeRefusesKeysWithTheSameText(t *testing.T) {
+	m := map[lossyKey]int{{"ab"}: 1, {"b"}: 2, {"ac"}: 3}
+	code := func(c *Codec, v *map[lossyKey]int) { TextMap(c, v, Int[int]) }
+	_, err := EncodeSnapshot(&m, code)
+	if err == nil || !strings.Contains(err.Error(), `have the same text "a"`) {
+		t.Errorf("keys ab and ac: %v, want an error", err)
+	}
+	delete(m, lossyKey{"ac"})
+	snap, err := EncodeSnapshot(&m, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[lossyKey]int
+	if err := DecodeSnapshot(snap, &got, code); err != nil || len(got) != 2 || got[lossyKey{"a"}] != 1 || got[lossyKey{"b"}] != 2 {
+		t.Errorf("decoded %v, %v", got, err)
+	}
+}
+
+func TestWriterAndReaderRoundTripPrimitives(t *testing.T) {
+	var w writer
+	uints := []uint64{0, 1, 127, 128, 255, 16383, 16384, math.MaxUint32, math.MaxUint64}
+	ints := []int64{0, -1, 1, -64, 64, math.MinInt64, math.MaxInt64}
+	strs := []string{"", "a", strings.Repeat("é", 200)}
+	times := []time.Time{{}, time.Unix(0, 0).UTC(), time.Unix(-62135596800, 1).UTC(), time.Unix(253402300799, 999999999).In(time.FixedZone("", -12*3600))}
+	bigs := []*big.Int{new(big.Int), big.NewInt(1), big.NewInt(-1), big.NewInt(255), big.NewInt(-256), new(big.Int).Lsh(big.NewInt(-7), 300)}
+	for _, x := range uints {
+		w.uvarint(x)
+	}
+	for _, x := range ints {
+		w.varint(x)
+	}
+	for _, x := range strs {
+		w.string(x)
+	}
+	for _, x := range times {
+		w.time(x)
+	}
+	for _, x := range bigs {
+		w.bigInt(x)
+	}
+	r := reader{in: w.buf}
+	for _, x := range uints {
+		if got := r.uvarint(); got != x {
+			t.Errorf("uvarint %d, want %d", got, x)
+		}
+	}
+	for _, x := range ints {
+		if got := r.varint(); got != x {
+			t.Errorf("varint %d, want %d", got, x)
+		}
+	}
+	for _, x := range strs {
+		if got := r.string(); got != x {
+			t.Errorf("string %q, want %q", got, x)
+		}
+	}
+	for _, x := range times {
+		got := r.time()
+		_, o1 := got.Zone()
+		_, o2 := x.Zone()
+		if !got.Equal(x) || o1 != o2 {
+			t.Errorf("time %v, want %v", got, x)
+		}
+	}
+	for _, x := range bigs {
+		var got big.Int
+		r.bigInt(&got)
+		if got.Cmp(x) != 0 {
+			t.Errorf("big.Int %v, want %v", &got, x)
+		}
+	}
+	if r.err != nil || r.left() != 0 {
+		t.Errorf("reader: %v, %d bytes left", r.err, r.left())
+	}
+	if got := r.uvarint(); got != 0 || r.err == nil || !strings.Contains(r.err.Error(), "input ends inside a varint") {
+		t.Errorf("reading past the end: %d, %v", got, r.err)
+	}
+}
+
+func TestReaderErrorIsSticky(t *testing.T) {
+	r := reader{in: []byte{0x80, 0x00, 5, 'h', 'e', 'l', 'l', 'o'}}
+	r.uvarint()
+	first := r.err
+	if first == nil {
+		t.Fatal("a redundant varint byte is not an error")
+	}
+	if s := r.string(); s != "" || r.err != first {
+		t.Errorf("after an error: %q, %v", s, r.err)
+	}
+	if n := r.length(1, "slice"); n != 0 || r.err != first {
+		t.Errorf("after an error: length %d, %v", n, r.err)
+	}
+}
+
+func TestIntegersOutOfRangeAreRefused(t *testing.T) {
+	var w writer
+	w.uvarint(256)
+	w.varint(-129)
+	c := &Codec{mode: modeDecode, r: reader{in: w.buf}}
+	var u uint8
+	Uint(c, &u)
+	if c.r.err == nil || !strings.Contains(c.r.err.Error(), "integer 256 overflows uint8") {
+		t.Errorf("uint8 256: %v", c.r.err)
+	}
+	c = &Codec{mode: modeDecode, r: reader{in: w.buf[2:]}}
+	var i int8
+	Int(c, &i)
+	if c.r.err == nil || !strings.Contains(c.r.err.Error(), "integer -129 overflows int8") {
+		t.Errorf("int8 -129: %v", c.r.err)
+	}
+}
+
+func TestFloatsKeepTheirBits(t *testing.T) {
+	type fs struct {
+		A float64
+		B float32
+	}
+	code := func(c *Codec, v *fs) { Float64(c, &v.A); Float32(c, &v.B) }
+	for _, v := range []fs{{0, 0}, {math.Copysign(0, -1), float32(math.Copysign(0, -1))}, {math.Inf(1), float32(math.NaN())}, {math.SmallestNonzeroFloat64, math.MaxFloat32}} {
+		snap, err := EncodeSnapshot(&v, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got fs
+		if err := DecodeSnapshot(snap, &got, code); err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(got.A) != math.Float64bits(v.A) || math.Float32bits(got.B) != math.Float32bits(v.B) {
+			t.Errorf("%v decoded as %v", v, got)
+		}
+	}
+}
+
+func TestSortStringsOrdersAsStringsCompare(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"\x00", "\x01", "a", "b", "\xff"}
+	for _, n := range []int{0, 1, 2, 63, 64, 65, 1000, 20000} {
+		for _, prefix := range []string{"", "acct-", "a-long-common-prefix-of-more-than-sixteen-bytes/"} {
+			seen := map[string]bool{}
+			var items []sortItem[string, int]
+			for len(items) < n {
+				var b strings.Builder
+				b.WriteString(prefix)
+				for range rng.IntN(20) {
+					b.WriteString(alphabet[rng.IntN(len(alphabet))])
+				}
+				k := b.String()
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				items = append(items, sortItem[string, int]{word(k, 0), entry[string, int]{k, len(items)}})
+			}
+			sortStrings(items)
+			keys := make([]string, len(items))
+			for i, it := range items {
+				keys[i] = it.k
+			}
+			if !slices.IsSorted(keys) {
+				t.Errorf("%d keys with prefix %q: not sorted", n, prefix)
+			}
+		}
+	}
+}
