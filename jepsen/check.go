@@ -125,7 +125,10 @@ func checkConvergence(h *History, r *Report) {
 			parts = append(parts, fmt.Sprintf("%s: %s", st.ID, st.Error))
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s applied %d head %d digest %.12s", st.ID, st.Applied, st.Head, st.Digest))
+		parts = append(parts, fmt.Sprintf("%s applied %d head %d digest %.12s version %d", st.ID, st.Applied, st.Head, st.Digest, st.Version))
+		if st.Diverged != 0 {
+			r.fail("convergence: %s found its state diverged from the majority's at version %d", st.ID, st.Diverged)
+		}
 		if st.Applied != st.Head {
 			r.fail("convergence: %s applied %d but the head is %d", st.ID, st.Applied, st.Head)
 		}

@@ -120,7 +120,8 @@ func (p ProcCluster) Status(ctx context.Context, id string) (NodeStatus, error) 
 	if err != nil {
 		return NodeStatus{ID: id}, err
 	}
-	return NodeStatus{ID: id, Applied: st.Applied, Head: st.Head, Digest: st.Digest, DigestIndex: st.DigestIndex}, nil
+	return NodeStatus{ID: id, Applied: st.Applied, Head: st.Head, Digest: st.Digest, DigestIndex: st.DigestIndex,
+		Version: st.Version, Diverged: st.Diverged}, nil
 }
 
 // Crashes implements Cluster.

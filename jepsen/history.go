@@ -145,7 +145,12 @@ type NodeStatus struct {
 	Head        uint64 `json:"head"`
 	Digest      string `json:"digest"`
 	DigestIndex uint64 `json:"digest_index"`
-	Error       string `json:"error,omitempty"`
+	// Version is the newest state version the replica wrote or loaded;
+	// Diverged the version at which it found its state differs from the
+	// majority's (0: never).
+	Version  uint64 `json:"version,omitempty"`
+	Diverged uint64 `json:"diverged,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // Record is one line of a history file: exactly one of its fields is set.

@@ -81,6 +81,10 @@ func kvCluster(t *testing.T, ctx context.Context, dir string, log io.Writer) (*p
 		Binary: bin, Replicas: replicas, Dir: filepath.Join(dir, "cluster"), Name: "kv",
 		Args:    func(i int) []string { return []string{"-effects", effects[i]} },
 		Proxies: true, Log: log,
+		// Small, so that state versions are captured (from the shadow
+		// state), compared and loaded by restarted replicas under the
+		// nemesis.
+		VersionUpSize: 500,
 	})
 	if err != nil {
 		t.Fatal(err)

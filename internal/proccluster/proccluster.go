@@ -134,6 +134,9 @@ type Config struct {
 	// etcd.embed.heartbeat-interval and etcd.embed.election-timeout. Zero
 	// keeps runtime/config's defaults (2s, 100ms, 1s).
 	SessionTTL, HeartbeatInterval, ElectionTimeout time.Duration
+	// VersionUpSize overrides state-config.version-up-size (entries per
+	// state version); zero keeps the default (50000).
+	VersionUpSize int
 	// Log receives every replica's stdout and stderr, each line prefixed
 	// with the replica's id. Nil writes replica i's output to Dir/r<i+1>.log.
 	Log io.Writer
@@ -442,6 +445,9 @@ func (n *Node) writeConfig(initialCluster string) error {
 			"state-path":          filepath.Join(n.Dir, "state"),
 			"backup-storage-type": config.BackupFile,
 		},
+	}
+	if cfg.VersionUpSize > 0 {
+		doc["state-config"].(map[string]any)["version-up-size"] = cfg.VersionUpSize
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -24,8 +24,7 @@ import (
 // file into its state-path and restart it.
 
 // agree publishes this replica's digest of version index and checks the
-// versions before it that are not settled yet, oldest first, so that the
-// divergence it finds is the first version that differs.
+// versions before it that are not settled yet.
 func (r *Replica) agree(index uint64, digest string) {
 	r.mu.Lock()
 	m := r.member
@@ -33,12 +32,6 @@ func (r *Replica) agree(index uint64, digest string) {
 		r.digests = map[uint64]string{}
 	}
 	r.digests[index] = digest
-	var pending []uint64
-	for i := range r.digests {
-		if i < index {
-			pending = append(pending, i)
-		}
-	}
 	r.mu.Unlock()
 	if m == nil {
 		return
@@ -47,6 +40,26 @@ func (r *Replica) agree(index uint64, digest string) {
 	defer cancel()
 	if err := m.PublishVersion(ctx, index, digest); err != nil {
 		r.logger.Warn("publish state version digest", "index", index, "err", err)
+	}
+	r.settleVersions(ctx, index)
+}
+
+// settleVersions checks this replica's versions before newest that are not
+// settled yet, oldest first, so that a divergence it finds is the first
+// version that differs. writeVersions also calls it every few seconds, so
+// that the last versions are settled when the others publish them late.
+func (r *Replica) settleVersions(ctx context.Context, newest uint64) {
+	r.mu.Lock()
+	m := r.member
+	var pending []uint64
+	for i := range r.digests {
+		if i < newest {
+			pending = append(pending, i)
+		}
+	}
+	r.mu.Unlock()
+	if m == nil || r.diverged.Load() != nil {
+		return
 	}
 	sort.Slice(pending, func(i, j int) bool { return pending[i] < pending[j] })
 	for _, i := range pending {
@@ -63,12 +76,9 @@ func (r *Replica) agree(index uint64, digest string) {
 		case majority != "":
 			r.diverge(i, mine, majority, ids)
 			return
-		case agreed:
-			r.mu.Lock()
-			delete(r.digests, i) // settled
-			r.mu.Unlock()
-		case i+uint64(maxUnsettled*r.opts.VersionUpSize) < index:
-			// Too few replicas published it to tell; stop waiting.
+		case agreed, i+uint64(maxUnsettled*r.opts.VersionUpSize) < newest:
+			// Settled; or too few replicas published it to tell, and
+			// waiting longer would not help.
 			r.mu.Lock()
 			delete(r.digests, i)
 			r.mu.Unlock()

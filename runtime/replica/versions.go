@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -69,9 +70,24 @@ func (r *Replica) nextVersion(applied uint64) uint64 {
 }
 
 // writeVersions writes the versions it is given, one at a time, until the
-// channel closes.
+// channel closes; between versions it settles the last ones with the other
+// replicas' digests.
 func (r *Replica) writeVersions(vs <-chan *version) {
-	for v := range vs {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		var v *version
+		select {
+		case v = <-vs:
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), r.opts.RequestTimeout)
+			r.settleVersions(ctx, r.newestVersion()+1)
+			cancel()
+			continue
+		}
+		if v == nil {
+			return // closed
+		}
 		start := time.Now()
 		digest, err := r.writeVersion(v)
 		if err != nil {
