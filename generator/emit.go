@@ -21,15 +21,14 @@ const chiPath = "github.com/go-chi/chi/v5"
 // imports the package under its own name without an alias. Packages of user
 // types are imported under their own (type-checked) names.
 var pinnedImports = map[string]string{
-	"bytes":         "",
-	"encoding/json": "",
-	"fmt":           "",
-	"math/big":      "",
-	"net/http":      "",
-	"strconv":       "",
-	"time":          "",
-	RuntimePath:     "runtime",
-	chiPath:         "chi",
+	"bytes":     "",
+	"fmt":       "",
+	"math/big":  "",
+	"net/http":  "",
+	"strconv":   "",
+	"time":      "",
+	RuntimePath: "runtime",
+	chiPath:     "chi",
 }
 
 // emitter writes the generated file of a checked model.
@@ -90,7 +89,6 @@ func (e *emitter) qual(pkgPath, pkgName, name string) *jen.Statement {
 
 func (e *emitter) rt(name string) *jen.Statement   { return e.qual(RuntimePath, "runtime", name) }
 func (e *emitter) http(name string) *jen.Statement { return e.qual("net/http", "http", name) }
-func (e *emitter) json(name string) *jen.Statement { return e.qual("encoding/json", "json", name) }
 func (e *emitter) chi(name string) *jen.Statement  { return e.qual(chiPath, "chi", name) }
 
 func (e *emitter) stateName() string { return e.m.state.Obj().Name() }

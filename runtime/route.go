@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -183,12 +182,4 @@ func (hs Handlers[S]) dispatch(kind Kind, what string, state *S, ctx *Ctx, op st
 		return ErrorOutcome(Invalid("unknown %s op %q", what, op))
 	}
 	return hs[i].run(state, ctx, payload)
-}
-
-// UnmarshalSnapshot decodes a snapshot into v, a generated snapshot type:
-// a field v lacks is an error, not silently dropped state.
-func UnmarshalSnapshot(snapshot []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(snapshot))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }

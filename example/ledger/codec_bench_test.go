@@ -1,12 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/br2k/br2k/runtime"
 )
 
 // benchLedger is a ledger of n accounts, each with an ID, a 42-character
@@ -84,8 +83,11 @@ func BenchmarkSnapshotCodec(b *testing.B) {
 	b.Run("json/decode", func(b *testing.B) {
 		b.SetBytes(int64(len(js)))
 		for b.Loop() {
+			// As the JSON Restore of earlier trees decoded.
 			var s jsonSnapshot
-			if err := runtime.UnmarshalSnapshot(js, &s); err != nil {
+			dec := json.NewDecoder(bytes.NewReader(js))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&s); err != nil {
 				b.Fatal(err)
 			}
 		}
