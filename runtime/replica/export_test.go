@@ -2,8 +2,6 @@ package replica
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
 )
 
@@ -21,12 +19,8 @@ func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
 func StateDigest(r *Replica) (uint64, string, error) {
 	r.stateMu.RLock()
 	defer r.stateMu.RUnlock()
-	snap, err := r.svc.Snapshot()
-	if err != nil {
-		return 0, "", err
-	}
-	sum := sha256.Sum256(snap)
-	return r.machine.Applied(), hex.EncodeToString(sum[:]), nil
+	digest, index, err := stateDigestOf(r.machine, r.svc)
+	return index, digest, err
 }
 
 // WaitQueued waits until at least n calls wait in the queue of r's current

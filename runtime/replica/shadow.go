@@ -82,12 +82,28 @@ func captureVersion(m *apply.Machine, svc runtime.Service) (*version, error) {
 // digest encodes the shadow's state and returns its SHA-256 and index.
 func (sh *shadow) digest() (string, uint64, error) {
 	sh.mu.RLock()
-	applied := sh.machine.Applied()
-	snap, err := sh.svc.Snapshot()
-	sh.mu.RUnlock()
+	defer sh.mu.RUnlock()
+	return stateDigestOf(sh.machine, sh.svc)
+}
+
+// stateDigestOf encodes svc's state and returns its SHA-256 (hex) and the
+// index m applied it to. The caller holds the lock of that state.
+func stateDigestOf(m *apply.Machine, svc runtime.Service) (string, uint64, error) {
+	snap, err := svc.Snapshot()
 	if err != nil {
 		return "", 0, fmt.Errorf("snapshot: %w", err)
 	}
 	sum := sha256.Sum256(snap)
-	return hex.EncodeToString(sum[:]), applied, nil
+	return hex.EncodeToString(sum[:]), m.Applied(), nil
+}
+
+// installVersion puts version v into svc and m. A failed Restore leaves
+// svc as it was; the caller has checked v.machine on a scratch machine, so
+// Import does not fail after Restore succeeded. The caller holds the lock
+// of that state.
+func installVersion(m *apply.Machine, svc runtime.Service, v *version) error {
+	if err := svc.Restore(v.state); err != nil {
+		return err
+	}
+	return m.Import(v.machine)
 }

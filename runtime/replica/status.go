@@ -2,8 +2,6 @@ package replica
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,30 +73,27 @@ func (r *Replica) stateDigest() (string, uint64, error) {
 	if c.valid && (c.index == r.appliedIndex() || time.Since(c.at) < DigestInterval) {
 		return c.digest, c.index, nil
 	}
+	var digest string
+	var index uint64
+	var err error
 	if r.shadow != nil {
-		digest, index, err := r.shadow.digest()
-		if err != nil {
-			return "", 0, err
+		digest, index, err = r.shadow.digest()
+	} else {
+		// A replica whose apply loop is stuck (a blocking handler) still
+		// answers status, from the cache.
+		if !r.stateMu.TryRLock() {
+			if c.valid {
+				return c.digest, c.index, nil
+			}
+			r.stateMu.RLock()
 		}
-		c.index, c.digest, c.at, c.valid = index, digest, time.Now(), true
-		return c.digest, c.index, nil
+		digest, index, err = stateDigestOf(r.machine, r.svc)
+		r.stateMu.RUnlock()
 	}
-	// A replica whose apply loop is stuck (a blocking handler) still
-	// answers status, from the cache.
-	if !r.stateMu.TryRLock() {
-		if c.valid {
-			return c.digest, c.index, nil
-		}
-		r.stateMu.RLock()
-	}
-	applied := r.machine.Applied()
-	snap, err := r.svc.Snapshot()
-	r.stateMu.RUnlock()
 	if err != nil {
-		return "", 0, fmt.Errorf("snapshot: %w", err)
+		return "", 0, err
 	}
-	sum := sha256.Sum256(snap)
-	c.index, c.digest, c.at, c.valid = applied, hex.EncodeToString(sum[:]), time.Now(), true
+	c.index, c.digest, c.at, c.valid = index, digest, time.Now(), true
 	return c.digest, c.index, nil
 }
 

@@ -236,16 +236,12 @@ func (r *Replica) loadVersion() uint64 {
 		}
 		if err == nil {
 			r.stateMu.Lock()
-			if err = r.svc.Restore(v.state); err == nil {
-				err = r.machine.Import(v.machine)
-			}
+			err = installVersion(r.machine, r.svc, v)
 			r.stateMu.Unlock()
 		}
 		if err == nil && r.shadow != nil {
 			r.shadow.mu.Lock()
-			if err = r.shadow.svc.Restore(v.state); err == nil {
-				err = r.shadow.machine.Import(v.machine)
-			}
+			err = installVersion(r.shadow.machine, r.shadow.svc, v)
 			r.shadow.mu.Unlock()
 			if err != nil {
 				// The live state has the version and the shadow refused
