@@ -18,14 +18,12 @@ import (
 // their type's function. Functions are emitted in depth-first order of
 // first use, after the state's, so the output is deterministic.
 type coder struct {
-	e     *emitter
-	funcs []jen.Code        // in emission order
-	byKey map[string]string // type string → function name
-	used  map[string]bool   // function names taken
+	e *emitter
+	typeFuncs
 }
 
 func newCoder(e *emitter) *coder {
-	return &coder{e: e, byKey: map[string]string{}, used: map[string]bool{}}
+	return &coder{e: e, typeFuncs: newTypeFuncs()}
 }
 
 // stateFunc returns the name of the state's codec function, generating the
@@ -133,25 +131,9 @@ func (c *coder) stmt(t types.Type, v, addr func() *jen.Statement, depth int) jen
 }
 
 // ensure returns the name of t's codec function, generating it on first
-// use. The name is taken before the body is built, which is what stops the
-// recursion of recursive types.
+// use.
 func (c *coder) ensure(t types.Type) string {
-	t = types.Unalias(t)
-	key := types.TypeString(t, nil)
-	if name, ok := c.byKey[key]; ok {
-		return name
-	}
-	base := c.e.copier.typeName(t)
-	name := "br2kCode" + base
-	for n := 2; c.used[name]; n++ {
-		name = "br2kCode" + base + strconv.Itoa(n)
-	}
-	c.used[name] = true
-	c.byKey[key] = name
-	slot := len(c.funcs)
-	c.funcs = append(c.funcs, nil)
-	c.funcs[slot] = c.function(name, t)
-	return name
+	return c.typeFuncs.ensure(t, "br2kCode", c.e.copier.typeName, c.function)
 }
 
 // function writes func name(c *runtime.Codec, v *T).

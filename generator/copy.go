@@ -12,7 +12,7 @@ import (
 // copier writes the deep-copy functions that back rollback: one function per
 // type that needs one, named after the type (br2kCopyAccount,
 // br2kCopyNodePtr), emitted in depth-first order of first use, so the output
-// is deterministic and reads top-down.
+// is deterministic and reads top-down (typeFuncs).
 //
 // Every function takes the *runtime.Copier of the copy it is part of, the
 // memo that keeps the pointer graph's shape: a pointer or map reached twice
@@ -27,14 +27,12 @@ import (
 // function. Basic types, time.Time and arrays of them are copied by
 // assignment.
 type copier struct {
-	e     *emitter
-	funcs []jen.Code        // in emission order
-	byKey map[string]string // type string → function name
-	used  map[string]bool   // function names taken
+	e *emitter
+	typeFuncs
 }
 
 func newCopier(e *emitter) *copier {
-	c := &copier{e: e, byKey: map[string]string{}, used: map[string]bool{}}
+	c := &copier{e: e, typeFuncs: newTypeFuncs()}
 	c.used[c.stateFuncName()] = true
 	return c
 }
@@ -163,28 +161,13 @@ func (c *copier) fn(t types.Type) jen.Code {
 }
 
 // ensure returns the name of t's copy function, generating it on first use.
-// The name is taken before the body is built, which is what stops the
-// recursion of recursive types.
 func (c *copier) ensure(t types.Type) string {
-	t = types.Unalias(t)
-	key := types.TypeString(t, nil)
-	if name, ok := c.byKey[key]; ok {
-		return name
-	}
-	base := c.typeName(t)
-	if types.Identical(t, c.e.m.state) {
-		base += "Value" // the state's own function takes a pointer
-	}
-	name := "br2kCopy" + base
-	for n := 2; c.used[name]; n++ {
-		name = "br2kCopy" + base + strconv.Itoa(n)
-	}
-	c.used[name] = true
-	c.byKey[key] = name
-	slot := len(c.funcs)
-	c.funcs = append(c.funcs, nil)
-	c.funcs[slot] = c.function(name, t)
-	return name
+	return c.typeFuncs.ensure(t, "br2kCopy", func(t types.Type) string {
+		if types.Identical(t, c.e.m.state) {
+			return c.typeName(t) + "Value" // the state's own function takes a pointer
+		}
+		return c.typeName(t)
+	}, c.function)
 }
 
 // typeName derives a function name suffix from a type: Account, AccountPtr,
