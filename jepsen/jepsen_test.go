@@ -1,6 +1,7 @@
 package jepsen
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -139,6 +140,17 @@ func TestFaults(t *testing.T) {
 	}
 	rep := Check(loaded, *porcupineTimeout)
 	t.Logf("summary:\n%s", rep.Summary(loaded))
+	// State versions, log compaction and installs of a peer's version
+	// happen under the nemesis too: count them in the replicas' logs.
+	if logs, err := os.ReadFile(logf.Name()); err == nil {
+		versions := bytes.Count(logs, []byte(`msg="state version written"`))
+		compactions := bytes.Count(logs, []byte(`msg="log compacted"`))
+		installs := bytes.Count(logs, []byte(`msg="installed a peer's state version"`))
+		t.Logf("state versions written %d, log compactions %d, peer versions installed %d", versions, compactions, installs)
+		if compactions == 0 {
+			rep.Failures = append(rep.Failures, "the log was never compacted: no state version reached a majority")
+		}
+	}
 	if runErr != nil || !rep.OK() {
 		saved := saveFailure(t, dir, rep)
 		msg := fmt.Sprintf("seed %d; history, nemesis schedule, effects files and replica logs saved in %s\nreplay: go test ./jepsen -run Replay -history %s",

@@ -70,6 +70,9 @@ const MaxAppendBytes = 1 << 20
 // request.
 const PageSize = 64
 
+// pageTimeout bounds one page read of Follow, which then retries.
+const pageTimeout = 5 * time.Second
+
 // pageWindow bounds the indices one page reads batch keys from: past the
 // batch holding the first index read, at least one more batch fits.
 const pageWindow = 2 * MaxAppend
@@ -89,12 +92,14 @@ type Log struct {
 	prefix    string
 	logPrefix string // prefix + "log/"
 	headKey   string // prefix + "head"
+	// historySlack is historySlack but in tests.
+	historySlack int64
 }
 
 // New returns the log under prefix (which should end in "/"). cli stays
 // owned by the caller, who closes it after the last use of the Log.
 func New(cli *clientv3.Client, prefix string) *Log {
-	return &Log{cli: cli, prefix: prefix, logPrefix: prefix + "log/", headKey: prefix + "head"}
+	return &Log{cli: cli, prefix: prefix, logPrefix: prefix + "log/", headKey: prefix + "head", historySlack: historySlack}
 }
 
 // Prefix returns the key prefix the log lives under.
@@ -548,7 +553,11 @@ func (e *applyError) Error() string { return e.err.Error() }
 // head, applying each page, and returns the revision of its last read.
 func (l *Log) catchUp(ctx context.Context, next *uint64, apply func([]*runtime.Entry) error) (int64, error) {
 	for {
-		p, err := l.readPage(ctx, *next, 0, 0)
+		// A page read that hangs (a member that has just restarted can
+		// leave a request unanswered) is given up and retried.
+		pctx, cancel := context.WithTimeout(ctx, pageTimeout)
+		p, err := l.readPage(pctx, *next, 0, 0)
+		cancel()
 		if err != nil {
 			if errors.Is(err, ErrCompacted) || errors.Is(err, ErrCorrupt) || ctx.Err() != nil {
 				return 0, err

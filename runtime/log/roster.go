@@ -220,19 +220,38 @@ func (m *Membership) PublishVersion(ctx context.Context, index uint64, digest st
 	return nil
 }
 
-// VersionDigests reads every replica's digest of the version at index.
-func (m *Membership) VersionDigests(ctx context.Context, index uint64) (map[string]string, error) {
-	resp, err := m.r.cli.Get(ctx, m.r.prefix+"versions/", clientv3.WithPrefix())
+// Versions reads every published digest, by index and replica id.
+func (m *Membership) Versions(ctx context.Context) (map[uint64]map[string]string, error) {
+	p := m.r.prefix + "versions/"
+	resp, err := m.r.cli.Get(ctx, p, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("log: roster: read version digests: %w", err)
 	}
-	suffix := fmt.Sprintf("/%020d", index)
+	out := map[uint64]map[string]string{}
+	for _, kv := range resp.Kvs {
+		id, index, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), p), "/")
+		i, err := strconv.ParseUint(index, 10, 64)
+		if !ok || err != nil || strings.Contains(index, "/") {
+			continue
+		}
+		if out[i] == nil {
+			out[i] = map[string]string{}
+		}
+		out[i][id] = string(kv.Value)
+	}
+	return out, nil
+}
+
+// Replicas reads the roster: the running replicas' values, by id.
+func (m *Membership) Replicas(ctx context.Context) (map[string]string, error) {
+	p := m.r.prefix + "replicas/"
+	resp, err := m.r.cli.Get(ctx, p, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("log: roster: list replicas: %w", err)
+	}
 	out := map[string]string{}
 	for _, kv := range resp.Kvs {
-		key := strings.TrimPrefix(string(kv.Key), m.r.prefix+"versions/")
-		if id, ok := strings.CutSuffix(key, suffix); ok && !strings.Contains(id, "/") {
-			out[id] = string(kv.Value)
-		}
+		out[strings.TrimPrefix(string(kv.Key), p)] = string(kv.Value)
 	}
 	return out, nil
 }

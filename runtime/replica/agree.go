@@ -19,9 +19,10 @@ import (
 // corruption, a bug). It then stops serving: it resigns if it leads, never
 // campaigns again, answers 503 BR2K_DIVERGED on its public routes (the
 // runtime's /br2k/ paths still answer, for operators), and says so in its
-// log and status. Repairing it (installing a majority replica's version)
-// is an operator's step for now: copy a majority replica's newest version
-// file into its state-path and restart it.
+// log and status. Then it repairs itself: it stops applying, installs the
+// newest version at or after i that a majority agrees on, fetched from a
+// replica of that majority over the peer port (install.go), follows the
+// log from there, and serves again.
 
 // agree publishes this replica's digest of version index and checks the
 // versions before it that are not settled yet.
@@ -61,17 +62,20 @@ func (r *Replica) settleVersions(ctx context.Context, newest uint64) {
 	if m == nil || r.diverged.Load() != nil {
 		return
 	}
+	if len(pending) == 0 {
+		return
+	}
 	sort.Slice(pending, func(i, j int) bool { return pending[i] < pending[j] })
+	all, err := m.Versions(ctx)
+	if err != nil {
+		r.logger.Warn("read the replicas' version digests", "err", err)
+		return
+	}
 	for _, i := range pending {
-		all, err := m.VersionDigests(ctx, i)
-		if err != nil {
-			r.logger.Warn("read the replicas' version digests", "index", i, "err", err)
-			return
-		}
 		r.mu.Lock()
 		mine := r.digests[i]
 		r.mu.Unlock()
-		agreed, majority, ids := tally(all, mine)
+		agreed, majority, ids := tally(all[i], mine)
 		switch {
 		case majority != "":
 			r.diverge(i, mine, majority, ids)
@@ -119,12 +123,19 @@ func (r *Replica) diverge(index uint64, mine, majority string, majorityIDs []str
 	r.logger.Error("state diverged from the majority: this replica stops serving",
 		"version", index, "digest", mine, "majority_digest", majority, "majority", strings.Join(majorityIDs, ","),
 		"first_differing_entry", "after the last version that agreed, at or before the version named here",
-		"fix", "copy a majority replica's newest version file into this replica's state-path and restart it; look for a replicated handler that is not deterministic")
+		"next", "installing the majority's version from a peer; look for a replicated handler that is not deterministic")
 	if _, t, _ := r.currentLeader(); t != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		r.elect.Resign(ctx)
 		cancel()
 		t.cancel()
+	}
+	// Stop applying; the follow loop installs the majority's version.
+	r.mu.Lock()
+	stop := r.stopFollow
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }
 

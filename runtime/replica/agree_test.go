@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,14 +31,23 @@ func (c *corrupting) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.
 	return o
 }
 
-// TestAReplicaWhoseStateDivergedStopsServing injects a divergence into r3
-// at about entry 13. Versions come every 10 entries; when r3 writes version
-// 30 it finds that r1 and r2 published another digest for version 20, logs
-// it, and stops serving: its routes answer 503 BR2K_DIVERGED and its
-// status names the version, while r1 and r2 go on.
-func TestAReplicaWhoseStateDivergedStopsServing(t *testing.T) {
+// TestAReplicaWhoseStateDivergedStopsServingAndIsRepaired injects a
+// divergence into r3 at about entry 13. Versions come every 10 entries;
+// when r3 writes version 30 it finds that r1 and r2 published another
+// digest for version 20, logs it, and stops serving: its routes answer 503
+// BR2K_DIVERGED and its status names the version, while r1 and r2 go on.
+// Then (the test holds the repair back until it has seen all that) r3
+// installs the majority's newest version from r1 or r2 over the peer port,
+// serves again, and ends with the others' digest.
+func TestAReplicaWhoseStateDivergedStopsServingAndIsRepaired(t *testing.T) {
 	base := t.TempDir()
+	repair := make(chan struct{})
 	c := startClusterWith(t, 3, clusterConfig{
+		prepare: func(nd *testNode) {
+			if nd.id == "r3" {
+				replica.SetBeforeRepair(nd.rep, func() { <-repair })
+			}
+		},
 		service: func(nd *testNode) runtime.Service {
 			l := ledger.New(nd.notary)
 			if nd.id == "r3" {
@@ -75,4 +85,18 @@ func TestAReplicaWhoseStateDivergedStopsServing(t *testing.T) {
 		}
 		c.mustDo(nd, "POST", "/transfers", `{"from":"a1","to":"a2","amount":1}`)
 	}
+
+	close(repair)
+	deadline = time.Now().Add(20 * time.Second)
+	for c.status(r3).Diverged != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := c.status(r3); st.Diverged != 0 {
+		t.Fatalf("r3 still diverged after the repair was let go: %+v\n%s", st, r3.logs.String())
+	}
+	if logs := r3.logs.String(); !regexp.MustCompile(`msg="installed a peer's state version" .*why=diverged`).MatchString(logs) {
+		t.Errorf("r3 did not log installing a peer's version:\n%s", logs)
+	}
+	c.mustDo(r3, "POST", "/transfers", `{"from":"a2","to":"a3","amount":1}`)
+	c.waitConverged()
 }

@@ -35,8 +35,15 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	applied := r.machine.Applied()
 	var v *version
 	var verr error
+	// stallStart..the hand-offs below is what a version costs the apply
+	// loop: the capture itself without a shadow, the wait for the writer
+	// or the shadow otherwise.
+	stallStart := time.Now()
 	if err == nil && at != 0 && applied == at && r.shadow == nil {
 		v, verr = captureVersion(r.machine, r.svc)
+		if v != nil {
+			v.epoch = r.epoch.Load()
+		}
 	}
 	r.stateMu.Unlock()
 	if err != nil {
@@ -51,7 +58,10 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	if r.shadow != nil {
 		// A copy of the slice: the log may reuse its array for the next
 		// batch. The entries themselves are only read.
-		r.shadow.in <- shadowChunk{es: append([]*runtime.Entry(nil), es...), at: at}
+		r.shadow.in <- shadowChunk{es: append([]*runtime.Entry(nil), es...), at: at, epoch: r.epoch.Load()}
+	}
+	if at != 0 && applied == at {
+		r.noteVersionStall(time.Since(stallStart))
 	}
 
 	r.mu.Lock()
@@ -74,6 +84,17 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	r.progress = make(chan struct{})
 	r.mu.Unlock()
 	return nil
+}
+
+// noteVersionStall records how long the apply loop was held up by taking
+// a state version, for status (VersionStallMax).
+func (r *Replica) noteVersionStall(d time.Duration) {
+	for {
+		old := r.versionStallMax.Load()
+		if int64(d) <= old || r.versionStallMax.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
 }
 
 func (r *Replica) appliedIndex() uint64 {

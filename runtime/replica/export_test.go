@@ -9,6 +9,10 @@ import (
 // follower's view of the leader fail. Call it before Run.
 func SetProbe(r *Replica, refuses func(base string, timeout time.Duration) bool) { r.refuses = refuses }
 
+// SetBeforeRepair makes r call f before it repairs a diverged state (f may
+// block to hold the repair back). Call it before Run.
+func SetBeforeRepair(r *Replica, f func()) { r.beforeRepair = f }
+
 // WaitApplied waits until r has applied index.
 func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
 	return r.waitApplied(ctx, index)

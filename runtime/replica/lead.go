@@ -317,7 +317,7 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 			// operator frees space, so answer now rather than retry.
 			r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
 				"entries", len(entries), "err", err,
-				"fix", "raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes), or compact and defragment etcd, then disarm the alarm: etcdctl alarm disarm")
+				"fix", "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size")
 			r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrStorageFull))
 			return true
 		case errors.Is(err, rlog.ErrTooLarge):

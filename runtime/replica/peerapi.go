@@ -22,6 +22,7 @@ import (
 func (r *Replica) newPeerRouter() chi.Router {
 	pr := httpx.NewRouter(r.logger.With("listener", "peer"))
 	pr.Use(peer.Authenticate(r.opts.PeerAuth, rlog.MaxAppendBytes, r.logger))
+	pr.Get(PathPeerVersion, r.serveVersion)
 	r.svc.Mount(pr, leaderProposer{r})
 	return pr
 }

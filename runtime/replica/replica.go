@@ -102,6 +102,17 @@ type Options struct {
 	StatePath string
 	// MaxStateVersion is how many versions StatePath keeps. Default 10.
 	MaxStateVersion int
+	// MaxVersionBytes bounds a state version fetched from a peer. Default
+	// 16 GiB.
+	MaxVersionBytes int64
+	// CanCompact, if set, is asked before the log is compacted below a
+	// version that most replicas hold: false keeps the entries (backups
+	// hook in here: not before the version is stored and recorded).
+	CanCompact func(ctx context.Context, version uint64) bool
+	// DefragMinFree is how many unused bytes an etcd member's database
+	// must hold (and more than half of it) before the leader
+	// defragments it. Default 64 MiB; negative never defragments.
+	DefragMinFree int64
 	// Shadow, if set, is a second instance of the service with an empty
 	// state (NewService called again). It follows the applied entries in
 	// a goroutine of its own, and state versions and the status digest
@@ -168,6 +179,12 @@ func (o *Options) setDefaults() error {
 	if o.MaxStateVersion <= 0 {
 		o.MaxStateVersion = 10
 	}
+	if o.MaxVersionBytes <= 0 {
+		o.MaxVersionBytes = 16 << 30
+	}
+	if o.DefragMinFree == 0 {
+		o.DefragMinFree = 64 << 20
+	}
 	if o.MaxWaiters <= 0 {
 		o.MaxWaiters = 1024
 	}
@@ -206,6 +223,14 @@ type Replica struct {
 	// diverged is set once this replica found its state differs from the
 	// majority's (agree.go); it then stops serving.
 	diverged atomic.Pointer[divergence]
+	// epoch counts the peer versions installed: a version captured in an
+	// earlier epoch is of a state that was replaced, and is not written.
+	epoch atomic.Uint64
+	// compactKick wakes the compactor; compactedBelow and lastDefrag are
+	// the compactor's own.
+	compactKick    chan struct{}
+	compactedBelow uint64
+	lastDefrag     time.Time
 
 	// mu guards the fields below it.
 	mu          sync.Mutex
@@ -220,13 +245,21 @@ type Replica struct {
 	waiters     map[uint64]*proposal // proposals in flight, by the index they were given
 	inflight    map[string]*onceCall // keyed onlyonce calls running on this leader
 	member      Membership           // this replica's place in the roster, while Run runs
+	stopFollow  context.CancelFunc   // stops the current Follow (to install a peer's version)
 	running     bool
 
 	waiting atomic.Int64 // GET /br2k/wait calls in progress
-	digest  digestCache
+	// versionStallMax is the longest the apply loop was held up by taking a
+	// state version since Run started, in nanoseconds.
+	versionStallMax atomic.Int64
+	digest          digestCache
 
 	// Log limits for lines a buggy handler could repeat on every call.
 	panicLog, slowReadLog logLimit
+
+	// beforeRepair, if set (tests), runs before a diverged replica repairs
+	// its state.
+	beforeRepair func()
 
 	// refuses is the leader probe (refuses in watchdog.go); tests replace
 	// it to make one follower's network fail.
@@ -246,18 +279,19 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{
-		opts:     opts,
-		svc:      svc,
-		log:      opts.Log,
-		elect:    opts.Election,
-		roster:   opts.Roster,
-		fwd:      peer.NewClient(opts.PeerAuth, opts.PeerTLS),
-		logger:   opts.Logger.With("replica", opts.ID),
-		progress: make(chan struct{}),
-		leaderCh: make(chan struct{}),
-		waiters:  map[uint64]*proposal{},
-		inflight: map[string]*onceCall{},
-		refuses:  refuses,
+		opts:        opts,
+		svc:         svc,
+		log:         opts.Log,
+		elect:       opts.Election,
+		roster:      opts.Roster,
+		fwd:         peer.NewClient(opts.PeerAuth, opts.PeerTLS),
+		logger:      opts.Logger.With("replica", opts.ID),
+		progress:    make(chan struct{}),
+		leaderCh:    make(chan struct{}),
+		waiters:     map[uint64]*proposal{},
+		inflight:    map[string]*onceCall{},
+		refuses:     refuses,
+		compactKick: make(chan struct{}, 1),
 	}
 	if r.log == nil {
 		r.log = rlog.New(opts.Client, opts.Prefix)
@@ -349,7 +383,7 @@ func (r *Replica) Run(ctx context.Context) error {
 		}()
 	}
 	fatal := make(chan error, 2)
-	wg.Add(5)
+	wg.Add(6)
 	go func() {
 		defer wg.Done()
 		switch {
@@ -358,11 +392,11 @@ func (r *Replica) Run(ctx context.Context) error {
 		case r.versions != nil:
 			defer close(r.versions)
 		}
-		err := r.log.Follow(ctx, r.appliedIndex()+1, r.applyBatch)
-		if err != nil && ctx.Err() == nil {
+		if err := r.follow(ctx); err != nil && ctx.Err() == nil {
 			fatal <- fmt.Errorf("replica %s: follow log: %w", r.opts.ID, err)
 		}
 	}()
+	go func() { defer wg.Done(); r.compactor(ctx) }()
 	go func() { defer wg.Done(); r.campaign(ctx) }()
 	go func() { defer wg.Done(); r.observe(ctx) }()
 	go func() { defer wg.Done(); r.watchLeader(ctx) }()
@@ -398,6 +432,53 @@ func (r *Replica) Run(ctx context.Context) error {
 	r.elect.Close()
 	member.Leave()
 	return err
+}
+
+// follow applies the log from the entry after the applied index until ctx
+// ends or an error it cannot recover from. When the entries it needs were
+// compacted, or the state diverged from the majority's, it installs a
+// peer's version and follows on from there.
+func (r *Replica) follow(ctx context.Context) error {
+	for {
+		if d := r.diverged.Load(); d != nil {
+			if r.beforeRepair != nil {
+				r.beforeRepair()
+			}
+			if err := r.recoverFromPeer(ctx, d.index, "diverged"); err != nil {
+				r.logger.Error("repair of the diverged state failed; trying again", "err", err)
+				sleep(ctx, 2*time.Second)
+				if ctx.Err() != nil {
+					return nil
+				}
+				continue
+			}
+			r.diverged.Store(nil)
+			r.logger.Info("diverged state repaired from the majority's version; serving again", "version", d.index)
+		}
+		fctx, stop := context.WithCancel(ctx)
+		r.mu.Lock()
+		r.stopFollow = stop
+		r.mu.Unlock()
+		if r.diverged.Load() != nil {
+			stop() // diverge ran before stopFollow was set: repair first
+		}
+		err := r.log.Follow(fctx, r.appliedIndex()+1, r.applyBatch)
+		stopped := fctx.Err() != nil
+		stop()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case stopped:
+			// Stopped to repair a divergence: the loop does it.
+		case errors.Is(err, rlog.ErrCompacted):
+			if ierr := r.recoverFromPeer(ctx, r.appliedIndex()+1, "the log after this replica's state was compacted"); ierr != nil {
+				r.logger.Error("install a peer's state version; trying again", "applied", r.appliedIndex(), "follow_err", err, "err", ierr)
+				sleep(ctx, 2*time.Second)
+			}
+		default:
+			return err
+		}
+	}
 }
 
 // logPanic logs a handler panic recovered by the apply machine.

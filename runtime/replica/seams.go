@@ -74,6 +74,13 @@ type Log interface {
 	// the connection to the store is closed for good. Transient store
 	// errors are retried inside.
 	Follow(ctx context.Context, from uint64, apply func([]*runtime.Entry) error) error
+
+	// Compact deletes entries below index, which must be at most the head
+	// (else it fails and deletes nothing), and returns the first index
+	// still readable, at most index: index..head stay readable. Reads and
+	// Follows that need a deleted entry then fail with log.ErrCompacted.
+	// The replica compacts only below a state version most replicas hold.
+	Compact(ctx context.Context, index uint64) (first uint64, err error)
 }
 
 // Election elects one leader among the replicas of a service. Leadership is
@@ -151,12 +158,15 @@ type Membership interface {
 	// Clear withdraws this replica's suspicion of the leader of term.
 	Clear(ctx context.Context, term int64) error
 	// PublishVersion records the digest of this replica's state version
-	// at index, where every replica reads it (VersionDigests). Records
-	// outlive the place; each replica's newest few are kept.
+	// at index, where every replica reads it (Versions). Records outlive
+	// the place; each replica's newest few (at least three) are kept.
 	PublishVersion(ctx context.Context, index uint64, digest string) error
-	// VersionDigests returns the digests the replicas published for the
-	// version at index, by replica id.
-	VersionDigests(ctx context.Context, index uint64) (map[string]string, error)
+	// Versions returns the digests the replicas published, by version
+	// index and replica id.
+	Versions(ctx context.Context) (map[uint64]map[string]string, error)
+	// Replicas returns the running replicas' values (what they joined
+	// with), by id.
+	Replicas(ctx context.Context) (map[string]string, error)
 }
 
 var (

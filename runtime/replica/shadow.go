@@ -28,8 +28,12 @@ type shadow struct {
 }
 
 type shadowChunk struct {
-	es []*runtime.Entry
-	at uint64
+	es    []*runtime.Entry
+	at    uint64
+	epoch uint64
+	// install, if set, replaces the shadow's state (es is empty): the live
+	// state installed a peer's version.
+	install *version
 }
 
 // shadowDepth is how many applied chunks the shadow may lag behind.
@@ -45,10 +49,18 @@ func newShadow(svc runtime.Service, opts apply.Options) *shadow {
 func (r *Replica) followShadow(sh *shadow) {
 	for c := range sh.in {
 		sh.mu.Lock()
-		_, err := sh.machine.ApplyBatch(c.es)
+		var err error
 		var v *version
-		if err == nil && c.at != 0 && sh.machine.Applied() == c.at {
-			v, err = captureVersion(sh.machine, sh.svc)
+		if c.install != nil {
+			err = installVersion(sh.machine, sh.svc, c.install)
+		} else {
+			_, err = sh.machine.ApplyBatch(c.es)
+			if err == nil && c.at != 0 && sh.machine.Applied() == c.at {
+				v, err = captureVersion(sh.machine, sh.svc)
+			}
+		}
+		if v != nil {
+			v.epoch = c.epoch
 		}
 		sh.mu.Unlock()
 		if err != nil {

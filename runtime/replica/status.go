@@ -45,6 +45,10 @@ type Status struct {
 	// Version is the index of the newest state version this replica wrote
 	// or loaded; 0 when it has none.
 	Version uint64 `json:"version,omitempty"`
+	// VersionStallMaxMS is the longest the apply loop was held up by
+	// taking a state version since the replica started, in milliseconds:
+	// the capture itself without a shadow state, else the hand-off to it.
+	VersionStallMaxMS float64 `json:"version_stall_max_ms,omitempty"`
 	// Diverged is the version at which this replica found its state
 	// differs from the majority's; it then serves nothing.
 	Diverged uint64 `json:"diverged,omitempty"`
@@ -61,6 +65,13 @@ type digestCache struct {
 	digest string
 	at     time.Time
 	valid  bool
+}
+
+// invalidate drops the cached digest (the state was replaced).
+func (c *digestCache) invalidate() {
+	c.mu.Lock()
+	c.valid = false
+	c.mu.Unlock()
 }
 
 // stateDigest returns a digest of the state and the index it was taken at:
@@ -112,7 +123,8 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion()}
+	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion(),
+		VersionStallMaxMS: float64(r.versionStallMax.Load()) / float64(time.Millisecond)}
 	if d := r.diverged.Load(); d != nil {
 		st.Diverged = d.index
 	}

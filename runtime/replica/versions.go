@@ -55,6 +55,7 @@ type version struct {
 	index          uint64
 	machine, state []byte
 	took           time.Duration // the apply loop's stall to capture it
+	epoch          uint64        // Replica.epoch when its state was captured
 }
 
 func versionName(index uint64) string { return fmt.Sprintf("%020d%s", index, versionSuffix) }
@@ -83,10 +84,14 @@ func (r *Replica) writeVersions(vs <-chan *version) {
 			ctx, cancel := context.WithTimeout(context.Background(), r.opts.RequestTimeout)
 			r.settleVersions(ctx, r.newestVersion()+1)
 			cancel()
+			r.kickCompactor()
 			continue
 		}
 		if v == nil {
 			return // closed
+		}
+		if v.epoch != r.epoch.Load() {
+			continue // of a state a peer's version replaced
 		}
 		start := time.Now()
 		digest, err := r.writeVersion(v)
@@ -101,6 +106,7 @@ func (r *Replica) writeVersions(vs <-chan *version) {
 			"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
 		r.pruneVersions()
 		r.agree(v.index, digest)
+		r.kickCompactor()
 	}
 }
 

@@ -247,6 +247,25 @@ func (l *Log) Head(ctx context.Context) (uint64, int64, error) {
 	return c.headLocked(), c.rev, nil
 }
 
+// Compact deletes the entries below index (at most the head) and returns
+// the first index left; see runtime/replica's Log.
+func (l *Log) Compact(ctx context.Context, index uint64) (uint64, error) {
+	if err := l.conn.check(ctx); err != nil {
+		return 0, fmt.Errorf("memlog: compact: %w", err)
+	}
+	c := l.conn.c
+	c.mu.Lock()
+	head := c.headLocked()
+	c.mu.Unlock()
+	if index == 0 || index > head {
+		return 0, fmt.Errorf("memlog: compact below %d: the head is %d", index, head)
+	}
+	c.Compact(index)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.first, nil
+}
+
 // Append writes entries if the fence holds; see runtime/replica's Log for
 // the contract, and BeforeAppend and AfterAppend for the faults a test can
 // inject.

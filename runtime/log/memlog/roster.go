@@ -154,19 +154,37 @@ func (m *Membership) PublishVersion(ctx context.Context, index uint64, digest st
 	return nil
 }
 
-// VersionDigests returns every replica's digest of the version at index.
-func (m *Membership) VersionDigests(ctx context.Context, index uint64) (map[string]string, error) {
+// Versions returns every published digest, by index and replica id.
+func (m *Membership) Versions(ctx context.Context) (map[uint64]map[string]string, error) {
 	if err := m.conn.check(ctx); err != nil {
 		return nil, fmt.Errorf("memlog: roster: read version digests: %w", err)
 	}
 	c := m.conn.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]string{}
+	out := map[uint64]map[string]string{}
 	for id, vs := range c.versions {
-		if d, ok := vs[index]; ok {
-			out[id] = d
+		for i, d := range vs {
+			if out[i] == nil {
+				out[i] = map[string]string{}
+			}
+			out[i][id] = d
 		}
+	}
+	return out, nil
+}
+
+// Replicas returns the values of the replicas in the roster, by id.
+func (m *Membership) Replicas(ctx context.Context) (map[string]string, error) {
+	if err := m.conn.check(ctx); err != nil {
+		return nil, fmt.Errorf("memlog: roster: list replicas: %w", err)
+	}
+	c := m.conn.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]string{}
+	for id, mb := range c.members {
+		out[id] = mb.value
 	}
 	return out, nil
 }

@@ -1,0 +1,224 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Log compaction. Once the replicas hold a state version at index i, the
+// entries below i are only needed by a replica that has no version at or
+// after i, and such a replica installs a peer's version instead
+// (runtime/replica). Compact deletes them and compacts etcd's history up to
+// the delete, so that the space of both (the batches, and every old
+// revision of the head key) is freed; Defragment then gives the freed pages
+// back to the file system, one member at a time.
+
+// historySlack is how many revisions of etcd's history Compact keeps below
+// its delete: watches and campaigns that started in the last moments (an
+// election waits for its predecessor's key with a watch from the revision
+// it read) must not find their revision compacted. A delete's freed space
+// is given back by the next compaction that passes it.
+const historySlack = 1000
+
+// Compact deletes every batch whose entries all lie below index (the batch
+// holding index stays, so Read and Follow from index on keep working) and
+// compacts etcd's key history up to historySlack revisions before that
+// delete. It returns
+// the first index still in the log. index must be at most the head: an
+// index above it is refused, deleting nothing. Compacting below an index
+// that is already compacted does nothing. Safe to run concurrently with
+// Append, Read and Follow: readers of deleted entries get ErrCompacted,
+// and watches over the compacted history restart by range.
+func (l *Log) Compact(ctx context.Context, index uint64) (first uint64, err error) {
+	if index == 0 {
+		return 0, errors.New("log: compact: index must be >= 1")
+	}
+	// The key of the batch holding index: the last batch key in
+	// [index-MaxAppend+1, index] (a batch holds at most MaxAppend entries).
+	lo := uint64(1)
+	if index > MaxAppend {
+		lo = index - MaxAppend + 1
+	}
+	resp, err := l.cli.Txn(ctx).Then(
+		clientv3.OpGet(l.headKey),
+		clientv3.OpGet(l.BatchKey(lo), clientv3.WithRange(l.BatchKey(index+1)), clientv3.WithKeysOnly()),
+	).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("log: compact below %d: %w", index, err)
+	}
+	head, err := parseHead(resp.Responses[0].GetResponseRange().GetKvs())
+	if err != nil {
+		return 0, err
+	}
+	if index > head {
+		return 0, fmt.Errorf("log: compact below %d: the head is %d", index, head)
+	}
+	window := resp.Responses[1].GetResponseRange().GetKvs()
+	if len(window) == 0 {
+		// No batch key near index: index was compacted already (its batch
+		// started at or before an earlier compaction point).
+		return index, nil
+	}
+	keep := string(window[len(window)-1].Key)
+	first, err = l.parseKey([]byte(keep))
+	if err != nil {
+		return 0, err
+	}
+	// Delete [the log's first key, keep). The range counts only the keys
+	// still there: after the first compaction, those since the last one.
+	del, err := l.cli.Delete(ctx, l.logPrefix, clientv3.WithRange(keep))
+	if err != nil {
+		return 0, fmt.Errorf("log: compact below %d: delete batches: %w", index, err)
+	}
+	if rev := del.Header.Revision - l.historySlack; rev > 0 {
+		if _, err := l.cli.Compact(ctx, rev); err != nil && !isCompactedAlready(err) {
+			return first, fmt.Errorf("log: compact below %d: compact etcd history at revision %d: %w", index, rev, err)
+		}
+	}
+	return first, nil
+}
+
+func isCompactedAlready(err error) bool {
+	return errors.Is(err, rpctypes.ErrCompacted) || errors.Is(rpctypes.Error(err), rpctypes.ErrCompacted)
+}
+
+// statusTimeout bounds the status read of one member before Defragment.
+const statusTimeout = 2 * time.Second
+
+// DefragReport is what Defragment did to one member.
+type DefragReport struct {
+	Endpoint           string
+	Before, After      int64 // database file size, bytes
+	InUse              int64 // bytes in use before
+	Took               time.Duration
+	Skipped            bool // not enough to reclaim, or unreachable (Err)
+	Err                error
+	MovedLeadershipOff bool // it led etcd's raft; leadership moved to another member first
+}
+
+// Defragment defragments, one at a time, each member of the cluster cli
+// reaches whose database file holds more than minFree bytes that are not in
+// use (and more than half of the file): etcd rewrites the file and blocks
+// that member's reads and writes meanwhile, so members are done in turn,
+// and a member that leads etcd's raft first hands leadership to another,
+// so that writes never all stop. A member that does not answer its status
+// within statusTimeout is skipped (down members are common: a replica that
+// crashed). It returns what it did, member by member, stopping at the first
+// failed defragmentation.
+func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]DefragReport, error) {
+	members, err := cli.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("log: defragment: list members: %w", err)
+	}
+	var out []DefragReport
+	for _, m := range members.Members {
+		if len(m.ClientURLs) == 0 || m.IsLearner {
+			continue
+		}
+		ep := m.ClientURLs[0]
+		sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+		st, err := cli.Status(sctx, ep)
+		cancel()
+		if err != nil {
+			out = append(out, DefragReport{Endpoint: ep, Skipped: true, Err: err})
+			continue
+		}
+		rep := DefragReport{Endpoint: ep, Before: st.DbSize, InUse: st.DbSizeInUse}
+		free := st.DbSize - st.DbSizeInUse
+		if free < minFree || 2*free < st.DbSize {
+			rep.Skipped = true
+			out = append(out, rep)
+			continue
+		}
+		if st.Leader == st.Header.MemberId && len(members.Members) > 1 {
+			for _, o := range members.Members {
+				if o.ID != m.ID && !o.IsLearner {
+					// MoveLeader must reach the leader itself.
+					if err := moveLeader(ctx, cli, ep, o.ID); err == nil {
+						rep.MovedLeadershipOff = true
+					}
+					break
+				}
+			}
+		}
+		start := time.Now()
+		if _, err := cli.Defragment(ctx, ep); err != nil {
+			return out, fmt.Errorf("log: defragment %s: %w", ep, err)
+		}
+		rep.Took = time.Since(start)
+		if st, err := cli.Status(ctx, ep); err == nil {
+			rep.After = st.DbSize
+		}
+		out = append(out, rep)
+	}
+	return out, nil
+}
+
+// moveLeader asks the member at endpoint (etcd's raft leader) to hand its
+// leadership to member to: the request must reach the leader itself, so it
+// goes over a connection to that endpoint, not the client's balanced one.
+func moveLeader(ctx context.Context, cli *clientv3.Client, endpoint string, to uint64) error {
+	conn, err := cli.Dial(endpoint)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = pb.NewMaintenanceClient(conn).MoveLeader(ctx, &pb.MoveLeaderRequest{TargetID: to})
+	return err
+}
+
+// CompactHistory compacts etcd's key history up to the current revision,
+// with no slack: what Compact does keeping the last historySlack revisions,
+// for when the space is needed now (NOSPACE). Watches and elections that
+// started at an older revision start again.
+func CompactHistory(ctx context.Context, cli *clientv3.Client) error {
+	resp, err := cli.Get(ctx, "br2k-compact-history", clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("log: read etcd's revision: %w", err)
+	}
+	if _, err := cli.Compact(ctx, resp.Header.Revision); err != nil && !isCompactedAlready(err) {
+		return fmt.Errorf("log: compact etcd history at revision %d: %w", resp.Header.Revision, err)
+	}
+	return nil
+}
+
+// NoSpaceAlarmed reports whether a member of the cluster raised etcd's
+// NOSPACE alarm (its database reached its quota: the cluster refuses
+// writes until the alarm is disarmed).
+func NoSpaceAlarmed(ctx context.Context, cli *clientv3.Client) (bool, error) {
+	resp, err := cli.AlarmList(ctx)
+	if err != nil {
+		return false, fmt.Errorf("log: list etcd alarms: %w", err)
+	}
+	for _, a := range resp.Alarms {
+		if a.Alarm == pb.AlarmType_NOSPACE {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// DisarmNoSpace disarms every NOSPACE alarm, once compaction and
+// defragmentation made room: if a database is still over its quota, etcd
+// raises the alarm again at the next write.
+func DisarmNoSpace(ctx context.Context, cli *clientv3.Client) error {
+	resp, err := cli.AlarmList(ctx)
+	if err != nil {
+		return fmt.Errorf("log: list etcd alarms: %w", err)
+	}
+	for _, a := range resp.Alarms {
+		if a.Alarm != pb.AlarmType_NOSPACE {
+			continue
+		}
+		if _, err := cli.AlarmDisarm(ctx, (*clientv3.AlarmMember)(a)); err != nil {
+			return fmt.Errorf("log: disarm the NOSPACE alarm of member %x: %w", a.MemberID, err)
+		}
+	}
+	return nil
+}

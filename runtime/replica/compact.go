@@ -1,0 +1,135 @@
+package replica
+
+import (
+	"context"
+	"time"
+
+	rlog "github.com/br2k/br2k/runtime/log"
+)
+
+// A bounded log. The leader deletes the entries below the newest state
+// version that more than half of the replicas that publish versions hold
+// with one digest (and that Options.CanCompact allows: backups hook in
+// there), then compacts etcd's history, so that the log and etcd's database
+// stay bounded however long the service runs. A replica that later needs
+// deleted entries installs a peer's version instead (install.go). Every so
+// often the leader also defragments the etcd members, one at a time, to give
+// the space back to the file system.
+
+// defragEvery is how often, at most, the leader looks at the members'
+// databases for space to give back.
+const defragEvery = time.Minute
+
+// compactor runs maybeCompact whenever kicked (after each version the
+// writer settles), until ctx ends: off the writer's goroutine, so that a
+// slow compaction or defragmentation never holds up versions.
+func (r *Replica) compactor(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.compactKick:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		r.maybeCompact(cctx)
+		cancel()
+	}
+}
+
+// kickCompactor asks the compactor to look, without waiting.
+func (r *Replica) kickCompactor() {
+	select {
+	case r.compactKick <- struct{}{}:
+	default:
+	}
+}
+
+// maybeCompact compacts the log below the newest version a majority holds,
+// if this replica leads and that is above the last compaction point.
+func (r *Replica) maybeCompact(ctx context.Context) {
+	if _, t, _ := r.currentLeader(); t == nil || r.diverged.Load() != nil {
+		return
+	}
+	r.mu.Lock()
+	m := r.member
+	r.mu.Unlock()
+	if m == nil {
+		return
+	}
+	all, err := m.Versions(ctx)
+	if err != nil {
+		r.logger.Warn("log compaction: read the replicas' versions", "err", err)
+		return
+	}
+	running, err := m.Replicas(ctx)
+	if err != nil {
+		r.logger.Warn("log compaction: read the roster", "err", err)
+		return
+	}
+	for _, av := range majorityVersions(all, running) {
+		if av.index <= r.compactedBelow {
+			break
+		}
+		if r.opts.CanCompact != nil && !r.opts.CanCompact(ctx, av.index) {
+			continue // not backed up yet: try an older version
+		}
+		start := time.Now()
+		first, err := r.log.Compact(ctx, av.index)
+		if err != nil {
+			r.logger.Warn("log compaction", "below", av.index, "err", err)
+			return
+		}
+		r.compactedBelow = av.index
+		r.logger.Info("log compacted", "below_version", av.index, "first_entry_left", first,
+			"replicas_holding_it", len(av.holders), "took", time.Since(start).Round(time.Millisecond))
+		break
+	}
+	r.maybeDefragment(ctx)
+}
+
+// maybeDefragment defragments the etcd members that have enough space to
+// give back, at most every defragEvery, on etcd-backed replicas. When a
+// member raised the NOSPACE alarm (the database reached its quota: every
+// write is refused) it defragments at once whatever there is to give back,
+// and then disarms the alarm, so that the service writes again without an
+// operator.
+func (r *Replica) maybeDefragment(ctx context.Context) {
+	if r.opts.Client == nil || r.opts.DefragMinFree < 0 {
+		return
+	}
+	alarmed, err := rlog.NoSpaceAlarmed(ctx, r.opts.Client)
+	if err != nil {
+		r.logger.Warn("etcd alarms", "err", err)
+	}
+	if !alarmed && time.Since(r.lastDefrag) < defragEvery {
+		return
+	}
+	r.lastDefrag = time.Now()
+	minFree := r.opts.DefragMinFree
+	if alarmed {
+		// The space of the batches just deleted is still held by the
+		// history Compact keeps: give it all up now.
+		minFree = 0
+		if err := rlog.CompactHistory(ctx, r.opts.Client); err != nil {
+			r.logger.Warn("etcd history compaction", "err", err)
+		}
+	}
+	reps, err := rlog.Defragment(ctx, r.opts.Client, minFree)
+	for _, d := range reps {
+		if !d.Skipped {
+			r.logger.Info("etcd member defragmented", "endpoint", d.Endpoint, "before_bytes", d.Before, "after_bytes", d.After,
+				"took", d.Took.Round(time.Millisecond), "moved_raft_leadership_off", d.MovedLeadershipOff)
+		}
+	}
+	if err != nil {
+		r.logger.Warn("etcd defragmentation", "err", err)
+		return
+	}
+	if alarmed {
+		if err := rlog.DisarmNoSpace(ctx, r.opts.Client); err != nil {
+			r.logger.Warn("etcd NOSPACE alarm", "err", err)
+			return
+		}
+		r.logger.Warn("etcd's NOSPACE alarm disarmed after log compaction and defragmentation; writes resume (raise etcd.embed.quota-backend-bytes, or lower state-config.version-up-size if it comes back)")
+	}
+}

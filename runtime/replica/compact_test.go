@@ -1,0 +1,144 @@
+package replica_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+	rlog "github.com/br2k/br2k/runtime/log"
+	"github.com/br2k/br2k/runtime/member"
+	"github.com/br2k/br2k/runtime/replica"
+)
+
+// TestAReplicaBelowTheCompactedLogInstallsAPeersVersion runs three replicas
+// with a version every 10 entries. r3 crashes after its first version; the
+// others go on until the leader has compacted the log past it. r3 restarts
+// with its old version, finds the entries after it deleted, installs a
+// version r1 and r2 agree on from one of them, and follows the log from
+// there: every replica ends with the same state. A fourth replica with an
+// empty state path does the same from nothing.
+func TestAReplicaBelowTheCompactedLogInstallsAPeersVersion(t *testing.T) {
+	base := t.TempDir()
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath = 10, filepath.Join(base, nd.id)
+		},
+	})
+	r1, r2, r3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	setupAccounts(c, 4, 1000) // 12 entries
+	c.waitApplied(r3, 12)
+	c.crash(r3)
+
+	for i := range 50 {
+		c.mustDo(c.nodes[i%2], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4))
+	}
+	// Wait until the leader compacted the log past r3's version (10).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := rlog.New(r1.cli, c.prefix)
+	for {
+		_, _, err := l.Read(ctx, 11, 0)
+		if errors.Is(err, rlog.ErrCompacted) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the log was not compacted past 11 within 30s (last read: %v)\nr1:\n%s\nr2:\n%s", err, r1.logs.String(), r2.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	c.restart(r3)
+	want := c.waitConverged()
+	installed := regexp.MustCompile(`msg="installed a peer's state version" .*why="the log after this replica's state was compacted" index=(\d+)`)
+	if !installed.MatchString(r3.logs.String()) {
+		t.Fatalf("r3 did not install a peer's version:\n%s", r3.logs.String())
+	}
+	c.mustDo(r3, "POST", "/transfers", `{"from":"a1","to":"a2","amount":1}`)
+	c.waitConverged()
+
+	// A new replica (r3 again, its state path wiped) starts from nothing.
+	c.crash(r3)
+	if err := os.RemoveAll(filepath.Join(base, r3.id)); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(r3)
+	if st := c.waitConverged(); st.Applied <= want.Applied {
+		t.Fatalf("converged at %d, before the transfer at %d", st.Applied, want.Applied)
+	}
+	if !installed.MatchString(r3.logs.String()) {
+		t.Fatalf("the wiped r3 did not install a peer's version:\n%s", r3.logs.String())
+	}
+}
+
+// TestTheServiceWritesAgainAfterNOSPACEOnceTheLogIsCompacted fills etcd
+// (a 16 MiB quota) with the log while compaction is held back (as a backup
+// that has not landed would hold it), until appends answer 507
+// BR2K_STORAGE_FULL. Once compaction is allowed the leader compacts the log,
+// defragments the members and disarms etcd's NOSPACE alarm by itself, and
+// writes succeed again.
+func TestTheServiceWritesAgainAfterNOSPACEOnceTheLogIsCompacted(t *testing.T) {
+	base := t.TempDir()
+	var allow atomic.Bool
+	c := startClusterWith(t, 3, clusterConfig{
+		members: member.ClusterOptions{QuotaBackendBytes: 16 << 20},
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath = 10, filepath.Join(base, nd.id)
+			o.CanCompact = func(context.Context, uint64) bool { return allow.Load() }
+		},
+	})
+	setupAccounts(c, 2, 100)
+	// A batch whose first transfer fails: it changes nothing, but its
+	// entry (about 600 KB) stays in the log.
+	var b strings.Builder
+	b.WriteString(`{"transfers":[`)
+	for i := range 12000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"from":"nobody","to":"a1","amount":1}`)
+	}
+	b.WriteString(`]}`)
+	full := false
+	for i := 0; i < 200 && !full; i++ {
+		r := c.do(c.nodes[i%3], "POST", "/transfers/batch", b.String(), "")
+		switch {
+		case r.status == http.StatusInsufficientStorage && r.code() == runtime.CodeStorageFull:
+			full = true
+		case r.status != http.StatusNotFound:
+			t.Fatalf("batch %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if !full {
+		t.Fatal("200 batches of 600 KB did not fill a 16 MiB quota")
+	}
+	if r := c.do(c.nodes[0], "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`, ""); r.status != http.StatusInsufficientStorage {
+		t.Fatalf("a transfer with etcd full: %d %s, want 507", r.status, r.body)
+	}
+
+	allow.Store(true)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := c.do(c.nodes[0], "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`, "")
+		if r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			var logs strings.Builder
+			for _, nd := range c.nodes {
+				logs.WriteString(nd.logs.String())
+			}
+			t.Fatalf("writes did not resume within 60s of allowing compaction: %d %s\n%s", r.status, r.body, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.waitConverged()
+}

@@ -1,0 +1,260 @@
+package replica
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/apply"
+)
+
+// Installing a peer's state version. A replica needs one when the log no
+// longer holds the entries after its own state (they were compacted below a
+// version most replicas hold: it was down, or is new), and when its state
+// diverged from the majority's. It reads the versions the replicas
+// published (Membership.Versions), takes the newest one that more than half
+// of them published with one digest, fetches it from one of those replicas'
+// peer port (GET PathPeerVersion, authenticated like every peer request),
+// checks it against that digest, installs it in its live and shadow states,
+// and follows the log from the entry after it.
+
+// PathPeerVersion is the peer endpoint that serves a replica's state
+// version file: ?index=N.
+const PathPeerVersion = "/br2k/peer/version"
+
+// maxVersionHeader bounds the header line of a version file.
+const maxVersionHeader = 4 << 10
+
+// serveVersion sends the version file ?index= from StatePath, as it is.
+func (r *Replica) serveVersion(w http.ResponseWriter, req *http.Request) {
+	index, err := strconv.ParseUint(req.URL.Query().Get("index"), 10, 64)
+	if err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "query parameter index: %q is not an index", req.URL.Query().Get("index")))
+		return
+	}
+	if r.opts.StatePath == "" {
+		runtime.WriteError(w, runtime.NewError(http.StatusNotFound, runtime.CodeNotFound, "this replica keeps no state versions"))
+		return
+	}
+	f, err := os.Open(filepath.Join(r.opts.StatePath, versionName(index)))
+	if err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusNotFound, runtime.CodeNotFound, "no state version %d here", index))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		runtime.WriteError(w, runtime.NewError(http.StatusInternalServerError, runtime.CodeInternal, "state version %d: %v", index, err))
+		return
+	}
+	// The listener's write timeout is sized for calls; a version takes as
+	// long as its size needs, at a modest 10 MB/s at worst.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(30*time.Second + time.Duration(st.Size()/(10<<20))*time.Second))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	io.Copy(w, f)
+}
+
+// majorityVersions lists, newest first, the versions that more than half
+// of the replicas published with one digest, each with that digest and the
+// replicas that published it. The replicas are those that publish versions
+// and those in the roster (running), so that a version only the fastest
+// replica has written so far is not taken for the majority's.
+func majorityVersions(all map[uint64]map[string]string, running map[string]string) []agreedVersion {
+	ids := map[string]bool{}
+	for _, ds := range all {
+		for id := range ds {
+			ids[id] = true
+		}
+	}
+	for id := range running {
+		ids[id] = true
+	}
+	var out []agreedVersion
+	for i, ds := range all {
+		by := map[string][]string{}
+		for id, d := range ds {
+			by[d] = append(by[d], id)
+		}
+		for d, holders := range by {
+			if 2*len(holders) > len(ids) {
+				sort.Strings(holders)
+				out = append(out, agreedVersion{index: i, digest: d, holders: holders})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].index > out[j].index })
+	return out
+}
+
+type agreedVersion struct {
+	index   uint64
+	digest  string
+	holders []string
+}
+
+// recoverFromPeer installs the newest version at or after atLeast that a
+// majority of the replicas agree on, fetched from one of them. The apply
+// loop is stopped while it runs.
+func (r *Replica) recoverFromPeer(ctx context.Context, atLeast uint64, why string) error {
+	if r.opts.StatePath == "" {
+		return errors.New("this replica keeps no state versions (no state-path), so it cannot install a peer's")
+	}
+	r.mu.Lock()
+	m := r.member
+	r.mu.Unlock()
+	all, err := m.Versions(ctx)
+	if err != nil {
+		return err
+	}
+	reps, err := m.Replicas(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, av := range majorityVersions(all, reps) {
+		if av.index < atLeast {
+			break
+		}
+		for _, id := range av.holders {
+			var p peerInfo
+			if id == r.opts.ID || json.Unmarshal([]byte(reps[id]), &p) != nil || p.Peer == "" {
+				continue // itself, or not running
+			}
+			start := time.Now()
+			v, err := r.fetchVersion(ctx, p.Peer, av.index, av.digest)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("version %d from %s: %w", av.index, id, err))
+				continue
+			}
+			if err := r.installLive(v, av.digest); err != nil {
+				return fmt.Errorf("install version %d from %s: %w", av.index, id, err)
+			}
+			r.logger.Info("installed a peer's state version", "why", why, "index", av.index, "from", id,
+				"bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("no running replica holds a version at or after %d that a majority agrees on", atLeast)
+	}
+	return errors.Join(errs...)
+}
+
+// fetchVersion downloads version index from the replica whose peer port is
+// at peerURL into StatePath (as a temporary file, renamed once its SHA-256
+// is the agreed digest) and reads it back verified.
+func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64, digest string) (*version, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, peerURL+PathPeerVersion+"?index="+strconv.FormatUint(index, 10), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.opts.PeerAuth.Sign(req, nil); err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: r.opts.PeerTLS}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return nil, fmt.Errorf("peer answered %s: %s", resp.Status, msg)
+	}
+	br := bufio.NewReaderSize(resp.Body, maxVersionHeader)
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return nil, fmt.Errorf("version header: %w", err)
+	}
+	var h versionHeader
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, fmt.Errorf("version header: %w", err)
+	}
+	size := int64(h.MachineBytes) + int64(h.StateBytes)
+	switch {
+	case h.Format != versionFormat || h.Index != index || h.SHA256 != digest:
+		return nil, fmt.Errorf("version header %s is not version %d with digest %s", line, index, digest)
+	case h.MachineBytes < 0 || h.StateBytes < 0 || size > r.opts.MaxVersionBytes:
+		return nil, fmt.Errorf("version header says %d+%d bytes; this replica takes at most %d (Options.MaxVersionBytes)", h.MachineBytes, h.StateBytes, r.opts.MaxVersionBytes)
+	}
+	if err := os.MkdirAll(r.opts.StatePath, 0o750); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(r.opts.StatePath, ".fetch-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	sum := sha256.New()
+	_, err = tmp.Write(line)
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.MultiWriter(tmp, sum), io.LimitReader(br, size))
+		if err == nil && n != size {
+			err = fmt.Errorf("version body ended after %d of %d bytes", n, size)
+		}
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != digest {
+		return nil, fmt.Errorf("version body has SHA-256 %s, not the agreed %s", got, digest)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(r.opts.StatePath, versionName(index))); err != nil {
+		return nil, err
+	}
+	return r.readVersion(index)
+}
+
+// installLive puts version v (whose digest is digest) into the live state
+// and, after the chunks already handed to it, the shadow's, and makes it
+// this replica's newest version. The apply loop is stopped.
+func (r *Replica) installLive(v *version, digest string) error {
+	// Checked on a scratch machine first, so that a refusal halfway leaves
+	// nothing installed.
+	if err := apply.New(r.svc, apply.Options{}).Import(v.machine); err != nil {
+		return err
+	}
+	r.stateMu.Lock()
+	err := installVersion(r.machine, r.svc, v)
+	r.stateMu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Versions captured before the install (from the state it replaced)
+	// are dropped by the writer: their epoch is over.
+	epoch := r.epoch.Add(1)
+	if r.shadow != nil {
+		r.shadow.in <- shadowChunk{install: v, epoch: epoch}
+	}
+	r.mu.Lock()
+	r.applied, r.lastVersion, r.appliedAt = v.index, v.index, time.Now()
+	// The digests not settled yet are of the replaced state.
+	clear(r.digests)
+	close(r.progress)
+	r.progress = make(chan struct{})
+	r.mu.Unlock()
+	r.digest.invalidate()
+	go r.agree(v.index, digest)
+	return nil
+}
