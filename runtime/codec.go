@@ -513,6 +513,10 @@ func Map[M ~map[K]V, K ~string, V any](c *Codec, v *M, val func(*Codec, *V)) {
 			c.w.reserve(j+1, len(items), start)
 		}
 	case modeDecode:
+		if n >= parallelMapMin {
+			decodeMapPipelined(c, *v, n, val)
+			return
+		}
 		m := *v
 		var prev string
 		var x V // one variable: &x escapes to val
@@ -528,6 +532,62 @@ func Map[M ~map[K]V, K ~string, V any](c *Codec, v *M, val func(*Codec, *V)) {
 			m[K(k)] = x
 		}
 	}
+}
+
+// parallelMapMin is the size from which a map is decoded by two goroutines.
+const parallelMapMin = 8192
+
+// decodeMapPipelined decodes the n entries of a large map with string keys
+// in this goroutine and inserts them into m in another, chunk by chunk:
+// inserting into a large map costs about as much as decoding (a cache miss
+// per entry), so on two cores the two overlap. m is new and nothing reads
+// it before this returns.
+func decodeMapPipelined[M ~map[K]V, K ~string, V any](c *Codec, m M, n int, val func(*Codec, *V)) {
+	type pair struct {
+		k K
+		v V
+	}
+	const chunk = 1024
+	full := make(chan []pair, 4)
+	free := make(chan []pair, 6)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range full {
+			for i := range b {
+				m[b[i].k] = b[i].v
+			}
+			clear(b) // drop the references before the chunk is reused
+			select {
+			case free <- b[:0]:
+			default:
+			}
+		}
+	}()
+	buf := make([]pair, 0, chunk)
+	var prev string
+	for i := 0; i < n && c.r.err == nil; i++ {
+		k := c.r.string()
+		if i > 0 && k <= prev && c.r.err == nil {
+			c.r.fail("map key %q after %q: keys out of order", k, prev)
+		}
+		prev = k
+		buf = append(buf, pair{k: K(k)})
+		val(c, &buf[len(buf)-1].v)
+		if len(buf) == chunk {
+			full <- buf
+			select {
+			case buf = <-free:
+			default:
+				buf = make([]pair, 0, chunk)
+			}
+		}
+	}
+	if len(buf) > 0 {
+		full <- buf
+	}
+	close(full)
+	<-done
 }
 
 type integer interface {

@@ -506,3 +506,43 @@ func TestSortStringsOrdersAsStringsCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestALargeMapDecodesLikeASmallOne round-trips a map large enough to be
+// decoded by two goroutines (parallelMapMin), with values shared between
+// keys and with Primary pointing into it, and refuses it truncated at
+// every few thousand bytes without leaving its inserter running.
+func TestALargeMapDecodesLikeASmallOne(t *testing.T) {
+	s := &codecState{Accounts: map[string]*codecAccount{}}
+	var shared *codecAccount
+	for i := range 3 * parallelMapMin {
+		id := fmt.Sprintf("k%07d", i)
+		a := &codecAccount{ID: id, Balance: int64(i)}
+		if i%3 == 0 {
+			if shared == nil {
+				shared = a
+			}
+			a = shared // one value under many keys
+		}
+		s.Accounts[id] = a
+	}
+	s.Primary = s.Accounts["k0001234"]
+	snap := encode(t, s)
+	got := &codecState{}
+	if err := DecodeSnapshot(snap, got, codeCodecState); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, s) {
+		t.Fatal("decoded state differs")
+	}
+	if got.Accounts["k0000000"] != got.Accounts["k0000003"] || got.Primary != got.Accounts["k0001234"] {
+		t.Error("shared values decoded as copies")
+	}
+	if again := encode(t, got); !bytes.Equal(again, snap) {
+		t.Error("re-encoding changed the bytes")
+	}
+	for cut := 10; cut < len(snap); cut += len(snap) / 7 {
+		if err := DecodeSnapshot(snap[:cut], &codecState{}, codeCodecState); err == nil {
+			t.Errorf("a snapshot cut at %d of %d bytes decoded", cut, len(snap))
+		}
+	}
+}
