@@ -24,6 +24,7 @@ import (
 	"github.com/br2k/br2k/internal/loadgen"
 	"github.com/br2k/br2k/internal/proccluster"
 	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/config"
 	rlog "github.com/br2k/br2k/runtime/log"
 )
 
@@ -48,10 +49,16 @@ type options struct {
 	Failovers    int
 	Terminations int
 	GenerateRuns int
-	JSON, Keep   bool
-	Verbose      bool
-	Progress     io.Writer // progress lines; io.Discard without -v
-	Stderr       io.Writer
+	// Accounts, when positive, turns the large-state phases on (see
+	// accounts.go); History is the log head they write up to before the
+	// follower restart (0: no restart).
+	Accounts, History int
+	VersionUpSize     int           // the replicas' state-config.version-up-size; 0: the default
+	Soak              time.Duration // 0: no soak
+	JSON, Keep        bool
+	Verbose           bool
+	Progress          io.Writer // progress lines; io.Discard without -v
+	Stderr            io.Writer
 }
 
 // Report is everything one run measured; -json prints it.
@@ -66,6 +73,8 @@ type Report struct {
 	Phase      string    `json:"phase"`
 	Accounts   int       `json:"accounts"`
 	EntryBytes int       `json:"entry_bytes"` // an encoded transfer entry
+	// VersionUpSize is the replicas' state-config.version-up-size.
+	VersionUpSize int `json:"version_up_size"`
 
 	Load      []LoadPoint      `json:"load"`
 	RawPut    []RawPoint       `json:"etcd_put"`
@@ -75,6 +84,8 @@ type Report struct {
 	Failover  *FailoverResult  `json:"failover,omitempty"`
 	Terminate *TerminateResult `json:"terminate,omitempty"`
 	Generate  *GenerateResult  `json:"generate,omitempty"`
+	Big       *BigResult       `json:"accounts_phase,omitempty"`
+	Soak      *SoakResult      `json:"soak,omitempty"`
 }
 
 // LoadPoint is one closed-loop run of transfers.
@@ -200,17 +211,32 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 		}
 	}
 
+	var codec *CodecResult
+	if o.Accounts > 0 {
+		// In this process, before the replicas share the machine.
+		progress("snapshot codec on a ledger of %d accounts (%d runs)", o.Accounts, codecRuns)
+		if codec, err = measureCodec(o.Accounts); err != nil {
+			return nil, err
+		}
+	}
+
 	progress("building example/ledger")
 	bin := filepath.Join(dir, "ledger")
 	if err := proccluster.Build(ctx, "./example/ledger/cmd/ledger", bin); err != nil {
 		return nil, err
 	}
 	progress("starting %d replicas", replicas)
-	c, err := proccluster.Start(ctx, proccluster.Config{Binary: bin, Replicas: replicas, Dir: filepath.Join(dir, "cluster"), Name: "ledger"})
+	c, err := proccluster.Start(ctx, proccluster.Config{Binary: bin, Replicas: replicas, Dir: filepath.Join(dir, "cluster"), Name: "ledger",
+		VersionUpSize: o.VersionUpSize})
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	cfg, err := config.Load(c.Nodes[0].ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	rep.VersionUpSize = cfg.StateConfig.VersionUpSize
 	b := &bench{c: c, o: o, http: &http.Client{Timeout: requestLimit, Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 2048, IdleConnTimeout: time.Minute, DisableCompression: true,
 	}}}
@@ -279,6 +305,21 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 	if o.Terminations > 0 {
 		progress("terminate: %d SIGTERMs of the leader", o.Terminations)
 		if rep.Terminate, err = b.terminate(ctx, o.Terminations, progress); err != nil {
+			return nil, err
+		}
+	}
+	if o.Accounts > 0 {
+		if rep.Big, err = b.big(ctx, rep, codec, progress); err != nil {
+			return nil, err
+		}
+	}
+	if o.Soak > 0 {
+		progress("soak: %v at %d clients to the %s, sampling etcd's database size", o.Soak, soakClients, soakMode)
+		body := smallTransfers
+		if o.Accounts > 0 {
+			body = randomTransfers(o.Accounts, fundedIDs(o.Accounts), soakClients)
+		}
+		if rep.Soak, err = b.soak(ctx, cli, o.Soak, body); err != nil {
 			return nil, err
 		}
 	}
@@ -399,10 +440,26 @@ func (b *bench) fund(ctx context.Context, base, id string) error {
 	return b.mustPost(ctx, base+"/mints/"+string(m[1])+"/approve", "")
 }
 
-// load runs one closed-loop point of transfers. In mode "leader" every
-// client sends to the leader; in mode "any" each client's requests go to the
-// replicas in turn.
+// load runs one closed-loop point of transfers between the small-state
+// accounts. In mode "leader" every client sends to the leader; in mode
+// "any" each client's requests go to the replicas in turn.
 func (b *bench) load(ctx context.Context, mode string, clients int) (LoadPoint, error) {
+	return b.transfers(ctx, mode, clients, b.o.Phase, smallTransfers, nil)
+}
+
+// smallTransfers is the body of a client's seq-th transfer between the
+// small-state accounts: 1 token from one account to the next.
+func smallTransfers(client int, seq uint64) []byte {
+	from := (client*7 + int(seq)) % accounts
+	return fmt.Appendf(nil, `{"from":"a%d","to":"a%d","amount":1}`, from, (from+1)%accounts)
+}
+
+// transfers runs clients closed-loop clients for d, each sending the
+// transfers body gives it (its seq-th) to the leader (mode "leader") or to
+// the replicas in turn (mode "any"). failed, if not nil, is given every
+// answer other than 200; it may be called concurrently.
+func (b *bench) transfers(ctx context.Context, mode string, clients int, d time.Duration,
+	body func(client int, seq uint64) []byte, failed func(status int, body []byte)) (LoadPoint, error) {
 	leader, err := b.c.Leader(ctx)
 	if err != nil {
 		return LoadPoint{}, err
@@ -422,14 +479,16 @@ func (b *bench) load(ctx context.Context, mode string, clients int) (LoadPoint, 
 	}
 	conns, closeAll := loadgen.Conns(clients, addrs, requestLimit)
 	defer closeAll()
-	r := loadgen.ClosedLoop(ctx, clients, b.o.Phase, func(ctx context.Context, client int, seq uint64) error {
+	r := loadgen.ClosedLoop(ctx, clients, d, func(ctx context.Context, client int, seq uint64) error {
 		conn := conns[client][(client+int(seq))%len(targets)]
-		from := (client*7 + int(seq)) % accounts
-		resp, err := conn.Do(http.MethodPost, "/transfers", fmt.Appendf(nil, `{"from":"a%d","to":"a%d","amount":1}`, from, (from+1)%accounts), nil)
+		resp, err := conn.Do(http.MethodPost, "/transfers", body(client, seq), nil)
 		if err != nil {
 			return err
 		}
 		if resp.Status != http.StatusOK {
+			if failed != nil {
+				failed(resp.Status, resp.Body)
+			}
 			return fmt.Errorf("POST /transfers: %d %.300s", resp.Status, resp.Body)
 		}
 		return nil

@@ -17,11 +17,21 @@
 //   - stopping: over -terminations SIGTERMs of the leader process, the time
 //     until it exited (it drains calls in flight and resigns) and until the
 //     first successful write through a surviving replica;
-//   - the time of go generate for the example package.
+//   - the time of go generate for the example package;
+//   - with -accounts N, a large state: N accounts preloaded through
+//     POST /accounts/batch, transfers between random ones at 64 clients and
+//     their ratio to the small-state rate, the snapshot codec's MB/s on a
+//     ledger of N accounts (in this process) and the state's size, the
+//     replicas' longest apply stall to take a state version, and the time a
+//     follower takes to restart and catch up after a history of -history
+//     log entries;
+//   - with -soak D, full load for D while every etcd member's database size
+//     is sampled, and the writes etcd refused for lack of space.
 //
 // Usage:
 //
 //	go run ./cmd/br2kbench [-phase 5s] [-clients 1,16,64,256] [-failovers 5] [-terminations 3] [-json] [-keep]
+//	    [-accounts N [-history 200000]] [-version-up-size N] [-soak D]
 //
 // It stops every process it started, also on Ctrl-C or SIGTERM.
 package main
@@ -56,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Failovers, "failovers", 5, "leader SIGKILLs to time (0 skips failover)")
 	fs.IntVar(&o.Terminations, "terminations", 3, "leader SIGTERMs to time (0 skips them)")
 	fs.IntVar(&o.GenerateRuns, "generate-runs", 3, "timed go generate runs (0 skips)")
+	fs.IntVar(&o.Accounts, "accounts", 0, "preload this many accounts and measure the large state (0 skips)")
+	fs.IntVar(&o.History, "history", 200_000, "with -accounts: the log head to write up to before a follower's restart is timed (0 skips the restart)")
+	fs.IntVar(&o.VersionUpSize, "version-up-size", 0, "the replicas' state-config.version-up-size, entries per state version (0 keeps the default)")
+	fs.DurationVar(&o.Soak, "soak", 0, "run full load for this long, sampling etcd's database size (0 skips)")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (binaries, configs, data, logs)")
 	fs.BoolVar(&o.Verbose, "v", false, "report progress on stderr")
@@ -73,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.Phase <= 0 || o.LagClients < 1 || o.Failovers < 0 || o.Terminations < 0 || o.GenerateRuns < 0 {
 		fmt.Fprintln(stderr, "br2kbench: -phase must be > 0, -lag-clients >= 1, -failovers, -terminations and -generate-runs >= 0")
+		return 2
+	}
+	if o.Accounts < 0 || o.History < 0 || o.VersionUpSize < 0 || o.Soak < 0 {
+		fmt.Fprintln(stderr, "br2kbench: -accounts, -history, -version-up-size and -soak must be >= 0")
 		return 2
 	}
 	o.Stderr = stderr

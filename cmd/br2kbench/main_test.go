@@ -80,6 +80,97 @@ func TestSmoke(t *testing.T) {
 	t.Logf("\n%s", table.String())
 }
 
+// TestAccountsAndSoak runs the large-state phases on a few thousand
+// accounts, and a short soak, and checks that each measurement is in the
+// JSON and the table. It checks no figure against a target.
+func TestAccountsAndSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds example/ledger and runs a cluster of replica processes; skipped with -short")
+	}
+	var out, errOut bytes.Buffer
+	args := []string{"-phase", "300ms", "-clients", "64", "-lag-clients", "4", "-failovers", "0", "-terminations", "0", "-generate-runs", "0",
+		"-accounts", "3000", "-history", "15000", "-version-up-size", "1000", "-soak", "2s", "-json"}
+	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, out.String())
+	}
+	if rep.VersionUpSize != 1000 || rep.Failover != nil || rep.Generate != nil {
+		t.Errorf("report: version-up-size %d, failover %v, generate %v", rep.VersionUpSize, rep.Failover, rep.Generate)
+	}
+	bg := rep.Big
+	if bg == nil {
+		t.Fatal("no large-state phase in the report")
+	}
+	if bg.Accounts != 3000 || bg.PreloadCalls != 1 || bg.Funded != 1024 || bg.Load.OpsPerS <= 0 || bg.Load.Latency.N == 0 || bg.Load.Errors != 0 ||
+		bg.SmallRate <= 0 || bg.Ratio <= 0 {
+		t.Errorf("large-state load: %+v", bg)
+	}
+	if c := bg.Codec; c == nil || c.Accounts != 3000 || c.Bytes <= 0 || c.EncodeMBs <= 0 || c.DecodeMBs <= 0 {
+		t.Errorf("codec: %+v", bg.Codec)
+	}
+	if len(bg.Stalls) != 3 || bg.Versions == 0 || bg.StateFileBytes <= 0 || bg.StateFileIndex == 0 {
+		t.Errorf("stalls %v, %d versions, state file %d bytes at %d", bg.Stalls, bg.Versions, bg.StateFileBytes, bg.StateFileIndex)
+	}
+	if r := bg.Restart; r == nil || r.Head < 15000 || r.ServingMS <= 0 || r.AppliedMS < r.ServingMS || r.Version == 0 {
+		t.Errorf("restart: %+v", bg.Restart)
+	}
+	sk := rep.Soak
+	if sk == nil || sk.Load.OpsPerS <= 0 || len(sk.Samples) < 3 || len(sk.Members) != 3 || sk.Growth <= 0 {
+		t.Fatalf("soak: %+v", sk)
+	}
+	for _, s := range sk.Samples {
+		if len(s.DBMB) != 3 || len(s.InUseMB) != 3 || s.DBMB[0] <= 0 {
+			t.Errorf("soak sample %+v", s)
+		}
+	}
+	if last := sk.Samples[len(sk.Samples)-1]; last.Head <= sk.Samples[0].Head {
+		t.Errorf("soak: head %d at the end, %d at the start", last.Head, sk.Samples[0].Head)
+	}
+	var table bytes.Buffer
+	writeTable(&table, &rep)
+	for _, want := range []string{"br2k transfers, 3000 accounts", "follower restart → applied head", "br2k transfers, soak 2s",
+		"version-up-size 1000", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
+		"≥ 0.8", "≥ 200 MB/s", "≤ 50 ms", "≤ 5 s", "NOSPACE errors = 0"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	t.Logf("\n%s", table.String())
+}
+
+func TestNoSpaceAndGrowth(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{507, `{"error":{"code":"BR2K_STORAGE_FULL"}}`, true},
+		{500, `etcdserver: mvcc: database space exceeded`, true},
+		{503, `{"error":{"code":"BR2K_NO_LEADER"}}`, false},
+		{409, `{"error":{"code":"INSUFFICIENT_FUNDS"}}`, false},
+	} {
+		if got := isNoSpace(tt.status, []byte(tt.body)); got != tt.want {
+			t.Errorf("isNoSpace(%d, %s) = %v", tt.status, tt.body, got)
+		}
+	}
+	samples := []SoakSample{
+		{AtS: 0, DBMB: []float64{1, 1}},
+		{AtS: 10, DBMB: []float64{2, 2}},
+		{AtS: 20, DBMB: []float64{4, 3}},
+		{AtS: 30, DBMB: []float64{5, 8}},
+		{AtS: 40, DBMB: []float64{6, -1}},
+	}
+	if third, g := growth(samples, 60*time.Second); third != 2 || g != 1.5 {
+		t.Errorf("growth = %d, %v; want 2, 1.5", third, g)
+	}
+	if _, g := growth(samples[:2], time.Minute); g != 0 {
+		t.Errorf("growth of two samples = %v", g)
+	}
+}
+
 // TestInterruptStopsEverything sends SIGINT to the command in the middle
 // of a load phase and checks that it exits 130 and that no replica process
 // it started is left.

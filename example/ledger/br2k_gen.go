@@ -33,6 +33,7 @@ var br2kHandlers = runtime.Handlers[Ledger]{
 		Op:     runtime.Op{Name: "ApproveMint", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/mints/{mint}/approve"},
 		Params: br2kParamsApproveMint,
 		Run:    (*Ledger).ApproveMint,
+		Undo:   runtime.Undo((*Ledger).BackupApproveMint, (*Ledger).RollbackApproveMint),
 	},
 	runtime.Handler[Ledger, BalanceIn, Account]{
 		Op:     runtime.Op{Name: "Balance", Kind: runtime.KindOnlyOnce, Method: http.MethodGet, Path: "/accounts/{id}"},
@@ -46,14 +47,22 @@ var br2kHandlers = runtime.Handlers[Ledger]{
 		Run:    (*Ledger).IssueReceipt,
 	},
 	runtime.Handler[Ledger, OpenAccountIn, Account]{
-		Op:  runtime.Op{Name: "OpenAccount", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts"},
-		Run: (*Ledger).OpenAccount,
+		Op:   runtime.Op{Name: "OpenAccount", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts"},
+		Run:  (*Ledger).OpenAccount,
+		Undo: runtime.Undo((*Ledger).BackupOpenAccount, (*Ledger).RollbackOpenAccount),
+	},
+	runtime.Handler[Ledger, OpenAccountsIn, OpenAccountsOut]{
+		Op:      runtime.Op{Name: "OpenAccounts", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts/batch"},
+		MaxBody: 4096,
+		Run:     (*Ledger).OpenAccounts,
+		Undo:    runtime.Undo((*Ledger).BackupOpenAccounts, (*Ledger).RollbackOpenAccounts),
 	},
 	runtime.Handler[Ledger, RequestMintIn, MintRequest]{
 		Op:      runtime.Op{Name: "RequestMint", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/accounts/{id}/mints"},
 		MaxBody: 4096,
 		Params:  br2kParamsRequestMint,
 		Run:     (*Ledger).RequestMint,
+		Undo:    runtime.Undo((*Ledger).BackupRequestMint, (*Ledger).RollbackRequestMint),
 	},
 	runtime.Handler[Ledger, TransferIn, TransferOut]{
 		Op:   runtime.Op{Name: "Transfer", Kind: runtime.KindReplicate, Method: http.MethodPost, Path: "/transfers"},

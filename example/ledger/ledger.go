@@ -6,6 +6,7 @@ package ledger
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/br2k/br2k"
@@ -82,6 +83,131 @@ func (l *Ledger) OpenAccount(ctx *br2k.Ctx, in OpenAccountIn) (Account, error) {
 	a := &Account{ID: in.ID, Owner: in.Owner, Opened: ctx.Now()}
 	l.Accounts[in.ID] = a
 	return *a, nil
+}
+
+// Bounds of one OpenAccounts call: what it adds to the state grows with
+// their product.
+const (
+	MaxOpenAccounts = 100_000 // accounts
+	MaxPrefixBytes  = 64      // of the id prefix
+	MaxOwnerBytes   = 128     // of the owner
+)
+
+// OpenAccountsIn opens Count accounts at once, all held by Owner, with the
+// ids Prefix followed by the decimal numbers First, First+1, ...: a range
+// rather than a list, so that a call opening many accounts stays a small
+// log entry.
+type OpenAccountsIn struct {
+	Prefix string `json:"prefix"`
+	First  uint64 `json:"first"`
+	Count  int    `json:"count"`
+	Owner  string `json:"owner"`
+}
+
+// check bounds the range.
+func (in OpenAccountsIn) check() error {
+	if in.Count < 1 || in.Count > MaxOpenAccounts {
+		return br2k.Invalid("count must be 1 to %d, got %d", MaxOpenAccounts, in.Count)
+	}
+	if len(in.Prefix) > MaxPrefixBytes || len(in.Owner) > MaxOwnerBytes {
+		return br2k.Invalid("prefix must be at most %d bytes and owner at most %d, got %d and %d",
+			MaxPrefixBytes, MaxOwnerBytes, len(in.Prefix), len(in.Owner))
+	}
+	if in.First+uint64(in.Count-1) < in.First {
+		return br2k.Invalid("first %d + count %d overflows", in.First, in.Count)
+	}
+	return nil
+}
+
+// id is the id of the i-th account of the range.
+func (in OpenAccountsIn) id(i int) string {
+	return in.Prefix + strconv.FormatUint(in.First+uint64(i), 10)
+}
+
+// OpenAccountsOut says how many accounts a call opened, and the first and
+// last of their ids.
+type OpenAccountsOut struct {
+	Opened int    `json:"opened"`
+	First  string `json:"first"`
+	Last   string `json:"last"`
+}
+
+// OpenAccounts opens a range of empty accounts (an operator onboarding
+// users in bulk). It checks the whole range before it opens any: all of
+// them are opened, or none.
+//
+//br2k:replicate POST /accounts/batch maxbody=4KiB
+func (l *Ledger) OpenAccounts(ctx *br2k.Ctx, in OpenAccountsIn) (OpenAccountsOut, error) {
+	if err := in.check(); err != nil {
+		return OpenAccountsOut{}, err
+	}
+	for i := range in.Count {
+		if id := in.id(i); l.exists(id) {
+			return OpenAccountsOut{}, br2k.Conflict("ACCOUNT_EXISTS", "account %q already exists", id)
+		}
+	}
+	now := ctx.Now()
+	for i := range in.Count {
+		id := in.id(i)
+		l.Accounts[id] = &Account{ID: id, Owner: in.Owner, Opened: now}
+	}
+	return OpenAccountsOut{Opened: in.Count, First: in.id(0), Last: in.id(in.Count - 1)}, nil
+}
+
+// Absent is what the opening hooks keep: the ids a call may open that did
+// not exist before it. Undoing a failed call closes them, which costs the
+// accounts it opens, not a copy of every account.
+type Absent []string
+
+// BackupOpenAccount runs before OpenAccount and notes whether its account
+// is new.
+//
+//br2k:backup OpenAccount
+func (l *Ledger) BackupOpenAccount(in OpenAccountIn) Absent {
+	return l.absent(1, func(int) string { return in.ID })
+}
+
+// RollbackOpenAccount closes the account again if OpenAccount fails or
+// panics after opening it.
+//
+//br2k:rollback OpenAccount
+func (l *Ledger) RollbackOpenAccount(a Absent) { l.close(a) }
+
+// BackupOpenAccounts notes which accounts of the range are new.
+//
+//br2k:backup OpenAccounts
+func (l *Ledger) BackupOpenAccounts(in OpenAccountsIn) Absent {
+	if in.check() != nil {
+		return nil // refused before anything changes
+	}
+	return l.absent(in.Count, in.id)
+}
+
+// RollbackOpenAccounts closes them again if OpenAccounts fails or panics.
+//
+//br2k:rollback OpenAccounts
+func (l *Ledger) RollbackOpenAccounts(a Absent) { l.close(a) }
+
+// absent returns those of the n ids id(0), ... id(n-1) that name no account.
+func (l *Ledger) absent(n int, id func(int) string) Absent {
+	var a Absent
+	for i := range n {
+		if s := id(i); !l.exists(s) {
+			a = append(a, s)
+		}
+	}
+	return a
+}
+
+func (l *Ledger) exists(id string) bool {
+	_, ok := l.Accounts[id]
+	return ok
+}
+
+func (l *Ledger) close(a Absent) {
+	for _, id := range a {
+		delete(l.Accounts, id)
+	}
 }
 
 // TransferIn moves Amount tokens From one account To another.
@@ -234,6 +360,22 @@ func (l *Ledger) RequestMint(ctx *br2k.Ctx, in RequestMintIn) (MintRequest, erro
 	return m, nil
 }
 
+// SavedMints is what RequestMint's undo hooks keep: the list of mint
+// requests as it was (its slice header). RequestMint only appends, which
+// leaves the requests already there as they were, so putting the header
+// back undoes it, at no cost in the number of requests.
+type SavedMints []MintRequest
+
+// BackupRequestMint runs before RequestMint and keeps the list's header.
+//
+//br2k:backup RequestMint
+func (l *Ledger) BackupRequestMint(in RequestMintIn) SavedMints { return l.Mints }
+
+// RollbackRequestMint puts it back if RequestMint fails or panics.
+//
+//br2k:rollback RequestMint
+func (l *Ledger) RollbackRequestMint(s SavedMints) { l.Mints = s }
+
 // ticket draws a short random reference from the entry's seeded source, so
 // every replica draws the same one.
 func ticket(ctx *br2k.Ctx) string {
@@ -272,6 +414,41 @@ func (l *Ledger) ApproveMint(ctx *br2k.Ctx, in MintRef) (MintRequest, error) {
 	a.Balance += m.Amount
 	l.Supply += m.Amount
 	return *m, nil
+}
+
+// SavedApproval is what ApproveMint's undo hooks keep: what it changes,
+// as it was before it ran.
+type SavedApproval struct {
+	Mint     uint64 // the mint request (0: none, nothing to put back)
+	Approved bool   // its flag
+	Balance  Saved  // its account's balance
+	Supply   uint64
+}
+
+// BackupApproveMint runs before ApproveMint and saves the mint's flag, its
+// account's balance and the supply.
+//
+//br2k:backup ApproveMint
+func (l *Ledger) BackupApproveMint(in MintRef) SavedApproval {
+	s := SavedApproval{Supply: l.Supply}
+	if m, err := l.mint(in.Mint); err == nil {
+		s.Mint, s.Approved = in.Mint, m.Approved
+		if a, ok := l.Accounts[m.Account]; ok {
+			s.Balance = Saved{{ID: m.Account, Balance: a.Balance}}
+		}
+	}
+	return s
+}
+
+// RollbackApproveMint puts them back if ApproveMint fails or panics.
+//
+//br2k:rollback ApproveMint
+func (l *Ledger) RollbackApproveMint(s SavedApproval) {
+	if m, err := l.mint(s.Mint); err == nil {
+		m.Approved = s.Approved
+	}
+	l.restore(s.Balance)
+	l.Supply = s.Supply
 }
 
 // BalanceIn names an account (a path parameter).
