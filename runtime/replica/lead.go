@@ -302,6 +302,7 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 
 	fence := rlog.Fence{ElectionKey: t.lead.Key, Term: t.lead.Term, Head: head}
 	backoff := 20 * time.Millisecond
+	ambiguous := false // an attempt's outcome was unknown
 	for {
 		err := r.log.Append(t.ctx, fence, entries)
 		switch {
@@ -312,9 +313,16 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 			return true
 		case errors.Is(err, rlog.ErrFenced):
 			return r.afterFenced(t, entries)
+		case errors.Is(err, rlog.ErrNoSpace) && ambiguous && r.committed(t, entries):
+			// An earlier attempt whose outcome was unknown committed
+			// before etcd filled up: the apply loop answers.
+			return true
 		case errors.Is(err, rlog.ErrNoSpace):
-			// Definite, nothing written; every append fails until an
-			// operator frees space, so answer now rather than retry.
+			// Definite, nothing written (after an ambiguous attempt: the
+			// log, read linearizably, does not hold it; only a request
+			// still in flight inside etcd could land later, and then the
+			// next append is fenced on the head it moved); every append
+			// fails until space is freed, so answer now rather than retry.
 			r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
 				"entries", len(entries), "err", err,
 				"fix", "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size")
@@ -335,10 +343,28 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 		// Ambiguous (timeout, lost connection): the transaction may have
 		// committed. Sending the same entries with the same fence again is
 		// safe: at most one of the attempts can pass the fence.
+		ambiguous = true
 		r.logger.Warn("append failed; retrying the same batch", "first", entries[0].Index, "n", len(entries), "err", err)
 		sleep(t.ctx, backoff)
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// committed reports whether the log holds entries, as this term appended
+// them (read linearizably); on a read error, false.
+func (r *Replica) committed(t *term, entries []*runtime.Entry) bool {
+	first, last := entries[0].Index, entries[len(entries)-1].Index
+	got, _, err := r.log.Read(t.ctx, first, last)
+	if err != nil || len(got) != len(entries) {
+		return false
+	}
+	for i, e := range got {
+		if e.Term != entries[i].Term || e.Subject != entries[i].Subject {
+			return false
+		}
+	}
+	t.head.Store(last)
+	return true
 }
 
 // failWaiters answers the proposals of entries that were certainly not
@@ -360,21 +386,11 @@ func (r *Replica) failWaiters(entries []*runtime.Entry, a httpx.Answer) {
 // has taken over; the entries can never be appended (the fence stays broken),
 // so their callers are told to retry, and this replica steps down.
 func (r *Replica) afterFenced(t *term, entries []*runtime.Entry) bool {
+	if r.committed(t, entries) {
+		return true
+	}
 	first, last := entries[0].Index, entries[len(entries)-1].Index
 	got, _, err := r.log.Read(t.ctx, first, last)
-	if err == nil && len(got) == len(entries) {
-		ours := true
-		for i, e := range got {
-			if e.Term != entries[i].Term || e.Subject != entries[i].Subject {
-				ours = false
-				break
-			}
-		}
-		if ours {
-			t.head.Store(last)
-			return true
-		}
-	}
 	if err == nil {
 		r.mu.Lock()
 		for _, e := range entries {
