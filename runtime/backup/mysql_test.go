@@ -1,0 +1,326 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/br2k/br2k/runtime/config"
+	"github.com/br2k/br2k/templates"
+)
+
+// The MariaDB of the development and CI machines: root, no password.
+const testMySQLHost = "127.0.0.1:3306"
+
+// testDatabase creates a database of its own for t, dropped when t ends, and
+// returns its name. It skips t when MariaDB is not there, unless
+// BR2K_REQUIRE_MYSQL is set (CI).
+func testDatabase(t *testing.T) string {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.Timeout = "root", "tcp", testMySQLHost, 3*time.Second
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.Ping(); err != nil {
+		if os.Getenv("BR2K_REQUIRE_MYSQL") == "1" {
+			t.Fatalf("MariaDB is not reachable at %s as root (%v), and BR2K_REQUIRE_MYSQL is set", testMySQLHost, err)
+		}
+		t.Skipf("MariaDB is not reachable at %s as root (%v); start it to run this test (CI sets BR2K_REQUIRE_MYSQL=1)", testMySQLHost, err)
+	}
+	name := "br2k_test_" + randomHex(6)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+func testAuth(database string) config.BackupStorageAuth {
+	return config.BackupStorageAuth{Host: testMySQLHost, User: "root", Database: database}
+}
+
+func openTestMySQL(t *testing.T) *MySQL {
+	t.Helper()
+	m, err := OpenMySQL(context.Background(), testAuth(testDatabase(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func mysqlHarness() harness {
+	return harness{
+		open: func(t *testing.T) Storage { return openTestMySQL(t) },
+		corrupt: func(t *testing.T, s Storage, index uint64, stream string, chunk int) {
+			m := s.(*MySQL)
+			table, column := tableStates, "state_id"
+			if stream == StreamEtcd {
+				table, column = tableSnapshot, "snapshot_id"
+			}
+			var id string
+			var data []byte
+			if err := m.db.QueryRow("SELECT `"+column+"` FROM router WHERE complete_index = ?", index).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.db.QueryRow("SELECT data FROM `"+table+"` WHERE id = ? AND chunk_id = ?", id, chunk).Scan(&data); err != nil {
+				t.Fatal(err)
+			}
+			data[5] ^= 1
+			if _, err := m.db.Exec("UPDATE `"+table+"` SET data = ? WHERE id = ? AND chunk_id = ?", data, id, chunk); err != nil {
+				t.Fatal(err)
+			}
+		},
+		leftovers: func(t *testing.T, s Storage) int {
+			var n int
+			err := s.(*MySQL).db.QueryRow(`SELECT
+				(SELECT COUNT(*) FROM router WHERE complete_index IS NULL) +
+				(SELECT COUNT(*) FROM states s LEFT JOIN router r ON s.id = r.state_id WHERE r.complete_index IS NULL) +
+				(SELECT COUNT(*) FROM snapshot s LEFT JOIN router r ON s.id = r.snapshot_id WHERE r.complete_index IS NULL)`).Scan(&n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+		crashy: func(s Storage) { s.(*MySQL).noCleanup = true },
+	}
+}
+
+func TestMySQLContract(t *testing.T) { runContract(t, mysqlHarness()) }
+
+// TestMySQLSchemaKeepsBr2kWasTables: the tables an operator of br2k-was
+// knows, with their columns first, and opening twice is harmless.
+func TestMySQLSchemaKeepsBr2kWasTables(t *testing.T) {
+	db := testDatabase(t)
+	for i := 0; i < 2; i++ {
+		m, err := OpenMySQL(context.Background(), testAuth(db))
+		if err != nil {
+			t.Fatalf("open %d: %v", i+1, err)
+		}
+		m.Close()
+	}
+	got := columns(t, db)
+	want := []string{
+		"router.index int(11)", "router.id varchar(45)", "router.state_id varchar(45)", "router.snapshot_id varchar(45)",
+		"router.content_hash char(64)", "router.log_index bigint(20) unsigned", "router.version bigint(20) unsigned",
+		"router.chunk_size int(11)", "router.state_size bigint(20)", "router.snapshot_size bigint(20)", "router.snapshot_hash char(64)",
+		"router.created datetime(6)", "router.complete_index bigint(20) unsigned",
+		"snapshot.id varchar(45)", "snapshot.chunk_id int(11)", "snapshot.data longblob", "snapshot.data_size int(11)", "snapshot.data_sha256 char(64)",
+		"states.id varchar(45)", "states.chunk_id int(11)", "states.data longblob", "states.data_size int(11)", "states.data_sha256 char(64)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("columns:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func columns(t *testing.T, db string) []string {
+	t.Helper()
+	m, err := OpenMySQL(context.Background(), testAuth(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	rows, err := m.db.Query(`SELECT table_name, column_name, column_type FROM information_schema.columns
+		WHERE table_schema = ? ORDER BY table_name, ordinal_position`, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var table, column, typ string
+		if err := rows.Scan(&table, &column, &typ); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, table+"."+column+" "+typ)
+	}
+	return got
+}
+
+// TestMySQLCompletesTablesMadeByTheTemplate: tables created from
+// templates/schema.sql.tmpl (what `br2kgen init` gives an operator) get the
+// columns and keys they lack, and then work.
+func TestMySQLCompletesTablesMadeByTheTemplate(t *testing.T) {
+	db := testDatabase(t)
+	ddl, err := templates.Render("schema.sql.tmpl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName, cfg.MultiStatements = "root", "tcp", testMySQLHost, db, true
+	conn, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(string(ddl)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenMySQL(context.Background(), testAuth(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	v := newVersion(42, 200<<10, 100<<10)
+	v.put(t, m)
+	if got, err := readAll(t, m.OpenState, 42); err != nil || string(got) != string(v.state) {
+		t.Errorf("OpenState: %d bytes, %v", len(got), err)
+	}
+	var unique int
+	if err := conn.QueryRow(`SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'router'
+		AND index_name = 'router_complete_index' AND non_unique = 0`, db).Scan(&unique); err != nil || unique != 1 {
+		t.Errorf("router_complete_index: %d, %v", unique, err)
+	}
+}
+
+// TestMySQLOpenErrorsNameTheConfigKey: what is missing or refused is named
+// by its configuration key, and the password is in no error.
+func TestMySQLOpenErrorsNameTheConfigKey(t *testing.T) {
+	db := testDatabase(t)
+	const password = "hunter2-do-not-print"
+	for _, c := range []struct {
+		name string
+		auth config.BackupStorageAuth
+		want []string
+	}{
+		{"no host", config.BackupStorageAuth{Database: db}, []string{keyHost, "required"}},
+		{"no database", config.BackupStorageAuth{Host: testMySQLHost}, []string{keyDatabase, "required"}},
+		{"nothing listening", config.BackupStorageAuth{Host: "127.0.0.1:1", User: "root", Password: config.NewSecret(password), Database: db},
+			[]string{keyHost, "127.0.0.1:1"}},
+		{"wrong password", config.BackupStorageAuth{Host: testMySQLHost, User: "root", Password: config.NewSecret(password), Database: db},
+			[]string{keyUser, keyPassword, config.EnvBackupPassword}},
+		{"no such database", config.BackupStorageAuth{Host: testMySQLHost, User: "root", Database: db + "_missing"},
+			[]string{keyDatabase, db + "_missing", "does not exist"}},
+	} {
+		m, err := OpenMySQL(context.Background(), c.auth)
+		if err == nil {
+			m.Close()
+			t.Errorf("%s: opened", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.name, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), password) {
+			t.Errorf("%s: the error shows the password: %v", c.name, err)
+		}
+		t.Logf("%s: %v", c.name, err)
+	}
+}
+
+// TestMySQLChunkAboveMaxAllowedPacketIsRefused: a chunk the server could not
+// take is refused before anything is written, naming the setting.
+func TestMySQLChunkAboveMaxAllowedPacketIsRefused(t *testing.T) {
+	m := openTestMySQL(t)
+	var maxPacket int
+	if err := m.db.QueryRow("SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		t.Fatal(err)
+	}
+	if m.defaultChunk > maxPacket-packetMargin || m.defaultChunk > DefaultChunkSize {
+		t.Errorf("default chunk %d with max_allowed_packet %d", m.defaultChunk, maxPacket)
+	}
+	if maxPacket >= MaxChunkSize {
+		t.Skipf("max_allowed_packet is %d: every allowed chunk fits", maxPacket)
+	}
+	v := newVersion(1, 1<<10, 1<<10)
+	v.meta.ChunkSize = maxPacket
+	_, err := m.Put(context.Background(), v.meta, untouchable{t}, untouchable{t})
+	if err == nil || !strings.Contains(err.Error(), "max_allowed_packet") {
+		t.Errorf("Put: %v, want an error naming max_allowed_packet", err)
+	}
+}
+
+// TestMySQLLargeStreamsUseBoundedMemory puts and reads a 32 MiB state in
+// 4 MiB chunks and checks the live heap stays well below the stream's size:
+// neither way holds the whole stream.
+func TestMySQLLargeStreamsUseBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 MiB through MariaDB")
+	}
+	m := openTestMySQL(t)
+	const size, chunkSize = 32 << 20, 4 << 20
+	stream := func() io.Reader {
+		return io.LimitReader(rand.NewChaCha8([32]byte{7}), size)
+	}
+	h := sha256.New()
+	io.Copy(h, stream())
+	stateSum := hex.EncodeToString(h.Sum(nil))
+
+	var peak uint64
+	sample := func() {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	const bound = 5 * chunkSize // a few chunk buffers: ours, the driver's
+
+	start := time.Now()
+	meta, err := m.Put(context.Background(), Meta{Index: 1, StateSize: size, StateSHA256: stateSum, ChunkSize: chunkSize},
+		&sampling{r: stream(), every: chunkSize, sample: sample}, io.LimitReader(rand.NewChaCha8([32]byte{8}), 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	putTook := time.Since(start)
+	putPeak := peak - min(peak, base)
+
+	peak = 0
+	start = time.Now()
+	r, err := m.OpenState(context.Background(), meta.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, &sampling{r: r, every: chunkSize, sample: sample})
+	r.Close()
+	if err != nil || n != size {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	readTook := time.Since(start)
+	readPeak := peak - min(peak, base)
+	t.Logf("32 MiB: put %v, read %v; live heap above the start: put %d MiB, read %d MiB (bound %d MiB)",
+		putTook.Round(time.Millisecond), readTook.Round(time.Millisecond), putPeak>>20, readPeak>>20, bound>>20)
+	if putPeak > bound || readPeak > bound {
+		t.Errorf("live heap grew by %d MiB (put) and %d MiB (read), more than %d MiB", putPeak>>20, readPeak>>20, bound>>20)
+	}
+}
+
+// sampling calls sample every time another `every` bytes went through.
+type sampling struct {
+	r      io.Reader
+	every  int
+	sample func()
+	n      int
+}
+
+func (s *sampling) Read(p []byte) (int, error) {
+	k, err := s.r.Read(p)
+	s.n += k
+	if s.n >= s.every {
+		s.n = 0
+		s.sample()
+	}
+	return k, err
+}
