@@ -444,6 +444,9 @@ func (n *Node) writeConfig(initialCluster string) error {
 		"state-config": map[string]any{
 			"state-path":          filepath.Join(n.Dir, "state"),
 			"backup-storage-type": config.BackupFile,
+			// One backup directory for the cluster, as a shared file
+			// system would be: whichever replica leads uploads there.
+			"backup-storage-path": filepath.Join(n.c.cfg.Dir, "backup"),
 		},
 	}
 	if cfg.VersionUpSize > 0 {

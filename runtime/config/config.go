@@ -276,6 +276,11 @@ type StateConfig struct {
 	StateMode string `json:"state-mode"`
 	// BackupStorageType is "file" or "mysql". Default "file".
 	BackupStorageType string `json:"backup-storage-type"`
+	// BackupStoragePath is the directory of the "file" backup storage.
+	// Default "backup". Replicas on one machine (the dev cluster) share
+	// one; on several machines it should be a shared file system, else
+	// each leader keeps the versions it uploaded on its own disk.
+	BackupStoragePath string `json:"backup-storage-path"`
 	// BackupStorageAuth is the backup database; Host and Database are
 	// required when BackupStorageType is "mysql".
 	BackupStorageAuth BackupStorageAuth `json:"backup-storage-auth"`
@@ -418,6 +423,7 @@ func (c *Config) fill(present map[string]bool) {
 	num("state-config.max-state-version", &st.MaxStateVersion, 10)
 	str("state-config.state-mode", &st.StateMode, StateModeRollback)
 	str("state-config.backup-storage-type", &st.BackupStorageType, BackupFile)
+	str("state-config.backup-storage-path", &st.BackupStoragePath, "backup")
 }
 
 // DefaultQuotaBackendBytes is etcd.embed.quota-backend-bytes's default.

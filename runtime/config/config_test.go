@@ -64,7 +64,7 @@ func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
-			StateMode: "rollback", BackupStorageType: "file"},
+			StateMode: "rollback", BackupStorageType: "file", BackupStoragePath: "backup"},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -293,6 +293,10 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"max-state-version zero", func(c *Config) { c.StateConfig.MaxStateVersion = 0 }, "state-config.max-state-version", ">= 1"},
 		{"state-mode bad", func(c *Config) { c.StateConfig.StateMode = "replay" }, "state-config.state-mode", "default, rollback"},
 		{"backup type bad", func(c *Config) { c.StateConfig.BackupStorageType = "s3" }, "state-config.backup-storage-type", "file, mysql"},
+		{"file backup without a path", func(c *Config) {
+			c.StateConfig.BackupStorageType = "file"
+			c.StateConfig.BackupStoragePath = ""
+		}, "state-config.backup-storage-path", "required"},
 		{"mysql host missing", func(c *Config) {
 			c.StateConfig.BackupStorageType = "mysql"
 			c.StateConfig.BackupStorageAuth.Host = ""

@@ -179,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	v.oneOf("state-config.state-mode", st.StateMode, StateModeDefault, StateModeRollback)
 	v.oneOf("state-config.backup-storage-type", st.BackupStorageType, BackupFile, BackupMySQL)
+	if st.BackupStorageType == BackupFile {
+		v.required("state-config.backup-storage-path", st.BackupStoragePath)
+	}
 	if st.BackupStorageType == BackupMySQL {
 		v.required("state-config.backup-storage-auth.host", st.BackupStorageAuth.Host)
 		v.required("state-config.backup-storage-auth.database", st.BackupStorageAuth.Database)

@@ -35,9 +35,10 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	applied := r.machine.Applied()
 	var v *version
 	var verr error
-	// stallStart..the hand-offs below is what a version costs the apply
-	// loop: the capture itself without a shadow, the wait for the writer
-	// or the shadow otherwise.
+	// stallStart..the hand-offs below is what versions cost the apply
+	// loop: the capture itself without a shadow, else the wait for the
+	// shadow, which falls behind while it encodes a version (up to
+	// shadowDepth chunks, then the apply loop waits), and for the writer.
 	stallStart := time.Now()
 	if err == nil && at != 0 && applied == at && r.shadow == nil {
 		v, verr = captureVersion(r.machine, r.svc)
@@ -60,9 +61,7 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 		// batch. The entries themselves are only read.
 		r.shadow.in <- shadowChunk{es: append([]*runtime.Entry(nil), es...), at: at, epoch: r.epoch.Load()}
 	}
-	if at != 0 && applied == at {
-		r.noteVersionStall(time.Since(stallStart))
-	}
+	r.noteVersionStall(time.Since(stallStart))
 
 	r.mu.Lock()
 	r.applied, r.appliedAt = applied, time.Now()

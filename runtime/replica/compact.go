@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"math"
 	"time"
 
 	rlog "github.com/br2k/br2k/runtime/log"
@@ -9,8 +10,9 @@ import (
 
 // A bounded log. The leader deletes the entries below the newest state
 // version that more than half of the replicas that publish versions hold
-// with one digest (and that Options.CanCompact allows: backups hook in
-// there), then compacts etcd's history, so that the log and etcd's database
+// with one digest, that is in the backup storage if there is one
+// (backup.go), and that Options.CanCompact allows, then compacts etcd's
+// history, so that the log and etcd's database
 // stay bounded however long the service runs. A replica that later needs
 // deleted entries installs a peer's version instead (install.go). Every so
 // often the leader also defragments the etcd members, one at a time, to give
@@ -66,9 +68,20 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 		r.logger.Warn("log compaction: read the roster", "err", err)
 		return
 	}
-	for _, av := range majorityVersions(all, running) {
+	avs := majorityVersions(all, running)
+	stored := uint64(math.MaxUint64) // without backups, any version will do
+	if r.opts.Backup != nil && len(avs) > 0 {
+		var ok bool
+		if stored, ok = r.storedVersion(ctx, avs[0]); !ok {
+			return
+		}
+	}
+	for _, av := range avs {
 		if av.index <= r.compactedBelow {
 			break
+		}
+		if av.index > stored {
+			continue // not in the backup storage yet: the log keeps it
 		}
 		if r.opts.CanCompact != nil && !r.opts.CanCompact(ctx, av.index) {
 			continue // not backed up yet: try an older version

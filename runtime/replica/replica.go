@@ -41,6 +41,7 @@ import (
 
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/apply"
+	"github.com/br2k/br2k/runtime/backup"
 	"github.com/br2k/br2k/runtime/httpx"
 	rlog "github.com/br2k/br2k/runtime/log"
 	"github.com/br2k/br2k/runtime/peer"
@@ -109,6 +110,11 @@ type Options struct {
 	// version that most replicas hold: false keeps the entries (backups
 	// hook in here: not before the version is stored and recorded).
 	CanCompact func(ctx context.Context, version uint64) bool
+	// Backup, if set, is the backup storage: the leader uploads the
+	// versions the replicas agree on, keeps MaxStateVersion of them, and
+	// compacts the log only below a stored one. The caller closes it after
+	// Run returns.
+	Backup backup.Storage
 	// DefragMinFree is how many unused bytes an etcd member's database
 	// must hold (and more than half of it) before the leader
 	// defragments it. Default 64 MiB; negative never defragments.
@@ -231,12 +237,17 @@ type Replica struct {
 	compactKick    chan struct{}
 	compactedBelow uint64
 	lastDefrag     time.Time
+	// storedIndex is the newest version in Options.Backup (0: not known
+	// yet); written by the compactor.
+	storedIndex atomic.Uint64
+	backupLog   logLimit
 
 	// mu guards the fields below it.
 	mu          sync.Mutex
 	applied     uint64               // machine.Applied(), readable without stateMu
 	lastVersion uint64               // newest state version written or loaded
-	digests     map[uint64]string    // this replica\'s digests of its recent versions
+	digests     map[uint64]string    // this replica's digests of its recent versions
+	fileSums    map[uint64]fileSum   // the files of its newest versions, as written
 	appliedAt   time.Time            // when applied last advanced
 	progress    chan struct{}        // closed and replaced whenever applied advances
 	leader      peerInfo             // last observed leader
@@ -302,7 +313,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 	if r.roster == nil {
 		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
-	r.panicLog.period, r.slowReadLog.period = time.Second, time.Second
+	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
 	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}
 	r.machine = apply.New(svc, applyOpts)
 	if opts.Shadow != nil {

@@ -16,10 +16,16 @@ import (
 )
 
 // DigestInterval is how often, at most, a replica serialises its state to
-// compute the status digest. Status answers from the cached digest (with the
+// compute the status digest; for a state that takes longer than
+// DigestInterval/digestShare to encode, every digestShare times as long as
+// the last encode took. Status answers from the cached digest (with the
 // index it was taken at) in between, so that polling status never costs a
-// serialisation of the state per request.
+// serialisation of the state per request, and status polled without pause
+// costs at most 1/digestShare of a core however large the state.
 const DigestInterval = time.Second
+
+// digestShare: see DigestInterval.
+const digestShare = 20
 
 // Status is what GET /br2k/status reports.
 type Status struct {
@@ -46,9 +52,13 @@ type Status struct {
 	// or loaded; 0 when it has none.
 	Version uint64 `json:"version,omitempty"`
 	// VersionStallMaxMS is the longest the apply loop was held up by
-	// taking a state version since the replica started, in milliseconds:
-	// the capture itself without a shadow state, else the hand-off to it.
+	// taking state versions since the replica started, in milliseconds:
+	// the capture itself without a shadow state, else waiting for the
+	// shadow (behind while it encodes a version) and the version writer.
 	VersionStallMaxMS float64 `json:"version_stall_max_ms,omitempty"`
+	// Backup is the newest version in the backup storage as this replica
+	// last saw it (the leader uploads); 0 when unknown or none.
+	Backup uint64 `json:"backup,omitempty"`
 	// Diverged is the version at which this replica found its state
 	// differs from the majority's; it then serves nothing.
 	Diverged uint64 `json:"diverged,omitempty"`
@@ -64,6 +74,7 @@ type digestCache struct {
 	index  uint64
 	digest string
 	at     time.Time
+	took   time.Duration // the last computation
 	valid  bool
 }
 
@@ -81,9 +92,10 @@ func (r *Replica) stateDigest() (string, uint64, error) {
 	c := &r.digest
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.valid && (c.index == r.appliedIndex() || time.Since(c.at) < DigestInterval) {
+	if c.valid && (c.index == r.appliedIndex() || time.Since(c.at) < max(DigestInterval, digestShare*c.took)) {
 		return c.digest, c.index, nil
 	}
+	start := time.Now()
 	var digest string
 	var index uint64
 	var err error
@@ -104,7 +116,7 @@ func (r *Replica) stateDigest() (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	c.index, c.digest, c.at, c.valid = index, digest, time.Now(), true
+	c.index, c.digest, c.at, c.took, c.valid = index, digest, time.Now(), time.Since(start), true
 	return c.digest, c.index, nil
 }
 
@@ -124,7 +136,7 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion(),
-		VersionStallMaxMS: float64(r.versionStallMax.Load()) / float64(time.Millisecond)}
+		VersionStallMaxMS: float64(r.versionStallMax.Load()) / float64(time.Millisecond), Backup: r.storedIndex.Load()}
 	if d := r.diverged.Load(); d != nil {
 		st.Diverged = d.index
 	}

@@ -130,7 +130,13 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 		return "", err
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
+	// The whole file's size and SHA-256, for the backup upload, which
+	// then need not read the file through once more before it streams it.
+	whole := sha256.New()
+	var size int64
 	for _, b := range [][]byte{head, {'\n'}, v.machine, v.state} {
+		whole.Write(b)
+		size += int64(len(b))
 		if _, err := tmp.Write(b); err != nil {
 			tmp.Close()
 			return "", err
@@ -146,12 +152,37 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, versionName(v.index))); err != nil {
 		return "", err
 	}
+	r.noteFileSum(v.index, fileSum{size: size, sha256: hex.EncodeToString(whole.Sum(nil))})
 	// Make the rename itself durable.
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
 	return digest, nil
+}
+
+// fileSum is a version file's size and SHA-256 as it was written.
+type fileSum struct {
+	size   int64
+	sha256 string
+}
+
+// noteFileSum remembers the sum of the file of version index, keeping those
+// of the newest MaxStateVersion.
+func (r *Replica) noteFileSum(index uint64, s fileSum) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fileSums == nil {
+		r.fileSums = map[uint64]fileSum{}
+	}
+	r.fileSums[index] = s
+	for len(r.fileSums) > r.opts.MaxStateVersion {
+		oldest := index
+		for i := range r.fileSums {
+			oldest = min(oldest, i)
+		}
+		delete(r.fileSums, oldest)
+	}
 }
 
 // versionFiles lists the version files in StatePath, newest first.

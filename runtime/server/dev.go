@@ -90,6 +90,7 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 		cfg.Replica.PeerListen = "127.0.0.1:0"
 		cfg.Replica.PeerSecret = config.NewSecret(hex.EncodeToString(secret[:]))
 		cfg.StateConfig.StatePath = filepath.Join(dir, "state", cfg.Replica.ID)
+		cfg.StateConfig.BackupStoragePath = filepath.Join(dir, "backup") // one, for whichever replica leads
 		cfg.ServiceRegistry.ID = opts.Name
 		// The replica talks to its own member first, the others as fallbacks.
 		cfg.Etcd.Endpoints = append([]string{m.ClientURL()}, otherURLs(members, i)...)

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/backup"
 	"github.com/br2k/br2k/runtime/config"
 	"github.com/br2k/br2k/runtime/member"
 	"github.com/br2k/br2k/runtime/peer"
@@ -53,6 +54,7 @@ type Node struct {
 	ln      net.Listener
 	peerSrv *http.Server
 	peerLn  net.Listener
+	backup  backup.Storage
 }
 
 // Start starts a replica of svc as cfg says. cfg must be validated. The
@@ -133,6 +135,13 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	if err != nil {
 		return nil, fmt.Errorf("etcd.endpoints: connect: %w", err)
 	}
+	// The backup storage is opened at its first use, and again until that
+	// succeeds: a MySQL server that is down delays backups (and with them
+	// log compaction), never the replica.
+	stateCfg := cfg.StateConfig
+	n.backup = backup.Lazy(func(ctx context.Context) (backup.Storage, error) {
+		return backup.Open(ctx, stateCfg, stateCfg.BackupStoragePath)
+	})
 	n.Replica, err = replica.New(svc, replica.Options{
 		ID: r.ID, AdvertiseURL: n.AdvertiseURL, PeerURL: n.PeerAdvertiseURL, PeerAuth: auth, PeerTLS: peerClientTLS,
 		Client: n.cli, Prefix: cfg.Etcd.Prefix,
@@ -144,6 +153,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		Shadow:            shadow,
 		StatePath:         cfg.StateConfig.StatePath,
 		MaxStateVersion:   cfg.StateConfig.MaxStateVersion,
+		Backup:            n.backup,
 		Logger:            logger,
 	})
 	if err != nil {
@@ -312,6 +322,9 @@ func (n *Node) Close() {
 	}
 	if n.member != nil {
 		n.member.Close()
+	}
+	if n.backup != nil {
+		n.backup.Close()
 	}
 }
 

@@ -1,0 +1,139 @@
+package replica_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/br2k/br2k/runtime/backup"
+	rlog "github.com/br2k/br2k/runtime/log"
+	"github.com/br2k/br2k/runtime/replica"
+)
+
+// flakyStorage is a backup storage that fails every call while down is set,
+// as a MySQL server that is down would.
+type flakyStorage struct {
+	backup.Storage
+	down atomic.Bool
+}
+
+var errStorageDown = errors.New("test: backup storage down")
+
+func (f *flakyStorage) Put(ctx context.Context, m backup.Meta, state, etcd io.Reader) (backup.Meta, error) {
+	if f.down.Load() {
+		return backup.Meta{}, errStorageDown
+	}
+	return f.Storage.Put(ctx, m, state, etcd)
+}
+
+func (f *flakyStorage) List(ctx context.Context) ([]backup.Meta, error) {
+	if f.down.Load() {
+		return nil, errStorageDown
+	}
+	return f.Storage.List(ctx)
+}
+
+// TestVersionsAreBackedUpAndCompactionWaitsForTheStorage runs three
+// replicas with a version every 10 entries and a backup storage that is
+// down at first: the service serves, the leader warns, and the log is not
+// compacted. Once the storage is back, the leader uploads the versions the
+// replicas agree on (the state file as the replicas wrote it, and an etcd
+// snapshot), keeps the newest three, and compacts the log, never past the
+// newest stored version.
+func TestVersionsAreBackedUpAndCompactionWaitsForTheStorage(t *testing.T) {
+	base := t.TempDir()
+	files, err := backup.OpenFile(filepath.Join(base, "backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &flakyStorage{Storage: files}
+	store.down.Store(true)
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath, o.MaxStateVersion = 10, filepath.Join(base, nd.id), 3
+			o.Backup = store
+		},
+	})
+	r1 := c.nodes[0]
+	setupAccounts(c, 4, 1000)
+	transfers := func(n int) {
+		for i := range n {
+			c.mustDo(c.nodes[i%3], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4))
+		}
+	}
+	transfers(40)
+	st := c.waitConverged()
+	time.Sleep(5 * time.Second) // two compactor looks at least
+	l := rlog.New(r1.cli, c.prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := l.Read(ctx, 1, 0); err != nil {
+		t.Fatalf("with the backup storage down the log was compacted: %v", err)
+	}
+	leader := c.waitLeader()
+	if !strings.Contains(leader.logs.String(), "serving goes on, retrying") {
+		t.Errorf("the leader did not warn about the failing backups:\n%s", leader.logs.String())
+	}
+
+	store.down.Store(false)
+	for {
+		_, _, err := l.Read(ctx, 1, 0)
+		if errors.Is(err, rlog.ErrCompacted) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the log was not compacted after the storage came back: %v\n%s", err, leader.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	transfers(40)
+	c.waitConverged()
+	time.Sleep(5 * time.Second)
+	ms, err := files.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 3 {
+		t.Fatalf("%d versions stored, want the newest 3: %+v", len(ms), ms)
+	}
+	if ms[0].Index <= st.Applied || ms[0].EtcdSize == 0 {
+		t.Errorf("newest stored version %+v: want one after index %d, with an etcd snapshot", ms[0], st.Applied)
+	}
+	// The log still holds everything after the newest stored version.
+	if _, _, err := l.Read(ctx, ms[0].Index+1, 0); err != nil {
+		t.Errorf("the log after the newest stored version %d: %v", ms[0].Index, err)
+	}
+	// Each stored state is a replica's version file, byte for byte, and
+	// reads back verified.
+	for _, m := range ms {
+		rd, err := files.OpenState(ctx, m.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil {
+			t.Fatalf("version %d: %v", m.Index, err)
+		}
+		var want []byte
+		for _, nd := range c.nodes {
+			if b, err := os.ReadFile(filepath.Join(base, nd.id, fmt.Sprintf("%020d.br2kstate", m.Index))); err == nil {
+				want = b
+				break
+			}
+		}
+		if want != nil && string(got) != string(want) {
+			t.Errorf("stored version %d differs from the replicas' file", m.Index)
+		}
+	}
+	if st := c.status(leader); st.Backup != ms[0].Index {
+		t.Errorf("leader status backup = %d, want %d", st.Backup, ms[0].Index)
+	}
+}
