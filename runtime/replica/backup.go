@@ -102,7 +102,10 @@ func (r *Replica) uploadVersion(ctx context.Context, av agreedVersion) (backup.M
 		defer snap.Close()
 		etcd = snap
 	}
-	return r.opts.Backup.Put(ctx, backup.Meta{Index: av.index, StateSize: size, StateSHA256: sum}, f, etcd)
+	// Both streams share one pace (pace.go): an upload is never urgent.
+	p := newPacer(versionIORate)
+	return r.opts.Backup.Put(ctx, backup.Meta{Index: av.index, StateSize: size, StateSHA256: sum},
+		&pacedReader{f, p}, &pacedReader{etcd, p})
 }
 
 // checkVersionFile reads a version file through once and returns its size

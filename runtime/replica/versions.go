@@ -134,13 +134,14 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	// then need not read the file through once more before it streams it.
 	whole := sha256.New()
 	var size int64
-	for _, b := range [][]byte{head, {'\n'}, v.machine, v.state} {
+	bufs := [][]byte{head, {'\n'}, v.machine, v.state}
+	for _, b := range bufs {
 		whole.Write(b)
 		size += int64(len(b))
-		if _, err := tmp.Write(b); err != nil {
-			tmp.Close()
-			return "", err
-		}
+	}
+	if err := writePaced(tmp, bufs, versionIORate, func() bool { return len(r.versions) > 0 }); err != nil {
+		tmp.Close()
+		return "", err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
