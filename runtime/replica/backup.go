@@ -2,11 +2,9 @@ package replica
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -119,12 +117,12 @@ func checkVersionFile(f io.Reader, index uint64, digest string) (int64, string, 
 	if err != nil {
 		return 0, "", fmt.Errorf("version header: %w", err)
 	}
-	var h versionHeader
-	if err := json.Unmarshal(bytes.TrimSpace(line), &h); err != nil {
-		return 0, "", fmt.Errorf("version header: %w", err)
+	h, err := parseVersionHeader(line, index)
+	if err != nil {
+		return 0, "", err
 	}
-	if h.Index != index || h.SHA256 != digest {
-		return 0, "", fmt.Errorf("version header says index %d digest %s, not %d %s", h.Index, h.SHA256, index, digest)
+	if h.SHA256 != digest {
+		return 0, "", fmt.Errorf("version header says digest %s, not the agreed %s", h.SHA256, digest)
 	}
 	n, err := io.Copy(body, br)
 	if err != nil {

@@ -52,23 +52,11 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 	if _, t, _ := r.currentLeader(); t == nil || r.diverged.Load() != nil {
 		return
 	}
-	r.mu.Lock()
-	m := r.member
-	r.mu.Unlock()
-	if m == nil {
-		return
-	}
-	all, err := m.Versions(ctx)
+	avs, _, err := r.agreedVersions(ctx)
 	if err != nil {
-		r.logger.Warn("log compaction: read the replicas' versions", "err", err)
+		r.logger.Warn("log compaction: read the replicas' versions and the roster", "err", err)
 		return
 	}
-	running, err := m.Replicas(ctx)
-	if err != nil {
-		r.logger.Warn("log compaction: read the roster", "err", err)
-		return
-	}
-	avs := majorityVersions(all, running)
 	stored := uint64(math.MaxUint64) // without backups, any version will do
 	if r.opts.Backup != nil && len(avs) > 0 {
 		var ok bool

@@ -105,6 +105,27 @@ type agreedVersion struct {
 	holders []string
 }
 
+// agreedVersions reads the versions the replicas published and the roster,
+// and returns the versions a majority agrees on (majorityVersions) and the
+// running replicas' values.
+func (r *Replica) agreedVersions(ctx context.Context) ([]agreedVersion, map[string]string, error) {
+	r.mu.Lock()
+	m := r.member
+	r.mu.Unlock()
+	if m == nil {
+		return nil, nil, errors.New("not in the roster")
+	}
+	all, err := m.Versions(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	running, err := m.Replicas(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return majorityVersions(all, running), running, nil
+}
+
 // recoverFromPeer installs the newest version at or after atLeast that a
 // majority of the replicas agree on, fetched from one of them. The apply
 // loop is stopped while it runs.
@@ -112,19 +133,12 @@ func (r *Replica) recoverFromPeer(ctx context.Context, atLeast uint64, why strin
 	if r.opts.StatePath == "" {
 		return errors.New("this replica keeps no state versions (no state-path), so it cannot install a peer's")
 	}
-	r.mu.Lock()
-	m := r.member
-	r.mu.Unlock()
-	all, err := m.Versions(ctx)
-	if err != nil {
-		return err
-	}
-	reps, err := m.Replicas(ctx)
+	avs, reps, err := r.agreedVersions(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, av := range majorityVersions(all, reps) {
+	for _, av := range avs {
 		if av.index < atLeast {
 			break
 		}
@@ -180,15 +194,15 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 	if err != nil {
 		return nil, fmt.Errorf("version header: %w", err)
 	}
-	var h versionHeader
-	if err := json.Unmarshal(line, &h); err != nil {
-		return nil, fmt.Errorf("version header: %w", err)
+	h, err := parseVersionHeader(line, index)
+	if err != nil {
+		return nil, fmt.Errorf("version %d: %w", index, err)
 	}
 	size := int64(h.MachineBytes) + int64(h.StateBytes)
 	switch {
-	case h.Format != versionFormat || h.Index != index || h.SHA256 != digest:
-		return nil, fmt.Errorf("version header %s is not version %d with digest %s", line, index, digest)
-	case h.MachineBytes < 0 || h.StateBytes < 0 || size > r.opts.MaxVersionBytes:
+	case h.SHA256 != digest:
+		return nil, fmt.Errorf("version %d: header says digest %s, not the agreed %s", index, h.SHA256, digest)
+	case size > r.opts.MaxVersionBytes:
 		return nil, fmt.Errorf("version header says %d+%d bytes; this replica takes at most %d (Options.MaxVersionBytes)", h.MachineBytes, h.StateBytes, r.opts.MaxVersionBytes)
 	}
 	if err := os.MkdirAll(r.opts.StatePath, 0o750); err != nil {

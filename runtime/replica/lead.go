@@ -313,7 +313,7 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 			return true
 		case errors.Is(err, rlog.ErrFenced):
 			return r.afterFenced(t, entries)
-		case errors.Is(err, rlog.ErrNoSpace) && ambiguous && r.committed(t, entries):
+		case errors.Is(err, rlog.ErrNoSpace) && ambiguous && r.isCommitted(t, entries):
 			// An earlier attempt whose outcome was unknown committed
 			// before etcd filled up: the apply loop answers.
 			return true
@@ -351,20 +351,27 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 }
 
 // committed reports whether the log holds entries, as this term appended
-// them (read linearizably); on a read error, false.
-func (r *Replica) committed(t *term, entries []*runtime.Entry) bool {
+// them (read linearizably), and if so moves the term's head past them; it
+// also returns what the read found at their indices (err: the read failed).
+func (r *Replica) committed(t *term, entries []*runtime.Entry) (ok bool, got []*runtime.Entry, err error) {
 	first, last := entries[0].Index, entries[len(entries)-1].Index
-	got, _, err := r.log.Read(t.ctx, first, last)
+	got, _, err = r.log.Read(t.ctx, first, last)
 	if err != nil || len(got) != len(entries) {
-		return false
+		return false, got, err
 	}
 	for i, e := range got {
 		if e.Term != entries[i].Term || e.Subject != entries[i].Subject {
-			return false
+			return false, got, nil
 		}
 	}
 	t.head.Store(last)
-	return true
+	return true, got, nil
+}
+
+// isCommitted is committed's verdict alone.
+func (r *Replica) isCommitted(t *term, entries []*runtime.Entry) bool {
+	ok, _, _ := r.committed(t, entries)
+	return ok
 }
 
 // failWaiters answers the proposals of entries that were certainly not
@@ -386,11 +393,10 @@ func (r *Replica) failWaiters(entries []*runtime.Entry, a httpx.Answer) {
 // has taken over; the entries can never be appended (the fence stays broken),
 // so their callers are told to retry, and this replica steps down.
 func (r *Replica) afterFenced(t *term, entries []*runtime.Entry) bool {
-	if r.committed(t, entries) {
+	ours, got, err := r.committed(t, entries)
+	if ours {
 		return true
 	}
-	first, last := entries[0].Index, entries[len(entries)-1].Index
-	got, _, err := r.log.Read(t.ctx, first, last)
 	if err == nil {
 		r.mu.Lock()
 		for _, e := range entries {

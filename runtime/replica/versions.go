@@ -223,6 +223,25 @@ func (r *Replica) pruneVersions() {
 	}
 }
 
+// parseVersionHeader decodes the header line of a version file (the
+// newline may be there) and checks that it is of this binary's format, of
+// version index, with sizes that are not negative.
+func parseVersionHeader(line []byte, index uint64) (versionHeader, error) {
+	var h versionHeader
+	if err := json.Unmarshal(bytes.TrimSpace(line), &h); err != nil {
+		return h, fmt.Errorf("header: %w", err)
+	}
+	switch {
+	case h.Format != versionFormat:
+		return h, fmt.Errorf("format %d, this binary reads %d", h.Format, versionFormat)
+	case h.Index != index:
+		return h, fmt.Errorf("header says index %d, not %d", h.Index, index)
+	case h.MachineBytes < 0 || h.StateBytes < 0:
+		return h, fmt.Errorf("header says %d+%d bytes", h.MachineBytes, h.StateBytes)
+	}
+	return h, nil
+}
+
 // readVersion reads and verifies the version file of index.
 func (r *Replica) readVersion(index uint64) (*version, error) {
 	data, err := os.ReadFile(filepath.Join(r.opts.StatePath, versionName(index)))
@@ -233,16 +252,11 @@ func (r *Replica) readVersion(index uint64) (*version, error) {
 	if !ok {
 		return nil, errors.New("no header line")
 	}
-	var h versionHeader
-	if err := json.Unmarshal(line, &h); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+	h, err := parseVersionHeader(line, index)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case h.Format != versionFormat:
-		return nil, fmt.Errorf("format %d, this binary reads %d", h.Format, versionFormat)
-	case h.Index != index:
-		return nil, fmt.Errorf("header says index %d", h.Index)
-	case h.MachineBytes < 0 || h.StateBytes < 0 || h.MachineBytes+h.StateBytes != len(rest):
+	if h.MachineBytes+h.StateBytes != len(rest) {
 		return nil, fmt.Errorf("header says %d+%d bytes, the file has %d after it", h.MachineBytes, h.StateBytes, len(rest))
 	}
 	if sum := sha256.Sum256(rest); hex.EncodeToString(sum[:]) != h.SHA256 {
