@@ -123,7 +123,7 @@ func classify(a answer) Outcome {
 		return Fail
 	case a.status == http.StatusServiceUnavailable:
 		switch a.code {
-		case runtime.CodeNotLeader, runtime.CodeNoLeader, runtime.CodeUnavailable:
+		case runtime.CodeNotLeader, runtime.CodeNoLeader, runtime.CodeUnavailable, runtime.CodeCatchingUp, runtime.CodeDiverged:
 			return Fail // br2k says nothing was ordered
 		}
 	}

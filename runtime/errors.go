@@ -31,6 +31,7 @@ const (
 	CodeOutcomeNotRecorded  = "BR2K_OUTCOME_NOT_RECORDED" // 500: the call ran, but its outcome is too large to record; a retry gets this answer again
 	CodeStorageFull         = "BR2K_STORAGE_FULL"         // 507: etcd refused the append: its space quota is exhausted; nothing was ordered
 	CodeDiverged            = "BR2K_DIVERGED"             // 503: this replica's state differs from the majority's; it stopped serving; another replica answers
+	CodeCatchingUp          = "BR2K_CATCHING_UP"          // 503: this replica is still loading its state or replaying the log; another replica answers
 	CodeTooManyRequests     = "BR2K_TOO_MANY_REQUESTS"    // 429: a bounded runtime resource (waiters) is full; retry later
 	CodeBadIdempotencyKey   = "BR2K_BAD_IDEMPOTENCY_KEY"  // 400: Idempotency-Key over 256 bytes or not printable ASCII
 	CodeUnauthorized        = "BR2K_UNAUTHORIZED"         // 401: a peer request without valid credentials

@@ -273,7 +273,7 @@ func start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c.secret = hex.EncodeToString(secret[:])
 	const perReplica = 4
-	ports, err := freePorts(perReplica * cfg.Replicas)
+	ports, err := member.FreePorts(perReplica * cfg.Replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -439,8 +439,9 @@ func (n *Node) writeConfig(initialCluster string) error {
 			"peer-advertise-url": n.ForwardURL,
 			"peer-secret":        n.c.secret,
 		},
-		"etcd":             etcd,
-		"service-registry": map[string]any{"type": config.RegistryTest, "id": cfg.Name},
+		"etcd": etcd,
+		"service-registry": map[string]any{"type": config.RegistryTest, "id": cfg.Name,
+			"test-path": filepath.Join(n.c.cfg.Dir, "registry.jsonl")},
 		"state-config": map[string]any{
 			"state-path":          filepath.Join(n.Dir, "state"),
 			"backup-storage-type": config.BackupFile,
@@ -1047,26 +1048,6 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 }
 
 func replicaID(i int) string { return "r" + strconv.Itoa(i+1) }
-
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var out []int
-	for len(out) < n {
-		p, err := member.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-		if len(seen) > 10*n {
-			return nil, errors.New("proccluster: cannot find distinct free ports")
-		}
-	}
-	return out, nil
-}
 
 // tailBuffer keeps the last max bytes written to it.
 type tailBuffer struct {

@@ -173,6 +173,9 @@ func OpenMySQL(ctx context.Context, auth config.BackupStorageAuth) (*MySQL, erro
 	cfg.ParseTime, cfg.Loc = true, time.UTC
 	cfg.Timeout = 10 * time.Second
 	cfg.MaxAllowedPacket = 0 // ask the server, so the driver's limit is the server's
+	// The driver prints what it also returns ("unexpected EOF" on a
+	// dropped connection) to stderr; the errors reach the replica's log.
+	cfg.Logger = quietLogger{}
 	// A connector, not a DSN string: the password is never in a string that
 	// could end up in an error or a log.
 	connector, err := mysql.NewConnector(cfg)
@@ -644,3 +647,8 @@ func retryDeadlocks(ctx context.Context, f func() error) error {
 
 // Close implements Storage.
 func (m *MySQL) Close() error { return m.db.Close() }
+
+// quietLogger drops the driver's own log lines.
+type quietLogger struct{}
+
+func (quietLogger) Print(...any) {}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,46 +14,16 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/br2k/br2k/internal/testmysql"
 	"github.com/br2k/br2k/runtime/config"
 	"github.com/br2k/br2k/templates"
 )
 
-// The MariaDB of the development and CI machines: root, no password.
-const testMySQLHost = "127.0.0.1:3306"
+const testMySQLHost = testmysql.Host
 
-// testDatabase creates a database of its own for t, dropped when t ends, and
-// returns its name. It skips t when MariaDB is not there, unless
-// BR2K_REQUIRE_MYSQL is set (CI).
-func testDatabase(t *testing.T) string {
-	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.Timeout = "root", "tcp", testMySQLHost, 3*time.Second
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if err := admin.Ping(); err != nil {
-		if os.Getenv("BR2K_REQUIRE_MYSQL") == "1" {
-			t.Fatalf("MariaDB is not reachable at %s as root (%v), and BR2K_REQUIRE_MYSQL is set", testMySQLHost, err)
-		}
-		t.Skipf("MariaDB is not reachable at %s as root (%v); start it to run this test (CI sets BR2K_REQUIRE_MYSQL=1)", testMySQLHost, err)
-	}
-	name := "br2k_test_" + randomHex(6)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	return name
-}
+func testDatabase(t *testing.T) string { return testmysql.Database(t) }
 
-func testAuth(database string) config.BackupStorageAuth {
-	return config.BackupStorageAuth{Host: testMySQLHost, User: "root", Database: database}
-}
+func testAuth(database string) config.BackupStorageAuth { return testmysql.Auth(database, "") }
 
 func openTestMySQL(t *testing.T) *MySQL {
 	t.Helper()

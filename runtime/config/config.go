@@ -151,6 +151,14 @@ type Embed struct {
 	// InitialClusterState is "new" (bootstrap a cluster) or "existing" (join
 	// one). Default "new".
 	InitialClusterState string `json:"initial-cluster-state"`
+	// Join lists client URLs of the running cluster's members, for a
+	// replica added to it (initial-cluster-state "existing",
+	// initial-cluster empty): the replica adds its member as a raft
+	// learner through them, starts it with the cluster's member list,
+	// talks to the voting members while its member is a learner, and
+	// promotes it once it has caught up. Restarting a joined replica with
+	// the same config is harmless. Empty by default.
+	Join []string `json:"join"`
 	// HeartbeatInterval is etcd's raft heartbeat. Default 100ms; must be > 0.
 	HeartbeatInterval Duration `json:"heartbeat-interval"`
 	// ElectionTimeout is etcd's raft election timeout. Default 1s; must be
@@ -215,6 +223,11 @@ type ServiceRegistry struct {
 	// AccessPerm holds chain credentials; required for ethereum and klaytn,
 	// ignored for test.
 	AccessPerm AccessPerm `json:"access-perm"`
+	// TestPath is the file of the test registry's records (JSON lines).
+	// Default "registry.jsonl". Like the file backup storage it is shared
+	// by the replicas of one machine (the dev cluster uses DIR/registry.jsonl);
+	// replicas on several machines need a registry they all reach.
+	TestPath string `json:"test-path"`
 }
 
 // AccessPerm holds the chain credentials (br2k-was's access-perm).
@@ -399,6 +412,9 @@ func (c *Config) fill(present map[string]bool) {
 	s := &c.ServiceRegistry
 	str("service-registry.type", &s.Type, RegistryTest)
 	str("service-registry.id", &s.ID, "default")
+	if s.Type == RegistryTest || s.Type == "" {
+		str("service-registry.test-path", &s.TestPath, "registry.jsonl")
+	}
 
 	e := &c.Etcd
 	id := s.ID

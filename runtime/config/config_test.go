@@ -62,7 +62,7 @@ func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 		Replica: Replica{RequestTimeout: sec(10 * time.Second), ReadTimeout: sec(10 * time.Second), WriteTimeout: sec(15 * time.Second),
 			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
-		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default"},
+		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default", TestPath: "registry.jsonl"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
 			StateMode: "rollback", BackupStorageType: "file", BackupStoragePath: "backup"},
 	}
@@ -333,7 +333,7 @@ func TestValidateAccepts(t *testing.T) {
 			c.ServiceRegistry.AccessPerm.PrivateKey, c.ServiceRegistry.AccessPerm.Password = Secret{}, NewSecret("pw")
 		}},
 		{"test registry ignores access-perm", func(c *Config) {
-			c.ServiceRegistry.Type = "test"
+			c.ServiceRegistry.Type, c.ServiceRegistry.TestPath = "test", "registry.jsonl"
 			c.ServiceRegistry.AccessPerm = AccessPerm{Account: "junk"}
 		}},
 		{"file backup needs no auth", func(c *Config) {

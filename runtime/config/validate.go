@@ -154,6 +154,7 @@ func (c *Config) Validate() error {
 	v.id("service-registry.id", s.ID)
 	switch s.Type {
 	case RegistryTest:
+		v.required("service-registry.test-path", s.TestPath)
 	case RegistryEthereum, RegistryKlaytn:
 		const p = "service-registry.access-perm."
 		a := s.AccessPerm
@@ -229,6 +230,18 @@ func (v *validator) embed(m *Embed) {
 		v.add(p+"election-timeout", "must be >= 5 * heartbeat-interval (%s), got %s", 5*hb, el)
 	}
 
+	if len(m.Join) > 0 {
+		if m.InitialClusterState != "existing" {
+			v.add(p+"join", "needs initial-cluster-state \"existing\": a joining member joins a running cluster")
+		}
+		for i, u := range m.Join {
+			v.url(fmt.Sprintf("%sjoin[%d]", p, i), u, "http", "https")
+		}
+		if m.InitialCluster != "" {
+			v.add(p+"initial-cluster", "must be empty with join: the running cluster says who its members are")
+		}
+		return
+	}
 	const key = p + "initial-cluster"
 	if m.InitialCluster == "" {
 		v.add(key, "required, like %q", "r1=http://127.0.0.1:2380,r2=http://127.0.0.1:2382")

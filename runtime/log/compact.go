@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -219,6 +220,37 @@ func DisarmNoSpace(ctx context.Context, cli *clientv3.Client) error {
 		if _, err := cli.AlarmDisarm(ctx, (*clientv3.AlarmMember)(a)); err != nil {
 			return fmt.Errorf("log: disarm the NOSPACE alarm of member %x: %w", a.MemberID, err)
 		}
+	}
+	return nil
+}
+
+// ErrNotEmpty is returned by Restore for a log that has a head already.
+var ErrNotEmpty = errors.New("log: not empty")
+
+// Restore starts an empty log at index, for a disaster recovery from a
+// state version at index: the head becomes index without any entry, so
+// Append continues at index+1 and reading from an index up to index gives
+// ErrCompacted (a replica then loads the version). It fails with an error
+// wrapping ErrNotEmpty, writing nothing, if the log has a head; several
+// replicas racing to restore are therefore safe, one wins.
+func (l *Log) Restore(ctx context.Context, index uint64) error {
+	if index == 0 {
+		return errors.New("log: restore: index must be >= 1")
+	}
+	resp, err := l.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(l.headKey), "=", 0)).
+		Then(clientv3.OpPut(l.headKey, strconv.FormatUint(index, 10))).
+		Else(clientv3.OpGet(l.headKey)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("log: restore at %d: %w", index, err)
+	}
+	if !resp.Succeeded {
+		head, err := parseHead(resp.Responses[0].GetResponseRange().GetKvs())
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: restore at %d: the head is %d already", ErrNotEmpty, index, head)
 	}
 	return nil
 }

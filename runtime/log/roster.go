@@ -255,3 +255,26 @@ func (m *Membership) Replicas(ctx context.Context) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// ErrRunning is returned by Forget for a replica that holds its roster key.
+var ErrRunning = errors.New("log: roster: the replica is running")
+
+// Forget removes a replica that left the cluster for good: its published
+// version digests, so that it no longer counts among the replicas whose
+// majority settles versions and allows compaction. It refuses, deleting
+// nothing, while the replica holds its place in the roster (stop it first),
+// in one transaction, so a replica that starts meanwhile is not forgotten
+// half-way.
+func (r *Roster) Forget(ctx context.Context, id string) (digests int64, err error) {
+	resp, err := r.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(r.key(id)), "=", 0)).
+		Then(clientv3.OpDelete(r.versionPrefix(id), clientv3.WithPrefix())).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("log: roster: forget %s: %w", id, err)
+	}
+	if !resp.Succeeded {
+		return 0, fmt.Errorf("%w: %s holds %s; stop it before removing it", ErrRunning, id, r.key(id))
+	}
+	return resp.Responses[0].GetResponseDeleteRange().Deleted, nil
+}

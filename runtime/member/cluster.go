@@ -20,16 +20,16 @@ import (
 // returned. Another process may take it before it is used; StartCluster
 // retries when that happens.
 func FreePort() (int, error) {
-	ps, err := freePorts(1)
+	ps, err := FreePorts(1)
 	if err != nil {
 		return 0, err
 	}
 	return ps[0], nil
 }
 
-// freePorts returns n distinct free ports: all n listeners stay open until
+// FreePorts returns n distinct free ports on 127.0.0.1: all n listeners stay open until
 // every port is chosen, so the kernel cannot hand out one port twice.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ls := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range ls {
@@ -158,7 +158,7 @@ func scheme(t *TLS) string {
 }
 
 func startCluster(ctx context.Context, dir string, n int, opts ClusterOptions, clientTLS, peerTLS []*TLS) ([]*Member, error) {
-	ports, err := freePorts(2 * n)
+	ports, err := FreePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}

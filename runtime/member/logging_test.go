@@ -31,7 +31,7 @@ func TestStartAndCloseLogNoErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	lg, check := errorLogger(t)
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestJoiningMemberLogsNoStorageVersionError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	lg, check := errorLogger(t)
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 func startSingle(ctx context.Context, t *testing.T) *Member {
 	t.Helper()
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestStartClusterRejectsBadArguments(t *testing.T) {
 func TestStartHonoursContext(t *testing.T) {
 	// A member of a three-member cluster whose peers never start cannot
 	// become ready; Start must give up when ctx ends.
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func (f *forwarder) setCut(cut bool) {
 func TestMembersCanAdvertiseAProxyInFrontOfTheirPeerListener(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ports, err := freePorts(6)
+	ports, err := FreePorts(6)
 	if err != nil {
 		t.Fatal(err)
 	}

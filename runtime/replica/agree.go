@@ -145,14 +145,25 @@ type divergence struct {
 	at    time.Time
 }
 
-// refuseIfDiverged is middleware of the public router: once the replica
-// has diverged, its routes answer 503 BR2K_DIVERGED; the runtime's own
-// paths (/br2k/status, /br2k/wait) still answer.
-func (r *Replica) refuseIfDiverged(next http.Handler) http.Handler {
+// refuseUnlessServing is middleware of the public router: until the replica
+// has caught up with the log after it started, its routes answer 503
+// BR2K_CATCHING_UP, and once it has diverged, 503 BR2K_DIVERGED; the
+// runtime's own paths (/br2k/status, /br2k/wait) always answer.
+func (r *Replica) refuseUnlessServing(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if d := r.diverged.Load(); d != nil && !strings.HasPrefix(req.URL.Path, "/br2k/") {
+		if strings.HasPrefix(req.URL.Path, "/br2k/") {
+			next.ServeHTTP(w, req)
+			return
+		}
+		if d := r.diverged.Load(); d != nil {
 			runtime.WriteError(w, runtime.NewError(http.StatusServiceUnavailable, runtime.CodeDiverged,
 				"this replica's state differs from the majority's since version %d; it does not serve: send the request to another replica", d.index))
+			return
+		}
+		if !r.caughtUp.Load() {
+			w.Header().Set("Retry-After", "1")
+			runtime.WriteError(w, runtime.NewError(http.StatusServiceUnavailable, runtime.CodeCatchingUp,
+				"this replica is still loading its state and replaying the log (applied %d): send the request to another replica, or retry", r.appliedIndex()))
 			return
 		}
 		next.ServeHTTP(w, req)

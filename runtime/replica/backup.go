@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/br2k/br2k/runtime/backup"
+	"github.com/br2k/br2k/runtime/registry"
 )
 
 // Backups off the cluster (Options.Backup). The leader's compactor uploads
@@ -30,11 +32,15 @@ import (
 // backupLog period, that backups are failing.
 const backupLagWarn = 4
 
-// storedVersion returns the newest version index in the backup storage
-// (cached once known), uploading av first if it is newer, this replica
-// holds its file with av's digest, and this replica leads. ok is false when
-// the storage could not be read.
-func (r *Replica) storedVersion(ctx context.Context, av agreedVersion) (stored uint64, ok bool) {
+// storedVersion returns the newest version index that is in the backup
+// storage and, with a registry, recorded there: what the log may be
+// compacted below. On the way it uploads avs[0] (the newest version the
+// replicas agree on) if it is newer than the stored one and this replica
+// holds its file, and records the newest stored version if the registry
+// lacks it. Storage and registry are read once and then tracked. ok is false
+// when the storage could not be read.
+func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, running map[string]string) (stored uint64, ok bool) {
+	av := avs[0]
 	if r.storedIndex.Load() == 0 {
 		ms, err := r.opts.Backup.List(ctx)
 		if err != nil {
@@ -42,27 +48,95 @@ func (r *Replica) storedVersion(ctx context.Context, av agreedVersion) (stored u
 			return 0, false
 		}
 		if len(ms) > 0 {
+			r.storedMeta, r.storedEnd = ms[0], time.Time{}
 			r.storedIndex.Store(ms[0].Index)
 		}
 	}
-	if stored := r.storedIndex.Load(); av.index <= stored {
-		return stored, true
+	if stored := r.storedIndex.Load(); av.index > stored {
+		start := time.Now()
+		m, err := r.uploadVersion(ctx, av)
+		switch {
+		case errors.Is(err, backup.ErrExists):
+			// Another leader stored it: its Meta came back with the error.
+			r.storedMeta, r.storedEnd = m, time.Time{}
+			r.storedIndex.Store(av.index)
+		case err != nil:
+			r.warnBackup("upload a state version", err, av.index)
+		default:
+			r.storedMeta, r.storedEnd = m, time.Now()
+			r.storedIndex.Store(av.index)
+			r.lagWarned = false
+			r.logger.Info("state version backed up", "index", av.index, "version", m.Version, "state_bytes", m.StateSize,
+				"etcd_snapshot_bytes", m.EtcdSize, "access_key", m.AccessKey, "took", time.Since(start).Round(time.Millisecond))
+			if err := r.opts.Backup.Retain(ctx, r.opts.MaxStateVersion); err != nil {
+				r.warnBackup("remove old backups", err, av.index)
+			}
+		}
 	}
-	start := time.Now()
-	m, err := r.uploadVersion(ctx, av)
-	if err != nil && !errors.Is(err, backup.ErrExists) {
-		r.warnBackup("upload a state version", err, av.index)
-		return r.storedIndex.Load(), true
+	return r.recordedVersion(ctx, avs, running), true
+}
+
+// recordedVersion records the newest stored version in the registry unless
+// it is there, and returns the newest version both hold (the stored one
+// without a registry).
+func (r *Replica) recordedVersion(ctx context.Context, avs []agreedVersion, running map[string]string) uint64 {
+	stored := r.storedIndex.Load()
+	if r.opts.Registry == nil || stored == 0 {
+		return stored
 	}
-	r.storedIndex.Store(av.index)
-	if err == nil {
-		r.logger.Info("state version backed up", "index", av.index, "version", m.Version, "state_bytes", m.StateSize,
-			"etcd_snapshot_bytes", m.EtcdSize, "access_key", m.AccessKey, "took", time.Since(start).Round(time.Millisecond))
+	if !r.recordedKnown {
+		recs, err := r.opts.Registry.Latest(ctx, 1)
+		if err != nil {
+			r.warnBackup("read the registry", err, stored)
+			return 0
+		}
+		if len(recs) > 0 {
+			r.recordedIndex = recs[0].Index
+		}
+		r.recordedKnown = true
 	}
-	if err := r.opts.Backup.Retain(ctx, r.opts.MaxStateVersion); err != nil {
-		r.warnBackup("remove old backups", err, av.index)
+	if r.recordedIndex >= stored {
+		return stored
 	}
-	return av.index, true
+	m := r.storedMeta
+	rec := registry.Record{
+		Start: m.Created, End: r.storedEnd, Version: m.Version, Index: m.Index,
+		EtcdSnapshotSize: m.EtcdSize, EtcdSnapshotSHA256: m.EtcdSHA256,
+		ServiceStateSize: m.StateSize, ServiceStateSHA256: m.StateSHA256,
+		Storage: r.opts.BackupLocation, Subject: r.opts.ID,
+	}
+	rec.Storage.BackupAccessKey = m.AccessKey
+	if rec.End.IsZero() {
+		rec.End = time.Now().UTC() // stored by an earlier leader: when it was found
+	}
+	members := map[string]bool{}
+	for id := range running {
+		rec.AliveMembers = append(rec.AliveMembers, id)
+		members[id] = true
+	}
+	for _, av := range avs {
+		if av.index == m.Index {
+			rec.StateDigest = av.digest
+		}
+		for _, id := range av.holders {
+			members[id] = true
+		}
+	}
+	for id := range members {
+		rec.Members = append(rec.Members, id)
+	}
+	sort.Strings(rec.AliveMembers)
+	sort.Strings(rec.Members)
+	if err := r.opts.Registry.Record(ctx, rec); err != nil {
+		if errors.Is(err, registry.ErrOutOfOrder) {
+			r.recordedKnown = false // a newer record is there: read it next time
+		}
+		r.warnBackup("record a stored version in the registry", err, stored)
+		return min(r.recordedIndex, stored)
+	}
+	r.recordedIndex = stored
+	r.logger.Info("state version recorded in the registry", "index", stored, "version", m.Version, "access_key", m.AccessKey)
+	return stored
 }
 
 // uploadVersion streams this replica's file of version av, checked against
@@ -135,15 +209,23 @@ func checkVersionFile(f io.Reader, index uint64, digest string) (int64, string, 
 }
 
 // warnBackup logs a failed backup step, at most once per backupLog period,
-// saying how far the log has grown because compaction waits.
+// and at once when the log first grows past backupLagWarn versions' worth
+// of entries above the newest stored version, saying so.
 func (r *Replica) warnBackup(what string, err error, index uint64) {
+	stored := r.storedIndex.Load()
+	lagging := false
+	if v := uint64(r.opts.VersionUpSize); v > 0 && index > stored+backupLagWarn*v {
+		lagging = true
+	}
 	ok, dropped := r.backupLog.allow()
+	if lagging && !r.lagWarned {
+		ok, r.lagWarned = true, true
+	}
 	if !ok {
 		return
 	}
-	stored := r.storedIndex.Load()
 	args := []any{"version", index, "newest_stored", stored, "err", err, "warnings_not_logged_since_last", dropped}
-	if v := uint64(r.opts.VersionUpSize); v > 0 && index > stored+backupLagWarn*v {
+	if lagging {
 		args = append(args, "log", fmt.Sprintf("compaction waits for a stored version: the log keeps %d entries it could have deleted", index-stored))
 	}
 	r.logger.Warn("backup: "+what+"; serving goes on, retrying", args...)

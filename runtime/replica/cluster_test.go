@@ -67,6 +67,9 @@ type testNode struct {
 	cancel  context.CancelFunc
 	done    chan error
 	alive   bool
+	// endpoints, if set, are the etcd client URLs the replica uses instead
+	// of its member's (a learner refuses most requests).
+	endpoints []string
 }
 
 // countingNotary counts how often the onlyonce handler IssueReceipt had a
@@ -124,7 +127,11 @@ func (c *testCluster) startReplica(nd *testNode) {
 	t := c.t
 	// Each replica talks to its own member only, as runtime/server
 	// connects a replica that embeds one (the BR2K pairing).
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{nd.member.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	endpoints := []string{nd.member.ClientURL()}
+	if nd.endpoints != nil {
+		endpoints = nd.endpoints
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
@@ -196,6 +203,9 @@ func (c *testCluster) restart(nd *testNode) {
 	}
 	nd.member = m
 	c.startReplica(nd)
+	if err := replica.WaitServing(ctx, nd.rep); err != nil {
+		c.t.Fatalf("restarted %s did not catch up: %v\n%s", nd.id, err, nd.logs.String())
+	}
 }
 
 func (c *testCluster) alive() []*testNode {

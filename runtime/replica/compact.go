@@ -52,7 +52,7 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 	if _, t, _ := r.currentLeader(); t == nil || r.diverged.Load() != nil {
 		return
 	}
-	avs, _, err := r.agreedVersions(ctx)
+	avs, running, err := r.agreedVersions(ctx)
 	if err != nil {
 		r.logger.Warn("log compaction: read the replicas' versions and the roster", "err", err)
 		return
@@ -60,7 +60,7 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 	stored := uint64(math.MaxUint64) // without backups, any version will do
 	if r.opts.Backup != nil && len(avs) > 0 {
 		var ok bool
-		if stored, ok = r.storedVersion(ctx, avs[0]); !ok {
+		if stored, ok = r.storedVersion(ctx, avs, running); !ok {
 			return
 		}
 	}

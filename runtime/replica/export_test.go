@@ -18,6 +18,19 @@ func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
 	return r.waitApplied(ctx, index)
 }
 
+// WaitServing waits until r has caught up with the log after it started,
+// and serves.
+func WaitServing(ctx context.Context, r *Replica) error {
+	for !r.caughtUp.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // StateDigest snapshots r's state now (not the status cache) and returns
 // the applied index and the snapshot's SHA-256.
 func StateDigest(r *Replica) (uint64, string, error) {

@@ -457,11 +457,17 @@ func TestStorageFullIsADefiniteAnswerWithItsOwnCode(t *testing.T) {
 	nd := c.waitLeader()
 	owner := strings.Repeat("o", 200<<10)
 	var full response
-	accounts := 0
+	accounts, unknown := 0, 0
 	for i := range 40 {
 		r := c.do(nd, "POST", "/accounts", fmt.Sprintf(`{"id":"a%d","owner":%q}`, i, owner), "")
-		if r.status == 200 {
+		switch {
+		case r.status == 200:
 			accounts++
+			continue
+		case r.code() == runtime.CodeOutcomeUnknown:
+			// An append timed out near the quota and the retry found etcd
+			// full: that call may land yet, and says so.
+			unknown++
 			continue
 		}
 		full = r
@@ -471,8 +477,8 @@ func TestStorageFullIsADefiniteAnswerWithItsOwnCode(t *testing.T) {
 		t.Fatalf("after %d accounts: %d %.300s, want 507 %s", accounts, full.status, full.body, runtime.CodeStorageFull)
 	}
 	st := c.status(nd)
-	if st.Applied != uint64(accounts) {
-		t.Fatalf("applied %d after %d acknowledged accounts and a refused one", st.Applied, accounts)
+	if st.Applied < uint64(accounts) || st.Applied > uint64(accounts+unknown) {
+		t.Fatalf("applied %d after %d acknowledged accounts, %d of unknown outcome and a refused one", st.Applied, accounts, unknown)
 	}
 	// Refused again, and still nothing applied.
 	if r := c.do(nd, "POST", "/accounts", `{"id":"late"}`, ""); r.status != 507 {

@@ -189,28 +189,46 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 		return nil, fmt.Errorf("peer answered %s: %s", resp.Status, msg)
 	}
-	br := bufio.NewReaderSize(resp.Body, maxVersionHeader)
+	if _, err := r.saveVersionFile(index, resp.Body, func(h versionHeader) error {
+		if h.SHA256 != digest {
+			return fmt.Errorf("header says digest %s, not the agreed %s", h.SHA256, digest)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("version %d: %w", index, err)
+	}
+	return r.readVersion(index)
+}
+
+// saveVersionFile streams the version file of index from body into
+// StatePath: a temporary file, renamed once the whole of body was read (a
+// verifying reader checks its last part at io.EOF), the header passed
+// check and the MaxVersionBytes bound, and the state after the header has
+// the header's digest. It returns the file's SHA-256.
+func (r *Replica) saveVersionFile(index uint64, body io.Reader, check func(versionHeader) error) (string, error) {
+	whole := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(body, whole), maxVersionHeader)
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return nil, fmt.Errorf("version header: %w", err)
+		return "", fmt.Errorf("version header: %w", err)
 	}
 	h, err := parseVersionHeader(line, index)
 	if err != nil {
-		return nil, fmt.Errorf("version %d: %w", index, err)
+		return "", err
+	}
+	if err := check(h); err != nil {
+		return "", err
 	}
 	size := int64(h.MachineBytes) + int64(h.StateBytes)
-	switch {
-	case h.SHA256 != digest:
-		return nil, fmt.Errorf("version %d: header says digest %s, not the agreed %s", index, h.SHA256, digest)
-	case size > r.opts.MaxVersionBytes:
-		return nil, fmt.Errorf("version header says %d+%d bytes; this replica takes at most %d (Options.MaxVersionBytes)", h.MachineBytes, h.StateBytes, r.opts.MaxVersionBytes)
+	if size > r.opts.MaxVersionBytes {
+		return "", fmt.Errorf("version header says %d+%d bytes; this replica takes at most %d (Options.MaxVersionBytes)", h.MachineBytes, h.StateBytes, r.opts.MaxVersionBytes)
 	}
 	if err := os.MkdirAll(r.opts.StatePath, 0o750); err != nil {
-		return nil, err
+		return "", err
 	}
 	tmp, err := os.CreateTemp(r.opts.StatePath, ".fetch-*.tmp")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	sum := sha256.New()
@@ -223,21 +241,31 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 		}
 	}
 	if err == nil {
+		// Read to the end: a verifying reader checks the whole stream
+		// there, and nothing may follow the body.
+		var extra [1]byte
+		if k, rerr := io.ReadFull(br, extra[:]); k > 0 {
+			err = errors.New("the version goes on after the size its header gives")
+		} else if rerr != io.EOF {
+			err = rerr
+		}
+	}
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != digest {
-		return nil, fmt.Errorf("version body has SHA-256 %s, not the agreed %s", got, digest)
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h.SHA256 {
+		return "", fmt.Errorf("version body has SHA-256 %s, its header says %s", got, h.SHA256)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(r.opts.StatePath, versionName(index))); err != nil {
-		return nil, err
+		return "", err
 	}
-	return r.readVersion(index)
+	return hex.EncodeToString(whole.Sum(nil)), nil
 }
 
 // installLive puts version v (whose digest is digest) into the live state

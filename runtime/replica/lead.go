@@ -317,12 +317,19 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 			// An earlier attempt whose outcome was unknown committed
 			// before etcd filled up: the apply loop answers.
 			return true
+		case errors.Is(err, rlog.ErrNoSpace) && ambiguous:
+			// The log, read linearizably, does not hold the earlier
+			// attempt, but it may still be in flight inside etcd and land
+			// later (the next append is then fenced on the head it moved):
+			// 507 would claim a definite failure, so the outcome is
+			// unknown; a retry with the same Idempotency-Key finds out.
+			r.logger.Error("etcd refused the append (NOSPACE) after an attempt whose outcome is unknown; answering outcome unknown",
+				"entries", len(entries), "err", err)
+			r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrOutcomeUnknown))
+			return true
 		case errors.Is(err, rlog.ErrNoSpace):
-			// Definite, nothing written (after an ambiguous attempt: the
-			// log, read linearizably, does not hold it; only a request
-			// still in flight inside etcd could land later, and then the
-			// next append is fenced on the head it moved); every append
-			// fails until space is freed, so answer now rather than retry.
+			// Definite, nothing written; every append fails until space is
+			// freed, so answer now rather than retry.
 			r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
 				"entries", len(entries), "err", err,
 				"fix", "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size")

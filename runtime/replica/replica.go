@@ -45,6 +45,7 @@ import (
 	"github.com/br2k/br2k/runtime/httpx"
 	rlog "github.com/br2k/br2k/runtime/log"
 	"github.com/br2k/br2k/runtime/peer"
+	"github.com/br2k/br2k/runtime/registry"
 )
 
 // Options configure a replica. Zero values take the defaults noted.
@@ -115,6 +116,15 @@ type Options struct {
 	// compacts the log only below a stored one. The caller closes it after
 	// Run returns.
 	Backup backup.Storage
+	// Registry, if set with Backup, is where the leader records each
+	// version it stored (and compaction waits for the record too), and
+	// where a replica whose log was compacted past its state finds the
+	// version to load (recover.go). The caller closes it after Run
+	// returns.
+	Registry registry.Registry
+	// BackupLocation says where Backup is, for the records (type, host,
+	// database or path; never a password).
+	BackupLocation registry.Storage
 	// DefragMinFree is how many unused bytes an etcd member's database
 	// must hold (and more than half of it) before the leader
 	// defragments it. Default 64 MiB; negative never defragments.
@@ -229,6 +239,10 @@ type Replica struct {
 	// diverged is set once this replica found its state differs from the
 	// majority's (agree.go); it then stops serving.
 	diverged atomic.Pointer[divergence]
+	// caughtUp is set once this replica has applied the log head as it
+	// was after Run started (a new or restarted replica loads a version
+	// and replays first); its routes answer 503 until then.
+	caughtUp atomic.Bool
 	// epoch counts the peer versions installed: a version captured in an
 	// earlier epoch is of a state that was replaced, and is not written.
 	epoch atomic.Uint64
@@ -241,6 +255,14 @@ type Replica struct {
 	// yet); written by the compactor.
 	storedIndex atomic.Uint64
 	backupLog   logLimit
+	// The compactor's own: the Meta of the version at storedIndex, when
+	// its upload ended (zero when another leader stored it), and the
+	// newest index in Options.Registry once recordedKnown.
+	storedMeta    backup.Meta
+	storedEnd     time.Time
+	recordedIndex uint64
+	recordedKnown bool
+	lagWarned     bool // warnBackup said the log grows, since the last upload
 
 	// mu guards the fields below it.
 	mu          sync.Mutex
@@ -320,7 +342,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.shadow = newShadow(opts.Shadow, applyOpts)
 	}
 	r.public = httpx.NewRouter(r.logger)
-	r.public.Use(r.refuseIfDiverged, captureBody)
+	r.public.Use(r.refuseUnlessServing, captureBody)
 	r.public.Get(httpx.PathStatus, r.serveStatus)
 	r.public.Get(httpx.PathWait, r.serveWait)
 	svc.Mount(r.public, r)
@@ -407,6 +429,8 @@ func (r *Replica) Run(ctx context.Context) error {
 			fatal <- fmt.Errorf("replica %s: follow log: %w", r.opts.ID, err)
 		}
 	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.waitCaughtUp(ctx) }()
 	go func() { defer wg.Done(); r.compactor(ctx) }()
 	go func() { defer wg.Done(); r.campaign(ctx) }()
 	go func() { defer wg.Done(); r.observe(ctx) }()
@@ -482,8 +506,14 @@ func (r *Replica) follow(ctx context.Context) error {
 		case stopped:
 			// Stopped to repair a divergence: the loop does it.
 		case errors.Is(err, rlog.ErrCompacted):
-			if ierr := r.recoverFromPeer(ctx, r.appliedIndex()+1, "the log after this replica's state was compacted"); ierr != nil {
-				r.logger.Error("install a peer's state version; trying again", "applied", r.appliedIndex(), "follow_err", err, "err", ierr)
+			const why = "the log after this replica's state was compacted"
+			berr := r.recoverFromBackup(ctx, r.appliedIndex()+1, why)
+			if berr == nil {
+				continue
+			}
+			if ierr := r.recoverFromPeer(ctx, r.appliedIndex()+1, why); ierr != nil {
+				r.logger.Error("install a stored or a peer's state version; trying again", "applied", r.appliedIndex(), "follow_err", err,
+					"backup_err", berr, "peer_err", ierr)
 				sleep(ctx, 2*time.Second)
 			}
 		default:

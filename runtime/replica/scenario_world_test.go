@@ -304,6 +304,10 @@ func (w *world) run(cmd string) string {
 			w.fatalf("restart %s: it is running", f[1])
 		}
 		w.start(f[1])
+		// A restarted replica serves once it caught up with the log.
+		if err := replica.WaitServing(ctx, w.node(f[1]).rep); err != nil {
+			w.fatalf("restart %s: it did not catch up: %v", f[1], err)
+		}
 		return "ok"
 	case "sync":
 		head := w.cluster.Head()

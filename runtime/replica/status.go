@@ -59,6 +59,9 @@ type Status struct {
 	// Backup is the newest version in the backup storage as this replica
 	// last saw it (the leader uploads); 0 when unknown or none.
 	Backup uint64 `json:"backup,omitempty"`
+	// CatchingUp is true until the replica has applied the log head as it
+	// was after it started; its service routes answer 503 meanwhile.
+	CatchingUp bool `json:"catching_up,omitempty"`
 	// Diverged is the version at which this replica found its state
 	// differs from the majority's; it then serves nothing.
 	Diverged uint64 `json:"diverged,omitempty"`
@@ -136,7 +139,8 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion(),
-		VersionStallMaxMS: float64(r.versionStallMax.Load()) / float64(time.Millisecond), Backup: r.storedIndex.Load()}
+		VersionStallMaxMS: float64(r.versionStallMax.Load()) / float64(time.Millisecond), Backup: r.storedIndex.Load(),
+		CatchingUp: !r.caughtUp.Load()}
 	if d := r.diverged.Load(); d != nil {
 		st.Diverged = d.index
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -12,13 +13,15 @@ import (
 
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/config"
+	"github.com/br2k/br2k/runtime/replica"
 )
 
 // Command is the command line of a service binary whose replicas each keep
 // one file of their own (a notary's receipts, an effects log):
 //
 //	NAME dev [-replicas N] [-port P] [-dir DIR]   a local cluster in one process
-//	NAME serve -config FILE [-FLAG FILE]          one replica of a deployment
+//	NAME serve -config FILE [-restore] [-FLAG FILE]   one replica of a deployment
+//	NAME member remove -config FILE -replica ID [-member NAME]   remove a replica for good
 type Command struct {
 	// Name is the binary's name, in usage and error messages and in the
 	// dev cluster's etcd prefix.
@@ -47,7 +50,8 @@ func (c Command) Main() {
 	}
 	usage := fmt.Sprintf(`usage:
   %[1]s dev [-replicas N] [-port P] [-dir DIR]   run a local N-replica cluster (embedded etcd)
-  %[1]s serve -config FILE%[2]s   run one replica from a config file
+  %[1]s serve -config FILE [-restore]%[2]s   run one replica from a config file
+  %[1]s member remove -config FILE -replica ID [-member NAME]   remove a replica and its etcd member for good
 `, c.Name, fileArg)
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -62,6 +66,8 @@ func (c Command) Main() {
 		err = c.dev(ctx, os.Args[2:], logger)
 	case "serve":
 		err = c.serve(ctx, os.Args[2:], logger)
+	case "member":
+		err = memberCommand(ctx, os.Args[2:], os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n%s", c.Name, os.Args[1], usage)
 		os.Exit(2)
@@ -95,6 +101,7 @@ func (c Command) dev(ctx context.Context, args []string, logger *slog.Logger) er
 func (c Command) serve(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	path := fs.String("config", "", "replica configuration file (JSON)")
+	restore := fs.Bool("restore", false, "disaster recovery: if the log is empty, start it from the newest version in the backup storage and registry")
 	file := new(string)
 	if c.FileFlag != "" {
 		file = fs.String(c.FileFlag, c.FileDefault, c.FileUsage)
@@ -109,5 +116,21 @@ func (c Command) serve(ctx context.Context, args []string, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	return RunConfigWithShadow(ctx, cfg, c.NewService(*file), c.NewService(*file), logger)
+	n, err := StartWithShadow(ctx, cfg, c.NewService(*file), c.NewService(*file), logger)
+	if err != nil {
+		return err
+	}
+	if *restore {
+		index, err := n.Replica.RestoreFromBackup(ctx)
+		switch {
+		case errors.Is(err, replica.ErrLogNotEmpty):
+			logger.Info("-restore: the log is not empty; following it as it is", "err", err)
+		case err != nil:
+			n.Close()
+			return fmt.Errorf("-restore: %w", err)
+		default:
+			logger.Info("-restore: the log starts after the restored version", "index", index)
+		}
+	}
+	return n.Run(ctx)
 }

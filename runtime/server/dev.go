@@ -92,6 +92,7 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 		cfg.StateConfig.StatePath = filepath.Join(dir, "state", cfg.Replica.ID)
 		cfg.StateConfig.BackupStoragePath = filepath.Join(dir, "backup") // one, for whichever replica leads
 		cfg.ServiceRegistry.ID = opts.Name
+		cfg.ServiceRegistry.TestPath = filepath.Join(dir, "registry.jsonl") // one, like the backups
 		// The replica talks to its own member first, the others as fallbacks.
 		cfg.Etcd.Endpoints = append([]string{m.ClientURL()}, otherURLs(members, i)...)
 		cfg.SetDefaults()

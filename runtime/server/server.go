@@ -24,6 +24,7 @@ import (
 	"github.com/br2k/br2k/runtime/config"
 	"github.com/br2k/br2k/runtime/member"
 	"github.com/br2k/br2k/runtime/peer"
+	"github.com/br2k/br2k/runtime/registry"
 	"github.com/br2k/br2k/runtime/replica"
 )
 
@@ -46,15 +47,22 @@ type Node struct {
 	// replicas reach them (the config's, or the bound URL for port 0).
 	AdvertiseURL, PeerAdvertiseURL string
 
-	cfg     *config.Config
-	logger  *slog.Logger
-	member  *member.Member
-	cli     *clientv3.Client
-	srv     *http.Server
-	ln      net.Listener
-	peerSrv *http.Server
-	peerLn  net.Listener
-	backup  backup.Storage
+	cfg      *config.Config
+	logger   *slog.Logger
+	member   *member.Member
+	cli      *clientv3.Client
+	srv      *http.Server
+	ln       net.Listener
+	peerSrv  *http.Server
+	peerLn   net.Listener
+	backup   backup.Storage
+	registry registry.Registry
+	// joinCli reaches the running cluster a joining member (etcd.embed.join)
+	// was added to as a learner, with joinID its member id; Run promotes
+	// it. Nil otherwise.
+	joinCli *clientv3.Client
+	joinID  uint64
+	voting  []string // the voting members' client URLs when it joined
 }
 
 // Start starts a replica of svc as cfg says. cfg must be validated. The
@@ -114,18 +122,29 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	}
 	endpoints := cfg.Etcd.Endpoints
 	if e := cfg.Etcd.Embed; e != nil {
-		m, err := member.Start(ctx, member.Config{
+		mc := member.Config{
 			Name: e.Name, Dir: e.DataDir, ClientURL: e.ClientURL, PeerURL: e.PeerURL, ListenPeerURL: e.ListenPeerURL,
 			InitialCluster: e.InitialCluster, ClusterState: e.InitialClusterState,
 			HeartbeatInterval: e.HeartbeatInterval.Duration, ElectionTimeout: e.ElectionTimeout.Duration,
 			QuotaBackendBytes: e.QuotaBackendBytes,
 			ClientTLS:         memberTLS(e.ClientTLS), PeerTLS: memberTLS(e.PeerTLS),
-		})
+		}
+		if len(e.Join) > 0 {
+			if mc.InitialCluster, err = n.join(ctx, cfg, cliTLS); err != nil {
+				return nil, err
+			}
+		}
+		m, err := member.Start(ctx, mc)
 		if err != nil {
 			return nil, fmt.Errorf("etcd.embed: %w", err)
 		}
 		n.member = m
 		endpoints = []string{m.ClientURL()}
+		if n.joinCli != nil {
+			// A learner refuses most client requests: the voting members
+			// serve this replica until its member is promoted.
+			endpoints = n.voting
+		}
 	}
 	n.cli, err = clientv3.New(clientv3.Config{
 		Endpoints: endpoints, DialTimeout: cfg.Etcd.DialTimeout.Duration, TLS: cliTLS,
@@ -142,6 +161,15 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	n.backup = backup.Lazy(func(ctx context.Context) (backup.Storage, error) {
 		return backup.Open(ctx, stateCfg, stateCfg.BackupStoragePath)
 	})
+	if n.registry, err = registry.Open(cfg.ServiceRegistry); err != nil {
+		return nil, err
+	}
+	loc := registry.Storage{Type: stateCfg.BackupStorageType}
+	if loc.Type == config.BackupMySQL {
+		loc.Host, loc.Database = stateCfg.BackupStorageAuth.Host, stateCfg.BackupStorageAuth.Database
+	} else {
+		loc.Path = stateCfg.BackupStoragePath
+	}
 	n.Replica, err = replica.New(svc, replica.Options{
 		ID: r.ID, AdvertiseURL: n.AdvertiseURL, PeerURL: n.PeerAdvertiseURL, PeerAuth: auth, PeerTLS: peerClientTLS,
 		Client: n.cli, Prefix: cfg.Etcd.Prefix,
@@ -154,6 +182,8 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		StatePath:         cfg.StateConfig.StatePath,
 		MaxStateVersion:   cfg.StateConfig.MaxStateVersion,
 		Backup:            n.backup,
+		Registry:          n.registry,
+		BackupLocation:    loc,
 		Logger:            logger,
 	})
 	if err != nil {
@@ -246,6 +276,9 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 	go n.announce(rctx)
+	if n.joinCli != nil {
+		go n.promote(rctx)
+	}
 
 	var err error
 	replicaStopped := false
@@ -323,6 +356,12 @@ func (n *Node) Close() {
 	if n.member != nil {
 		n.member.Close()
 	}
+	if n.registry != nil {
+		n.registry.Close()
+	}
+	if n.joinCli != nil {
+		n.joinCli.Close()
+	}
 	if n.backup != nil {
 		n.backup.Close()
 	}
@@ -349,4 +388,45 @@ func leaderProbe(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// join adds this replica's embedded member to the running cluster of
+// etcd.embed.join as a raft learner (or finds it added by an earlier start)
+// and returns the initial cluster the member starts with.
+func (n *Node) join(ctx context.Context, cfg *config.Config, cliTLS *tls.Config) (string, error) {
+	e := cfg.Etcd.Embed
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: e.Join, DialTimeout: cfg.Etcd.DialTimeout.Duration, TLS: cliTLS,
+		Username: cfg.Etcd.Username, Password: cfg.Etcd.Password.Reveal(), Logger: zap.NewNop(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("etcd.embed.join: connect: %w", err)
+	}
+	n.joinCli = cli
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	initial, id, err := member.AddLearner(actx, cli, e.Name, e.PeerURL)
+	if err != nil {
+		return "", fmt.Errorf("etcd.embed.join: add member %s as a learner: %w", e.Name, err)
+	}
+	if n.voting, err = member.VotingClientURLs(actx, cli); err != nil {
+		return "", fmt.Errorf("etcd.embed.join: %w", err)
+	}
+	n.joinID = id
+	n.logger.Info("etcd member joining the running cluster as a learner", "member", e.Name, "id", fmt.Sprintf("%x", id), "initial_cluster", initial)
+	return initial, nil
+}
+
+// promote makes the joined member a voter once etcd says it has caught
+// up, and then lets this replica's client use it too.
+func (n *Node) promote(ctx context.Context) {
+	start := time.Now()
+	if err := member.PromoteWhenReady(ctx, n.joinCli, n.joinID, time.Second); err != nil {
+		if ctx.Err() == nil {
+			n.logger.Error("etcd member promotion failed; it stays a learner (promote it with etcdctl member promote)", "member", n.member.Name(), "err", err)
+		}
+		return
+	}
+	n.cli.SetEndpoints(append([]string{n.member.ClientURL()}, n.voting...)...)
+	n.logger.Info("etcd member promoted to a voting member", "member", n.member.Name(), "took", time.Since(start).Round(time.Millisecond))
 }

@@ -89,13 +89,9 @@ func TestDevClusterServesOnEveryReplicaAndStopsOnCancel(t *testing.T) {
 // single-member etcd cluster.
 func singleMemberConfig(t *testing.T) *config.Config {
 	t.Helper()
-	ports := make([]int, 4)
-	for i := range ports {
-		p, err := member.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = p
+	ports, err := member.FreePorts(4)
+	if err != nil {
+		t.Fatal(err)
 	}
 	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	data := fmt.Sprintf(`{
