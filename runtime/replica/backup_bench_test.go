@@ -15,7 +15,7 @@ import (
 
 // BenchmarkBackupAndJoinFromMySQL measures backups of a large state against
 // the local MariaDB: three replicas whose ledgers hold N accounts
-// (BR2K_BENCH_ACCOUNTS, default 1,400,000: a state version over 100 MB)
+// (BR2K_BENCH_ACCOUNTS, default 1,500,000: a state version over 100 MB)
 // write a version, the leader uploads it (with an etcd snapshot) and records
 // it; then a 4th replica joins the running cluster (its etcd member as a
 // learner, promoted) with an empty state, loads that version from MariaDB,
@@ -25,7 +25,7 @@ import (
 //
 //	go test ./runtime/replica -run '^$' -bench BackupAndJoinFromMySQL -benchtime 1x
 func BenchmarkBackupAndJoinFromMySQL(b *testing.B) {
-	n := 1_400_000
+	n := 1_500_000
 	if v, err := strconv.Atoi(os.Getenv("BR2K_BENCH_ACCOUNTS")); err == nil && v > 128 {
 		n = v
 	}
@@ -50,6 +50,7 @@ func BenchmarkBackupAndJoinFromMySQL(b *testing.B) {
 	// Options run after startReplica made nd.svc and before the replica
 	// is made with it: the replacement is the replica's service.
 	bc.testCluster = bc.startCluster(b, 3, versionUp, 3, nil)
+	bc.convergeWithin = 3 * time.Minute
 	lead := bc.waitLeader()
 	for range versionUp + 8 {
 		bc.mustDo(lead, "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`)

@@ -37,6 +37,9 @@ type testCluster struct {
 	cfg    clusterConfig
 	nodes  []*testNode
 	client *http.Client
+	// convergeWithin bounds waitConverged; default 20s (a large state's
+	// status digest is recomputed less often).
+	convergeWithin time.Duration
 }
 
 // clusterConfig varies a test cluster. The zero value is the ledger on a
@@ -289,7 +292,11 @@ func (c *testCluster) waitLeader() *testNode {
 // all report the same digest, and returns the common status.
 func (c *testCluster) waitConverged() replica.Status {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	within := c.convergeWithin
+	if within == 0 {
+		within = 20 * time.Second
+	}
+	deadline := time.Now().Add(within)
 	var sts []replica.Status
 	for time.Now().Before(deadline) {
 		sts = sts[:0]
