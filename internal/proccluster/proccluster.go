@@ -557,7 +557,8 @@ func waitAllServing(ctx context.Context, nodes []*Node) error {
 }
 
 // waitServing polls the replica's own listener until it answers
-// GET /br2k/status, its process exits or ctx ends.
+// GET /br2k/status and has caught up with the log (it serves its routes),
+// its process exits or ctx ends.
 func (n *Node) waitServing(ctx context.Context) error {
 	n.mu.Lock()
 	exited := n.exited
@@ -565,7 +566,7 @@ func (n *Node) waitServing(ctx context.Context) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
-		if _, err := n.c.statusAt(ctx, n.DirectURL); err == nil {
+		if st, err := n.c.statusAt(ctx, n.DirectURL); err == nil && !st.CatchingUp {
 			return nil
 		}
 		select {

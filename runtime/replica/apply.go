@@ -147,6 +147,7 @@ func (r *Replica) waitCaughtUp(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := r.catchUp(ctx); err == nil {
 			r.caughtUp.Store(true)
+			close(r.serving)
 			r.logger.Info("caught up with the log; serving", "applied", r.appliedIndex(), "took", time.Since(start).Round(time.Millisecond))
 			return
 		}

@@ -121,6 +121,11 @@ func startClusterWith(t testing.TB, n int, cfg clusterConfig) *testCluster {
 			}
 		}
 	})
+	for _, nd := range c.nodes {
+		if err := replica.WaitServing(ctx, nd.rep); err != nil {
+			t.Fatalf("%s did not catch up: %v\n%s", nd.id, err, nd.logs.String())
+		}
+	}
 	c.waitLeader()
 	return c
 }

@@ -21,14 +21,12 @@ func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
 // WaitServing waits until r has caught up with the log after it started,
 // and serves.
 func WaitServing(ctx context.Context, r *Replica) error {
-	for !r.caughtUp.Load() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	select {
+	case <-r.Serving():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
 // StateDigest snapshots r's state now (not the status cache) and returns

@@ -243,6 +243,7 @@ type Replica struct {
 	// was after Run started (a new or restarted replica loads a version
 	// and replays first); its routes answer 503 until then.
 	caughtUp atomic.Bool
+	serving  chan struct{} // closed when caughtUp is set
 	// epoch counts the peer versions installed: a version captured in an
 	// earlier epoch is of a state that was replaced, and is not written.
 	epoch atomic.Uint64
@@ -325,6 +326,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		inflight:    map[string]*onceCall{},
 		refuses:     refuses,
 		compactKick: make(chan struct{}, 1),
+		serving:     make(chan struct{}),
 	}
 	if r.log == nil {
 		r.log = rlog.New(opts.Client, opts.Prefix)
@@ -365,6 +367,11 @@ func (r *Replica) Router() chi.Router { return r.public }
 
 // ID is the replica's id.
 func (r *Replica) ID() string { return r.opts.ID }
+
+// Serving is closed once the replica has caught up with the log after Run
+// started and serves its routes; until then they answer 503
+// BR2K_CATCHING_UP.
+func (r *Replica) Serving() <-chan struct{} { return r.serving }
 
 func (r *Replica) self() peerInfo {
 	return peerInfo{ID: r.opts.ID, URL: r.opts.AdvertiseURL, Peer: r.opts.PeerURL}

@@ -184,6 +184,11 @@ func (w *world) run(cmd string) string {
 		for _, id := range f[1:] {
 			w.start(id)
 		}
+		for _, id := range f[1:] {
+			if err := replica.WaitServing(ctx, w.node(id).rep); err != nil {
+				w.fatalf("start %s: it did not catch up: %v", id, err)
+			}
+		}
 		return "ok"
 	case "elect":
 		term, err := w.cluster.Elect(ctx, f[1])

@@ -116,6 +116,17 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 			}
 		}()
 	}
+	// The list goes out once every replica serves (caught up with the log).
+	for _, n := range nodes {
+		select {
+		case <-n.Replica.Serving():
+		case <-ctx.Done():
+		case err := <-errc:
+			cancel()
+			wg.Wait()
+			return err
+		}
+	}
 	fmt.Fprintf(opts.Out, "br2k dev cluster: %d replicas, each with its own etcd member (data in %s)\n", len(nodes), dir)
 	for i, n := range nodes {
 		fmt.Fprintf(opts.Out, "  r%d  %s   (peer %s, etcd %s)\n", i+1, n.URL, n.PeerURL, members[i].ClientURL())

@@ -314,6 +314,13 @@ func (n *Node) announce(ctx context.Context) {
 	if n.member != nil {
 		etcd = "embedded etcd member " + n.member.Name() + " at " + n.member.ClientURL()
 	}
+	// Serving once caught up with the log (a restarted replica replays
+	// first), whoever leads.
+	select {
+	case <-n.Replica.Serving():
+	case <-ctx.Done():
+		return
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		leading, leader := n.Replica.Role()
