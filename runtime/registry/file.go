@@ -216,3 +216,63 @@ func sortNewestFirst(recs []Record) {
 		}
 	}
 }
+
+// location is the test registry's leader location, in LeaderPath.
+type location struct {
+	Term     uint64 `json:"term"`
+	Endpoint string `json:"endpoint"`
+}
+
+// LeaderPath is the file beside the records that holds the leader's
+// location.
+func (f *File) LeaderPath() string { return f.path + ".leader" }
+
+// SetLeader stores the leader's location (see Locator), by a temporary file
+// and a rename.
+func (f *File) SetLeader(ctx context.Context, term uint64, endpoint string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	stored, _, err := f.leader()
+	if err != nil {
+		return err
+	}
+	if term < stored {
+		return fmt.Errorf("%w: term %d, stored %d (%s)", ErrStaleTerm, term, stored, f.LeaderPath())
+	}
+	data, _ := json.Marshal(location{Term: term, Endpoint: endpoint})
+	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".leader-*.tmp")
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	return os.Rename(tmp.Name(), f.LeaderPath())
+}
+
+// Leader returns the stored location (see Locator).
+func (f *File) Leader(ctx context.Context) (uint64, string, error) {
+	return f.leader()
+}
+
+func (f *File) leader() (uint64, string, error) {
+	data, err := os.ReadFile(f.LeaderPath())
+	if os.IsNotExist(err) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("registry: %w", err)
+	}
+	var l location
+	if err := json.Unmarshal(data, &l); err != nil {
+		return 0, "", fmt.Errorf("registry: %s: %w", f.LeaderPath(), err)
+	}
+	return l.Term, l.Endpoint, nil
+}

@@ -116,3 +116,23 @@ func TestTheFileRegistryReadsOnlyItsTailAndTrims(t *testing.T) {
 		t.Fatalf("after trimming the file holds %d records (newest %d), want about %d (newest %d)", len(all), all[0].Index, keepRecords, n)
 	}
 }
+
+func TestTheFileRegistryKeepsTheNewestLeaderLocation(t *testing.T) {
+	ctx := context.Background()
+	f, _ := OpenFile(filepath.Join(t.TempDir(), "registry.jsonl"))
+	if term, url, err := f.Leader(ctx); err != nil || term != 0 || url != "" {
+		t.Fatalf("no leader yet: %d %q %v", term, url, err)
+	}
+	for _, step := range []struct {
+		term uint64
+		url  string
+		err  error
+	}{{5, "http://r1", nil}, {5, "http://r1b", nil}, {7, "http://r2", nil}, {6, "http://r1", ErrStaleTerm}} {
+		if err := f.SetLeader(ctx, step.term, step.url); !errors.Is(err, step.err) {
+			t.Fatalf("SetLeader(%d, %s) = %v, want %v", step.term, step.url, err, step.err)
+		}
+	}
+	if term, url, err := f.Leader(ctx); err != nil || term != 7 || url != "http://r2" {
+		t.Fatalf("leader: %d %q %v, want 7 http://r2", term, url, err)
+	}
+}

@@ -100,3 +100,20 @@ func Open(cfg config.ServiceRegistry) (Registry, error) {
 		return nil, fmt.Errorf("service-registry.type: unknown type %q", cfg.Type)
 	}
 }
+
+// Locator is implemented by registries that also keep where the current
+// leader is, so that clients can find the service: the leader writes its
+// location on every leadership change, with its election term.
+type Locator interface {
+	// SetLeader stores (term, endpoint) unless a higher term is stored:
+	// then it fails with an error wrapping ErrStaleTerm, so that a deposed
+	// leader's late write cannot move clients back. An equal term
+	// overwrites.
+	SetLeader(ctx context.Context, term uint64, endpoint string) error
+	// Leader returns the stored location; term 0 when none is.
+	Leader(ctx context.Context) (term uint64, endpoint string, err error)
+}
+
+// ErrStaleTerm is wrapped by SetLeader's error for a term below the stored
+// one.
+var ErrStaleTerm = errors.New("registry: a newer leader's location is stored")

@@ -14,6 +14,7 @@ import (
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/httpx"
 	rlog "github.com/br2k/br2k/runtime/log"
+	"github.com/br2k/br2k/runtime/registry"
 )
 
 // term is one leadership of this replica: from winning the election to
@@ -143,7 +144,37 @@ func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
 	r.setLeader(r.self())
 	go r.lead(t)
 	go r.watchApply(t)
+	if loc, ok := r.opts.Registry.(registry.Locator); ok {
+		go r.publishLocation(t, loc)
+	}
 	return t
+}
+
+// publishLocation writes this leader's location to the registry, off the
+// request path, retrying with backoff until it lands or the term ends. A
+// newer term already stored means this leader was deposed meanwhile.
+func (r *Replica) publishLocation(t *term, loc registry.Locator) {
+	backoff := 200 * time.Millisecond
+	for start := time.Now(); ; {
+		ctx, cancel := context.WithTimeout(t.ctx, 2*time.Minute)
+		err := loc.SetLeader(ctx, uint64(t.lead.Term), r.opts.AdvertiseURL)
+		cancel()
+		switch {
+		case err == nil:
+			r.logger.Info("leader location recorded in the registry", "term", t.lead.Term, "url", r.opts.AdvertiseURL,
+				"took", time.Since(start).Round(time.Millisecond))
+			return
+		case errors.Is(err, registry.ErrStaleTerm), t.ctx.Err() != nil:
+			return
+		}
+		r.logger.Warn("record the leader location in the registry; retrying", "term", t.lead.Term, "err", err, "retry_in", backoff)
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }
 
 // endTerm stops the term's appender. Calls still queued were never

@@ -585,3 +585,28 @@ func (bc *backedCluster) join(t testing.TB, ctx context.Context, id, name string
 		return nil
 	}
 }
+
+// TestTheLeaderLocationFollowsALeaderKill: each new leader records its
+// location with its term in the registry, off the request path; after the
+// leader is killed the location names the new leader with a higher term.
+func TestTheLeaderLocationFollowsALeaderKill(t *testing.T) {
+	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "registry.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startClusterWith(t, 3, clusterConfig{options: func(nd *testNode, o *replica.Options) { o.Registry = reg }})
+	located := func(nd *testNode) (uint64, bool) {
+		term, url, err := reg.Leader(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := c.status(nd)
+		return term, st.Role == "leader" && url == nd.url && term == uint64(st.Term)
+	}
+	first := c.waitLeader()
+	var term1 uint64
+	waitFor(t, 10*time.Second, "the first leader's location", func() bool { var ok bool; term1, ok = located(first); return ok })
+	c.crash(first)
+	second := c.waitLeader()
+	waitFor(t, 20*time.Second, "the new leader's location", func() bool { term, ok := located(second); return ok && term > term1 })
+}
