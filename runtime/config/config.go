@@ -245,6 +245,10 @@ type AccessPerm struct {
 	Password Secret `json:"password"`
 	// Contract is the registry contract. Required for ethereum/klaytn.
 	Contract Contract `json:"contract"`
+	// Confirmations is how many blocks must follow the one holding a
+	// registry transaction before it counts as done (compaction waits for
+	// it). Default 0: the receipt is enough. >= 0.
+	Confirmations int `json:"confirmations"`
 }
 
 // Contract locates the registry contract.

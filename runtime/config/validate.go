@@ -162,6 +162,9 @@ func (c *Config) Validate() error {
 		v.address(p+"account", a.Account)
 		v.address(p+"contract.address", a.Contract.Address)
 		v.required(p+"contract.json-interface-path", a.Contract.JSONInterfacePath)
+		if a.Confirmations < 0 {
+			v.add(p+"confirmations", "must be >= 0, got %d", a.Confirmations)
+		}
 		if a.PrivateKey.IsZero() && a.Password.IsZero() {
 			v.add(p+"private-key", "required for type %q unless password is set (or set %s or %s)",
 				s.Type, EnvPrivateKey, EnvRegistryPassword)

@@ -87,15 +87,15 @@ func check(rec Record) error {
 	return nil
 }
 
-// Open opens the registry cfg.Type names. The chain types are not built
-// yet: they are refused with an error that says so, rather than run
-// without a registry.
+// Open opens a registry of type test. The chain types (ethereum, klaytn)
+// are opened by runtime/registry/chain, which this package cannot import
+// (runtime/server chooses).
 func Open(cfg config.ServiceRegistry) (Registry, error) {
 	switch cfg.Type {
 	case config.RegistryTest, "":
 		return OpenFile(cfg.TestPath)
 	case config.RegistryEthereum, config.RegistryKlaytn:
-		return nil, fmt.Errorf("service-registry.type: %q is not implemented yet (the registry contract is still to come); use %q", cfg.Type, config.RegistryTest)
+		return nil, fmt.Errorf("service-registry.type: %q: open it with runtime/registry/chain", cfg.Type)
 	default:
 		return nil, fmt.Errorf("service-registry.type: unknown type %q", cfg.Type)
 	}

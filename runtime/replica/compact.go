@@ -49,9 +49,15 @@ func (r *Replica) kickCompactor() {
 // maybeCompact compacts the log below the newest version a majority holds,
 // if this replica leads and that is above the last compaction point.
 func (r *Replica) maybeCompact(ctx context.Context) {
-	if _, t, _ := r.currentLeader(); t == nil || r.diverged.Load() != nil {
+	_, t, _ := r.currentLeader()
+	if t == nil || r.diverged.Load() != nil {
 		return
 	}
+	// Uploads and registry records are the leader's: they stop when its
+	// term ends (a chain registry's sender is fenced by the term).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(t.ctx, cancel)()
 	avs, running, err := r.agreedVersions(ctx)
 	if err != nil {
 		r.logger.Warn("log compaction: read the replicas' versions and the roster", "err", err)

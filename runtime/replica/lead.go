@@ -164,7 +164,7 @@ func (r *Replica) publishLocation(t *term, loc registry.Locator) {
 			r.logger.Info("leader location recorded in the registry", "term", t.lead.Term, "url", r.opts.AdvertiseURL,
 				"took", time.Since(start).Round(time.Millisecond))
 			return
-		case errors.Is(err, registry.ErrStaleTerm), t.ctx.Err() != nil:
+		case errors.Is(err, registry.ErrStaleTerm), errors.Is(err, registry.ErrNoLocator), t.ctx.Err() != nil:
 			return
 		}
 		r.logger.Warn("record the leader location in the registry; retrying", "term", t.lead.Term, "err", err, "retry_in", backoff)

@@ -33,8 +33,8 @@ type backedCluster struct {
 	*testCluster
 	db     string
 	proxy  *faultproxy.Proxy
-	reg    *registry.File
-	direct *backup.MySQL // the test's own connection, not through the proxy
+	reg    registry.Registry // the records the replicas write (a file unless a test sets another)
+	direct *backup.MySQL     // the test's own connection, not through the proxy
 	base   string
 	// wrap, if set, wraps a replica's backup storage.
 	wrap func(nd *testNode, s backup.Storage) backup.Storage
@@ -241,15 +241,21 @@ func versionsOf(recs []registry.Record) []uint64 {
 	return out
 }
 
-// loadUntil runs load until cond holds, then stops it.
+// loadUntil runs load until cond holds, then stops it and settles.
 func (bc *backedCluster) loadUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	bc.loadUntilNoSettle(t, what, cond)
+	bc.settle(t)
+}
+
+// loadUntilNoSettle runs load until cond holds, then stops it.
+func (bc *backedCluster) loadUntilNoSettle(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	stop := make(chan struct{})
 	wg := bc.load(3, 8, stop)
 	waitFor(t, 90*time.Second, what, cond)
 	close(stop)
 	wg.Wait()
-	bc.settle(t)
 }
 
 // settle waits until the replicas converged and the newest version they

@@ -52,6 +52,7 @@ func (c Command) Main() {
   %[1]s dev [-replicas N] [-port P] [-dir DIR]   run a local N-replica cluster (embedded etcd)
   %[1]s serve -config FILE [-restore]%[2]s   run one replica from a config file
   %[1]s member remove -config FILE -replica ID [-member NAME]   remove a replica and its etcd member for good
+  %[1]s registry deploy|register|logs|leader ...   the registry contract (ethereum, klaytn): run "%[1]s registry" for more
 `, c.Name, fileArg)
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -68,6 +69,8 @@ func (c Command) Main() {
 		err = c.serve(ctx, os.Args[2:], logger)
 	case "member":
 		err = memberCommand(ctx, os.Args[2:], os.Stdout)
+	case "registry":
+		err = registryCommand(ctx, os.Args[2:], os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n%s", c.Name, os.Args[1], usage)
 		os.Exit(2)

@@ -161,7 +161,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	n.backup = backup.Lazy(func(ctx context.Context) (backup.Storage, error) {
 		return backup.Open(ctx, stateCfg, stateCfg.BackupStoragePath)
 	})
-	if n.registry, err = registry.Open(cfg.ServiceRegistry); err != nil {
+	if n.registry, err = openRegistry(cfg, logger); err != nil {
 		return nil, err
 	}
 	loc := registry.Storage{Type: stateCfg.BackupStorageType}
