@@ -61,6 +61,9 @@ func (f *File) Record(ctx context.Context, rec Record) error {
 	if err := check(rec); err != nil {
 		return err
 	}
+	if err := CheckFence(ctx); err != nil {
+		return err
+	}
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -230,6 +233,9 @@ func (f *File) LeaderPath() string { return f.path + ".leader" }
 // SetLeader stores the leader's location (see Locator), by a temporary file
 // and a rename.
 func (f *File) SetLeader(ctx context.Context, term uint64, endpoint string) error {
+	if err := CheckFence(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	stored, _, err := f.leader()

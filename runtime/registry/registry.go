@@ -117,3 +117,29 @@ type Locator interface {
 // ErrStaleTerm is wrapped by SetLeader's error for a term below the stored
 // one.
 var ErrStaleTerm = errors.New("registry: a newer leader's location is stored")
+
+// fenceKey is the context key of a sender fence.
+type fenceKey struct{}
+
+// WithFence returns a context whose registry writes call fence just before
+// each transaction they send, and stop with its error if it fails: the
+// replica passes a check that it still leads (read from a quorum), so that a
+// deposed leader that has not noticed yet does not send beside the new one.
+func WithFence(ctx context.Context, fence func(context.Context) error) context.Context {
+	return context.WithValue(ctx, fenceKey{}, fence)
+}
+
+// CheckFence calls the fence WithFence put in ctx, if any. Registries call
+// it before each write.
+func CheckFence(ctx context.Context) error {
+	if f, ok := ctx.Value(fenceKey{}).(func(context.Context) error); ok && f != nil {
+		if err := f(ctx); err != nil {
+			return fmt.Errorf("%w: %v", ErrFenced, err)
+		}
+	}
+	return nil
+}
+
+// ErrFenced is wrapped by a registry write that its fence stopped: the
+// writer no longer leads.
+var ErrFenced = errors.New("registry: the writer no longer leads")

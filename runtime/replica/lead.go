@@ -157,6 +157,7 @@ func (r *Replica) publishLocation(t *term, loc registry.Locator) {
 	backoff := 200 * time.Millisecond
 	for start := time.Now(); ; {
 		ctx, cancel := context.WithTimeout(t.ctx, 2*time.Minute)
+		ctx = registry.WithFence(ctx, func(context.Context) error { return r.confirmLeadership(t) })
 		err := loc.SetLeader(ctx, uint64(t.lead.Term), r.opts.AdvertiseURL)
 		cancel()
 		switch {

@@ -80,6 +80,11 @@ func TestTheChainRegistryRecordsInOrderAndFencesTheLeaderByTerm(t *testing.T) {
 	if err := r.Record(ctx, record(25)); !errors.Is(err, registry.ErrOutOfOrder) {
 		t.Errorf("an older record: %v, want ErrOutOfOrder", err)
 	}
+	// A writer whose fence fails (it no longer leads) sends nothing.
+	deposed := registry.WithFence(ctx, func(context.Context) error { return errors.New("election key gone") })
+	if err := r.Record(deposed, record(40)); !errors.Is(err, registry.ErrFenced) {
+		t.Errorf("a fenced record: %v, want ErrFenced", err)
+	}
 	recs, err := r.Latest(ctx, 2)
 	if err != nil || len(recs) != 2 || recs[0].Index != 30 || recs[1].Index != 20 || recs[0].Storage.Host != "db:3306" {
 		t.Fatalf("latest 2: %+v, %v", recs, err)

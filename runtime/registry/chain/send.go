@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/br2k/br2k/runtime/registry"
 	"github.com/br2k/br2k/runtime/registry/chain/contract"
 )
 
@@ -50,6 +51,11 @@ func (r *Registry) transact(ctx context.Context, method string, build func(opts 
 	defer r.sendMu.Unlock()
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		// Checked before every attempt: a leader deposed meanwhile stops
+		// here rather than send beside the new one.
+		if err := registry.CheckFence(ctx); err != nil {
+			return nil, fmt.Errorf("chain: %s: %w", method, err)
+		}
 		receipt, err := r.transactOnce(ctx, build)
 		if err == nil {
 			return receipt, nil
