@@ -67,8 +67,10 @@ type Membership struct {
 // Join puts this replica's key with value (its URLs), bound to a new lease.
 // If the key exists, a replica with this id holds it: a crashed earlier run
 // of this replica, whose lease expires within the TTL, or another live
-// process. Join waits up to the TTL and a second for the key to go, and
-// returns a *DuplicateError if it stays.
+// process. Join waits up to three TTLs and two seconds for the key to go
+// (etcd extends every lease when its raft leader changes, as it does when
+// the crashed replica's embedded member led), and returns a
+// *DuplicateError if it stays.
 func (r *Roster) Join(ctx context.Context, id, value string) (*Membership, error) {
 	// The session's keep-alive must outlive ctx until Leave, which revokes
 	// the lease; a lease of a cancelled context could not be revoked.
@@ -77,7 +79,7 @@ func (r *Roster) Join(ctx context.Context, id, value string) (*Membership, error
 		return nil, fmt.Errorf("log: roster: lease: %w", err)
 	}
 	key := r.key(id)
-	deadline := time.Now().Add(time.Duration(r.ttl)*time.Second + time.Second)
+	deadline := time.Now().Add(3*time.Duration(r.ttl)*time.Second + 2*time.Second)
 	for {
 		resp, err := r.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
