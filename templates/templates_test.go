@@ -2,19 +2,14 @@ package templates
 
 import (
 	"bytes"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"go/format"
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/br2k/br2k/internal/testmysql"
 	"github.com/br2k/br2k/runtime/config"
 )
 
@@ -105,52 +100,14 @@ func TestSchemaCreatesTheBackupTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.MultiStatements = "root", "tcp", "127.0.0.1:3306", true
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Ping(); err != nil {
-		if os.Getenv("BR2K_REQUIRE_MYSQL") != "" {
-			t.Fatalf("MariaDB is not reachable at 127.0.0.1:3306 as root (%v), and BR2K_REQUIRE_MYSQL is set", err)
-		}
-		t.Skipf("MariaDB is not reachable at 127.0.0.1:3306 as root (%v); start it to run this test (CI sets BR2K_REQUIRE_MYSQL)", err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	dbName := "br2k_templates_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE DATABASE " + dbName); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE " + dbName) })
-
-	cfg.DBName = dbName
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dbName := testmysql.Database(t)
+	db := testmysql.Open(t, dbName)
 	for i := 0; i < 2; i++ { // IF NOT EXISTS: running it again is harmless
 		if _, err := db.Exec(string(schema)); err != nil {
 			t.Fatalf("run %d: %v", i+1, err)
 		}
 	}
-	rows, err := db.Query(`SELECT table_name, column_name, column_type FROM information_schema.columns
-		WHERE table_schema = ? ORDER BY table_name, ordinal_position`, dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var table, column, typ string
-		if err := rows.Scan(&table, &column, &typ); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, table+"."+column+" "+typ)
-	}
+	got := testmysql.Columns(t, db, dbName)
 	want := []string{
 		"router.index int(11)", "router.id varchar(45)", "router.state_id varchar(45)", "router.snapshot_id varchar(45)", "router.content_hash char(64)",
 		"snapshot.id varchar(45)", "snapshot.chunk_id int(11)", "snapshot.data longblob",

@@ -72,3 +72,41 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Open is a connection to database on Host (multiple statements allowed,
+// for schema scripts), closed when t ends.
+func Open(t testing.TB, database string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName, cfg.MultiStatements = "root", "tcp", Host, database, true
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Columns lists database's columns as "table.column type", by table and
+// then column order.
+func Columns(t testing.TB, db *sql.DB, database string) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT table_name, column_name, column_type FROM information_schema.columns
+		WHERE table_schema = ? ORDER BY table_name, ordinal_position`, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var table, column, typ string
+		if err := rows.Scan(&table, &column, &typ); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, table+"."+column+" "+typ)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"io"
 	"math/rand/v2"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/br2k/br2k/internal/testmysql"
 	"github.com/br2k/br2k/runtime/config"
@@ -101,26 +98,7 @@ func TestMySQLSchemaKeepsBr2kWasTables(t *testing.T) {
 
 func columns(t *testing.T, db string) []string {
 	t.Helper()
-	m, err := OpenMySQL(context.Background(), testAuth(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	rows, err := m.db.Query(`SELECT table_name, column_name, column_type FROM information_schema.columns
-		WHERE table_schema = ? ORDER BY table_name, ordinal_position`, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var table, column, typ string
-		if err := rows.Scan(&table, &column, &typ); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, table+"."+column+" "+typ)
-	}
-	return got
+	return testmysql.Columns(t, testmysql.Open(t, db), db)
 }
 
 // TestMySQLCompletesTablesMadeByTheTemplate: tables created from
@@ -132,13 +110,7 @@ func TestMySQLCompletesTablesMadeByTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.DBName, cfg.MultiStatements = "root", "tcp", testMySQLHost, db, true
-	conn, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testmysql.Open(t, db)
 	if _, err := conn.Exec(string(ddl)); err != nil {
 		t.Fatal(err)
 	}
