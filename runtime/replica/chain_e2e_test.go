@@ -39,33 +39,10 @@ func deployRegistry(t testing.TB, chainID int64) *chainSetup {
 	service, serviceAddr := node.NewKey(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli, err := ethclient.DialContext(ctx, node.HTTPURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	auth, err := bind.NewKeyedTransactorWithChainID(manager, node.ChainID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth.Context = ctx
-	addr, tx, c, err := contract.DeployServiceRegistry(auth, cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bind.WaitDeployed(ctx, cli, tx); err != nil {
-		t.Fatal(err)
-	}
 	const id = "ledger-e2e"
-	tx, err = c.Register(auth, chain.ServiceKey(id), serviceAddr, "the ledger, end to end", []string{"http://127.0.0.1"})
+	addr, _, err := chain.Deploy(ctx, node.HTTPURL, manager)
 	if err == nil {
-		_, err = bind.WaitMined(ctx, cli, tx)
-	}
-	if err == nil {
-		tx, err = c.Start(auth, chain.ServiceKey(id))
-	}
-	if err == nil {
-		_, err = bind.WaitMined(ctx, cli, tx)
+		err = chain.RegisterService(ctx, node.HTTPURL, manager, addr, id, serviceAddr, "the ledger, end to end", []string{"http://127.0.0.1"})
 	}
 	if err != nil {
 		t.Fatal(err)

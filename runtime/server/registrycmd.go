@@ -12,14 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/br2k/br2k/runtime/config"
 	"github.com/br2k/br2k/runtime/registry/chain"
-	"github.com/br2k/br2k/runtime/registry/chain/contract"
 )
 
 // EnvManagerKey holds the service manager's private key (hex) for
@@ -56,19 +53,11 @@ func registryCommand(ctx context.Context, args []string, out io.Writer) error {
 		if *endpoint == "" {
 			return errors.New("registry deploy: -endpoint: required")
 		}
-		cli, auth, err := transactor(ctx, *endpoint, key)
-		if err != nil {
-			return err
-		}
-		defer cli.Close()
-		addr, tx, _, err := contract.DeployServiceRegistry(auth, cli)
+		addr, tx, err := chain.Deploy(ctx, *endpoint, key)
 		if err != nil {
 			return fmt.Errorf("registry deploy: %w", err)
 		}
-		if _, err := bind.WaitDeployed(ctx, cli, tx); err != nil {
-			return fmt.Errorf("registry deploy: %w", err)
-		}
-		fmt.Fprintf(out, "registry contract deployed at %s (transaction %s); put it in service-registry.access-perm.contract.address\n", addr.Hex(), tx.Hash().Hex())
+		fmt.Fprintf(out, "registry contract deployed at %s (transaction %s); put it in service-registry.access-perm.contract.address\n", addr.Hex(), tx.Hex())
 		return nil
 	case "register":
 		description := fs.String("description", "", "what the service is")
@@ -84,48 +73,15 @@ func registryCommand(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		cli, auth, err := transactor(ctx, opts.Endpoint, key)
-		if err != nil {
-			return err
-		}
-		defer cli.Close()
-		c, err := contract.NewServiceRegistry(opts.Contract, cli)
-		if err != nil {
-			return err
-		}
 		var urls []string
 		if *endpoints != "" {
 			urls = strings.Split(*endpoints, ",")
 		}
-		id := chain.ServiceKey(cfg.ServiceRegistry.ID)
 		account := common.HexToAddress(cfg.ServiceRegistry.AccessPerm.Account)
-		for _, step := range []struct {
-			what string
-			send func() (txHash common.Hash, err error)
-		}{
-			{"register", func() (common.Hash, error) {
-				tx, err := c.Register(auth, id, account, *description, urls)
-				if err != nil {
-					return common.Hash{}, err
-				}
-				return tx.Hash(), nil
-			}},
-			{"start", func() (common.Hash, error) {
-				tx, err := c.Start(auth, id)
-				if err != nil {
-					return common.Hash{}, err
-				}
-				return tx.Hash(), nil
-			}},
-		} {
-			h, err := step.send()
-			if err != nil {
-				return fmt.Errorf("registry register: %s: %w", step.what, describeRevert(err))
-			}
-			if _, err := bind.WaitMinedHash(ctx, cli, h); err != nil {
-				return fmt.Errorf("registry register: %s: %w", step.what, err)
-			}
+		if err := chain.RegisterService(ctx, opts.Endpoint, key, opts.Contract, cfg.ServiceRegistry.ID, account, *description, urls); err != nil {
+			return fmt.Errorf("registry register: %w", err)
 		}
+		id := chain.ServiceKey(cfg.ServiceRegistry.ID)
 		fmt.Fprintf(out, "service %q registered and started (key %x), service account %s\n", cfg.ServiceRegistry.ID, id, account.Hex())
 		return nil
 	case "logs", "leader":
@@ -200,31 +156,4 @@ func managerKey(fallback *ecdsa.PrivateKey) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: required (the manager's private key, hex)", EnvManagerKey)
 	}
 	return fallback, nil
-}
-
-func transactor(ctx context.Context, endpoint string, key *ecdsa.PrivateKey) (*ethclient.Client, *bind.TransactOpts, error) {
-	cli, err := ethclient.DialContext(ctx, endpoint)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", endpoint, err)
-	}
-	id, err := cli.ChainID(ctx)
-	if err != nil {
-		cli.Close()
-		return nil, nil, fmt.Errorf("%s: chain id: %w", endpoint, err)
-	}
-	auth, err := bind.NewKeyedTransactorWithChainID(key, id)
-	if err != nil {
-		cli.Close()
-		return nil, nil, err
-	}
-	auth.Context = ctx
-	return cli, auth, nil
-}
-
-// describeRevert names the contract's error when err is a revert.
-func describeRevert(err error) error {
-	if name, args, ok := contract.DecodeError(err); ok {
-		return fmt.Errorf("the contract refused: %s%v", name, args)
-	}
-	return err
 }

@@ -7,14 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/br2k/br2k/internal/gethdev"
 	"github.com/br2k/br2k/runtime/registry"
 	"github.com/br2k/br2k/runtime/registry/chain"
-	"github.com/br2k/br2k/runtime/registry/chain/contract"
 )
 
 // onChain deploys the contract on a geth --dev node and registers service
@@ -27,22 +24,9 @@ func onChain(t *testing.T, id string) (*gethdev.Node, common.Address, *chain.Reg
 	service, serviceAddr := node.NewKey(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli, err := ethclient.DialContext(ctx, node.HTTPURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	auth, _ := bind.NewKeyedTransactorWithChainID(manager, node.ChainID)
-	auth.Context = ctx
-	addr, tx, c, err := contract.DeployServiceRegistry(auth, cli)
+	addr, _, err := chain.Deploy(ctx, node.HTTPURL, manager)
 	if err == nil {
-		_, err = bind.WaitDeployed(ctx, cli, tx)
-	}
-	if err == nil {
-		tx, err = c.Register(auth, chain.ServiceKey(id), serviceAddr, "test", nil)
-	}
-	if err == nil {
-		_, err = bind.WaitMined(ctx, cli, tx)
+		err = chain.RegisterService(ctx, node.HTTPURL, manager, addr, id, serviceAddr, "test", nil)
 	}
 	if err != nil {
 		t.Fatal(err)
