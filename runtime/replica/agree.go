@@ -160,7 +160,7 @@ func (r *Replica) refuseUnlessServing(next http.Handler) http.Handler {
 				"this replica's state differs from the majority's since version %d; it does not serve: send the request to another replica", d.index))
 			return
 		}
-		if !r.caughtUp.Load() {
+		if !r.caughtUp() {
 			w.Header().Set("Retry-After", "1")
 			runtime.WriteError(w, runtime.NewError(http.StatusServiceUnavailable, runtime.CodeCatchingUp,
 				"this replica is still loading its state and replaying the log (applied %d): send the request to another replica, or retry", r.appliedIndex()))

@@ -140,13 +140,12 @@ func (r *Replica) stalled(head uint64) (applied uint64, since time.Duration, stu
 	return r.applied, since, r.applied < head && since >= r.opts.StallTimeout
 }
 
-// waitCaughtUp sets caughtUp once this replica has applied the log head as
+// waitCaughtUp closes serving once this replica has applied the log head as
 // it is when it looks, retrying while etcd cannot be read, until ctx ends.
 func (r *Replica) waitCaughtUp(ctx context.Context) {
 	start := time.Now()
 	for ctx.Err() == nil {
 		if err := r.catchUp(ctx); err == nil {
-			r.caughtUp.Store(true)
 			close(r.serving)
 			r.logger.Info("caught up with the log; serving", "applied", r.appliedIndex(), "took", time.Since(start).Round(time.Millisecond))
 			return

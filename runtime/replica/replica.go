@@ -239,11 +239,10 @@ type Replica struct {
 	// diverged is set once this replica found its state differs from the
 	// majority's (agree.go); it then stops serving.
 	diverged atomic.Pointer[divergence]
-	// caughtUp is set once this replica has applied the log head as it
+	// serving is closed once this replica has applied the log head as it
 	// was after Run started (a new or restarted replica loads a version
 	// and replays first); its routes answer 503 until then.
-	caughtUp atomic.Bool
-	serving  chan struct{} // closed when caughtUp is set
+	serving chan struct{}
 	// epoch counts the peer versions installed: a version captured in an
 	// earlier epoch is of a state that was replaced, and is not written.
 	epoch atomic.Uint64
@@ -372,6 +371,16 @@ func (r *Replica) ID() string { return r.opts.ID }
 // started and serves its routes; until then they answer 503
 // BR2K_CATCHING_UP.
 func (r *Replica) Serving() <-chan struct{} { return r.serving }
+
+// caughtUp reports whether Serving is closed.
+func (r *Replica) caughtUp() bool {
+	select {
+	case <-r.serving:
+		return true
+	default:
+		return false
+	}
+}
 
 func (r *Replica) self() peerInfo {
 	return peerInfo{ID: r.opts.ID, URL: r.opts.AdvertiseURL, Peer: r.opts.PeerURL}

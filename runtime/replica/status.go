@@ -140,7 +140,7 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 	}
 	st := Status{ID: r.opts.ID, Role: "follower", Applied: r.appliedIndex(), Digest: digest, DigestIndex: digestIndex, Version: r.newestVersion(),
 		VersionStallMaxMS: float64(r.versionStallMax.Load()) / float64(time.Millisecond), Backup: r.storedIndex.Load(),
-		CatchingUp: !r.caughtUp.Load()}
+		CatchingUp: !r.caughtUp()}
 	if d := r.diverged.Load(); d != nil {
 		st.Diverged = d.index
 	}
