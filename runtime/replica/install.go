@@ -18,6 +18,7 @@ import (
 
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/apply"
+	"github.com/br2k/br2k/runtime/backup"
 )
 
 // Installing a peer's state version. A replica needs one when the log no
@@ -189,7 +190,7 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 		return nil, fmt.Errorf("peer answered %s: %s", resp.Status, msg)
 	}
-	if _, err := r.saveVersionFile(index, resp.Body, func(h versionHeader) error {
+	if err := r.saveVersionFile(index, resp.Body, "", func(h versionHeader) error {
 		if h.SHA256 != digest {
 			return fmt.Errorf("header says digest %s, not the agreed %s", h.SHA256, digest)
 		}
@@ -203,32 +204,33 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 // saveVersionFile streams the version file of index from body into
 // StatePath: a temporary file, renamed once the whole of body was read (a
 // verifying reader checks its last part at io.EOF), the header passed
-// check and the MaxVersionBytes bound, and the state after the header has
-// the header's digest. It returns the file's SHA-256.
-func (r *Replica) saveVersionFile(index uint64, body io.Reader, check func(versionHeader) error) (string, error) {
+// check and the MaxVersionBytes bound, the state after the header has the
+// header's digest, and the whole file has the SHA-256 fileSHA256 (when not
+// empty).
+func (r *Replica) saveVersionFile(index uint64, body io.Reader, fileSHA256 string, check func(versionHeader) error) error {
 	whole := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(body, whole), maxVersionHeader)
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return "", fmt.Errorf("version header: %w", err)
+		return fmt.Errorf("version header: %w", err)
 	}
 	h, err := parseVersionHeader(line, index)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := check(h); err != nil {
-		return "", err
+		return err
 	}
 	size := int64(h.MachineBytes) + int64(h.StateBytes)
 	if size > r.opts.MaxVersionBytes {
-		return "", fmt.Errorf("version header says %d+%d bytes; this replica takes at most %d (Options.MaxVersionBytes)", h.MachineBytes, h.StateBytes, r.opts.MaxVersionBytes)
+		return fmt.Errorf("version header says %d+%d bytes; this replica takes at most %d (Options.MaxVersionBytes)", h.MachineBytes, h.StateBytes, r.opts.MaxVersionBytes)
 	}
 	if err := os.MkdirAll(r.opts.StatePath, 0o750); err != nil {
-		return "", err
+		return err
 	}
 	tmp, err := os.CreateTemp(r.opts.StatePath, ".fetch-*.tmp")
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	sum := sha256.New()
@@ -257,15 +259,15 @@ func (r *Replica) saveVersionFile(index uint64, body io.Reader, check func(versi
 		err = cerr
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
 	if got := hex.EncodeToString(sum.Sum(nil)); got != h.SHA256 {
-		return "", fmt.Errorf("version body has SHA-256 %s, its header says %s", got, h.SHA256)
+		return fmt.Errorf("version body has SHA-256 %s, its header says %s", got, h.SHA256)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(r.opts.StatePath, versionName(index))); err != nil {
-		return "", err
+	if got := hex.EncodeToString(whole.Sum(nil)); fileSHA256 != "" && got != fileSHA256 {
+		return fmt.Errorf("%w: the version file has SHA-256 %s, its record %s", backup.ErrCorrupt, got, fileSHA256)
 	}
-	return hex.EncodeToString(whole.Sum(nil)), nil
+	return os.Rename(tmp.Name(), filepath.Join(r.opts.StatePath, versionName(index)))
 }
 
 // installLive puts version v (whose digest is digest) into the live state
