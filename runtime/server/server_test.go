@@ -96,8 +96,9 @@ func singleMemberConfig(t *testing.T) *config.Config {
 	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	data := fmt.Sprintf(`{
 	  "replica": {"id": "solo", "listen": "127.0.0.1:%d", "peer-listen": "127.0.0.1:%d", "peer-secret": "solo-cluster-secret-0123"},
-	  "etcd": {"embed": {"name": "solo", "data-dir": %q, "client-url": "http://127.0.0.1:%d", "peer-url": %q, "initial-cluster": "solo=%s"}}
-	}`, ports[0], ports[3], filepath.Join(t.TempDir(), "etcd"), ports[2], peer, peer)
+	  "etcd": {"embed": {"name": "solo", "data-dir": %q, "client-url": "http://127.0.0.1:%d", "peer-url": %q, "initial-cluster": "solo=%s"}},
+	  "service-registry": {"test-path": %q}
+	}`, ports[0], ports[3], filepath.Join(t.TempDir(), "etcd"), ports[2], peer, peer, filepath.Join(t.TempDir(), "registry.jsonl"))
 	cfg, err := config.ParseEnv([]byte(data), "test.json", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	registryDir := t.TempDir()
 	ports := make([]int, 12)
 	for i := range ports {
 		if ports[i], err = member.FreePort(); err != nil {
@@ -73,6 +74,8 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The registry's files go to the test's directory, not the package's.
+		cfg.ServiceRegistry.TestPath = filepath.Join(registryDir, "registry.jsonl")
 		if cfg.Replica.AdvertiseURL[:8] != "https://" || cfg.Replica.PeerAdvertiseURL[:8] != "https://" {
 			t.Fatalf("advertised URLs are not https: %s %s", cfg.Replica.AdvertiseURL, cfg.Replica.PeerAdvertiseURL)
 		}
@@ -278,6 +281,7 @@ func TestAReplicaConnectsToAnEtcdWithAuthByUserAndPassword(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		cfg.ServiceRegistry.TestPath = filepath.Join(t.TempDir(), "registry.jsonl")
 		return cfg
 	}
 	if _, err := server.Start(ctx, withPassword("wrong"), ledger.NewService(ledger.New(nil)), quiet); err == nil || !strings.Contains(err.Error(), "etcd") {
