@@ -46,11 +46,6 @@ type Client struct {
 	mu   sync.Mutex
 	url  string // the leader the idle connections go to
 	idle []*h1.Conn
-
-	// Batched forwarding (ForwardBatched).
-	bmu     sync.Mutex
-	queues  map[string]*batchQueue // by leader peer URL
-	noBatch map[string]bool        // leaders without PathCalls
 }
 
 // NewClient returns a client that signs with auth and, for https peer URLs,

@@ -138,43 +138,6 @@ func TestPeerListenerRefusesStrangersAndTheLeaderChecksForwardedCallsLikeTheRout
 		t.Fatalf("refused peer calls changed the cluster: applied %d→%d", applied, a)
 	}
 
-	// Calls forwarded together (peer.PathCalls): the batch is refused
-	// without credentials, and each call in it goes through its route, so
-	// the route's refusals hold call by call.
-	batch := string(peer.EncodeCalls([]peer.Call{
-		{Method: "POST", URI: "/accounts", Body: []byte(`{"id":"dave"}`)},
-		{Method: "POST", URI: "/accounts", Body: []byte(`{"id":"mallory","balance":1000}`)},
-		{Method: "POST", URI: "/mints/abc/approve"},
-		{Method: "POST", URI: "/internal/propose", Body: []byte(`{}`)},
-		{Method: "POST", URI: "http://elsewhere/accounts", Body: []byte(`{"id":"eve"}`)},
-	}))
-	for _, secret := range [][]byte{nil, wrong} {
-		if r := c.peerDo(leader, "POST", peer.PathCalls, batch, secret); r.status != 401 || r.code() != runtime.CodeUnauthorized {
-			t.Fatalf("a batch with secret %q: %d %s, want 401", secret, r.status, r.body)
-		}
-	}
-	r := c.peerDo(leader, "POST", peer.PathCalls, batch, c.secret)
-	if r.status != 200 {
-		t.Fatalf("a signed batch: %d %s", r.status, r.body)
-	}
-	answers, err := peer.DecodeAnswers(r.body, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, want := range []struct {
-		status int
-		code   string
-	}{{200, ""}, {400, runtime.CodeUnknownField}, {400, runtime.CodeBadPathParam}, {404, runtime.CodeNotFound}, {400, runtime.CodeBadRequest}} {
-		o := answers[i].Outcome
-		if o.Status != want.status || (want.code != "" && !strings.Contains(string(o.Body), want.code)) {
-			t.Errorf("batched call %d: %d %s, want %d %s", i, o.Status, o.Body, want.status, want.code)
-		}
-	}
-	if a, _ := c.snapshotOf(leader); a != applied+1 {
-		t.Fatalf("the batch applied %d entries, want the one valid call", a-applied)
-	}
-	applied, digest = c.snapshotOf(leader)
-
 	// A signed, valid call is ordered by the leader; a follower's peer
 	// listener says it does not lead instead of forwarding again.
 	if r := c.peerDo(leader, "POST", "/accounts", `{"id":"bob"}`, c.secret); r.status != 200 {

@@ -69,15 +69,9 @@ func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Cal
 			// after it lost leadership: wait for the next one.
 			a = httpx.SignalAnswer(httpx.SignalNoLeader)
 		default:
-			fc := peer.Call{Method: req.Method, URI: req.URL.RequestURI(), Body: capturedBody(req), IdempotencyKey: key}
-			forward := r.fwd.Forward
-			if call.Kind == runtime.KindReplicate {
-				// Its answer comes once it is applied, like every call
-				// forwarded with it; an onlyonce handler may take long,
-				// and goes alone.
-				forward = r.fwd.ForwardBatched
-			}
-			resp, err := forward(ctx, leader.Peer, fc)
+			resp, err := r.fwd.Forward(ctx, leader.Peer, peer.Call{
+				Method: req.Method, URI: req.URL.RequestURI(), Body: capturedBody(req), IdempotencyKey: key,
+			})
 			switch {
 			case err == nil:
 				a = resp
