@@ -3,6 +3,7 @@ package replica_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,8 @@ type faulty struct {
 	block     atomic.Pointer[chan struct{}]
 	snapshots atomic.Int64
 	bigRuns   atomic.Int64
+	// slowSnapshot, when set, is how long each Snapshot takes.
+	slowSnapshot atomic.Int64
 }
 
 func (f *faulty) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
@@ -44,6 +47,7 @@ func (f *faulty) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outc
 
 func (f *faulty) Snapshot() ([]byte, error) {
 	f.snapshots.Add(1)
+	time.Sleep(time.Duration(f.slowSnapshot.Load()))
 	return f.Service.Snapshot()
 }
 
@@ -234,6 +238,30 @@ func TestStatusSerialisesTheStateAtMostOncePerInterval(t *testing.T) {
 	if limit := int64(time.Since(start)/replica.DigestInterval) + 2; n > limit {
 		t.Fatalf("50 status calls serialised the state %d times in %v, want at most %d", n, time.Since(start), limit)
 	}
+}
+
+func TestStatusAnswersFromTheCacheWhileANewDigestIsComputed(t *testing.T) {
+	c, fs := startFaulty(t, 1, clusterConfig{})
+	nd := c.waitLeader()
+	c.snapshotOf(nd) // a digest of the applied index is cached
+	const slow = 3 * time.Second
+	fs[nd.id].slowSnapshot.Store(int64(slow))
+	c.mustDo(nd, "POST", "/accounts", `{"id":"alice"}`)
+	time.Sleep(replica.DigestInterval)
+	start := time.Now()
+	var st replica.Status
+	r := c.do(nd, "GET", "/br2k/status", "", "")
+	if r.status != 200 || json.Unmarshal(r.body, &st) != nil {
+		t.Fatalf("status: %d %s", r.status, r.body)
+	}
+	if took := time.Since(start); took >= slow {
+		t.Fatalf("status took %v: it waited for the state to be encoded", took)
+	}
+	if st.DigestIndex >= st.Applied {
+		t.Fatalf("status gave a digest of %d, applied %d: want the cached, older one while the new one is computed", st.DigestIndex, st.Applied)
+	}
+	fs[nd.id].slowSnapshot.Store(0)
+	c.waitConverged() // the new digest arrives, of the applied index
 }
 
 func TestAnOnlyOnceResultTooLargeToRecordIsA5xxAndNeverRunsTwice(t *testing.T) {

@@ -19,9 +19,10 @@ import (
 // compute the status digest; for a state that takes longer than
 // DigestInterval/digestShare to encode, every digestShare times as long as
 // the last encode took. Status answers from the cached digest (with the
-// index it was taken at) in between, so that polling status never costs a
-// serialisation of the state per request, and status polled without pause
-// costs at most 1/digestShare of a core however large the state.
+// index it was taken at) in between, and while a new one is computed in the
+// background, so that status never costs a request a serialisation of the
+// state, and status polled without pause costs at most 1/digestShare of a
+// core however large the state.
 const DigestInterval = time.Second
 
 // digestShare: see DigestInterval.
@@ -45,7 +46,9 @@ type Status struct {
 	// then the applied index.
 	HeadError string `json:"head_error,omitempty"`
 	// Digest is the SHA-256 (hex) of the state snapshot at DigestIndex,
-	// computed at most once per DigestInterval.
+	// computed at most once per DigestInterval, in the background: a
+	// caller that needs the digest of the applied index polls until
+	// DigestIndex is Applied.
 	Digest      string `json:"digest"`
 	DigestIndex uint64 `json:"digest_index"`
 	// Version is the index of the newest state version this replica wrote
@@ -79,25 +82,65 @@ type digestCache struct {
 	at     time.Time
 	took   time.Duration // the last computation
 	valid  bool
+	// gen counts invalidations: a computation begun before one is
+	// dropped.
+	gen uint64
+	// refreshing is set while a computation runs, in the background;
+	// done is closed when it ends.
+	refreshing bool
+	done       chan struct{}
+	err        error // of the last computation
 }
 
 // invalidate drops the cached digest (the state was replaced).
 func (c *digestCache) invalidate() {
 	c.mu.Lock()
 	c.valid = false
+	c.gen++
 	c.mu.Unlock()
 }
 
-// stateDigest returns a digest of the state and the index it was taken at:
-// the cached one when it is at the applied index or younger than
-// DigestInterval, else a new one. One request at a time computes.
-func (r *Replica) stateDigest() (string, uint64, error) {
+// stateDigest returns a digest of the state and the index it was taken at.
+// When the cached one is older than the applied index and than
+// DigestInterval, a new one is computed in the background and the cached
+// one is returned meanwhile: a request never waits for the state to be
+// encoded (on a large state that takes seconds, and the shadow's lock may
+// be held by a version capture), except the first, when there is none yet.
+func (r *Replica) stateDigest(ctx context.Context) (string, uint64, error) {
 	c := &r.digest
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.valid && (c.index == r.appliedIndex() || time.Since(c.at) < max(DigestInterval, digestShare*c.took)) {
-		return c.digest, c.index, nil
+	for {
+		c.mu.Lock()
+		stale := !c.valid || (c.index != r.appliedIndex() && time.Since(c.at) >= max(DigestInterval, digestShare*c.took))
+		if stale && !c.refreshing {
+			c.refreshing = true
+			c.done = make(chan struct{})
+			go r.refreshDigest(c.gen, c.done)
+		}
+		if c.valid {
+			defer c.mu.Unlock()
+			return c.digest, c.index, nil
+		}
+		done := c.done
+		c.mu.Unlock()
+		select {
+		case <-done:
+			// A failed computation (it is logged) fails this request;
+			// the next one tries again.
+			c.mu.Lock()
+			err := c.err
+			c.mu.Unlock()
+			if err != nil {
+				return "", 0, err
+			}
+		case <-ctx.Done():
+			return "", 0, fmt.Errorf("state digest: %w", ctx.Err())
+		}
 	}
+}
+
+// refreshDigest computes the digest and caches it unless the state was
+// replaced since gen; it closes done when it ends.
+func (r *Replica) refreshDigest(gen uint64, done chan struct{}) {
 	start := time.Now()
 	var digest string
 	var index uint64
@@ -105,22 +148,21 @@ func (r *Replica) stateDigest() (string, uint64, error) {
 	if r.shadow != nil {
 		digest, index, err = r.shadow.digest()
 	} else {
-		// A replica whose apply loop is stuck (a blocking handler) still
-		// answers status, from the cache.
-		if !r.stateMu.TryRLock() {
-			if c.valid {
-				return c.digest, c.index, nil
-			}
-			r.stateMu.RLock()
-		}
+		r.stateMu.RLock()
 		digest, index, err = stateDigestOf(r.machine, r.svc)
 		r.stateMu.RUnlock()
 	}
+	c := &r.digest
+	c.mu.Lock()
+	c.err = err
 	if err != nil {
-		return "", 0, err
+		r.logger.Error("state digest failed", "err", err)
+	} else if c.gen == gen {
+		c.index, c.digest, c.at, c.took, c.valid = index, digest, time.Now(), time.Since(start), true
 	}
-	c.index, c.digest, c.at, c.took, c.valid = index, digest, time.Now(), time.Since(start), true
-	return c.digest, c.index, nil
+	c.refreshing = false
+	close(done)
+	c.mu.Unlock()
 }
 
 // Role reports, as this replica last saw it, whether it leads and which
@@ -134,7 +176,7 @@ func (r *Replica) Role() (leading bool, leader string) {
 // is read from etcd for each call, so a replica that lost its election key
 // is never reported as leading.
 func (r *Replica) Status(ctx context.Context) (Status, error) {
-	digest, digestIndex, err := r.stateDigest()
+	digest, digestIndex, err := r.stateDigest(ctx)
 	if err != nil {
 		return Status{}, err
 	}
