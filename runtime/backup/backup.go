@@ -49,9 +49,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
 	"time"
 
+	"github.com/br2k/br2k/internal/lazyopen"
 	"github.com/br2k/br2k/runtime/config"
 )
 
@@ -192,75 +192,49 @@ func Open(ctx context.Context, cfg config.StateConfig, dir string) (Storage, err
 // and serves while the backup storage (a MySQL server) is down, and its
 // uploads are retried until it is back.
 func Lazy(open func(ctx context.Context) (Storage, error)) Storage {
-	return &lazy{open: open}
+	return lazy{lazyopen.New(open)}
 }
 
-type lazy struct {
-	open func(ctx context.Context) (Storage, error)
-	mu   sync.Mutex
-	s    Storage
-}
+type lazy struct{ *lazyopen.Value[Storage] }
 
-func (l *lazy) get(ctx context.Context) (Storage, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.s == nil {
-		s, err := l.open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		l.s = s
-	}
-	return l.s, nil
-}
-
-func (l *lazy) Put(ctx context.Context, meta Meta, state io.Reader, etcd io.Reader) (Meta, error) {
-	s, err := l.get(ctx)
+func (l lazy) Put(ctx context.Context, meta Meta, state io.Reader, etcd io.Reader) (Meta, error) {
+	s, err := l.Get(ctx)
 	if err != nil {
 		return Meta{}, err
 	}
 	return s.Put(ctx, meta, state, etcd)
 }
 
-func (l *lazy) List(ctx context.Context) ([]Meta, error) {
-	s, err := l.get(ctx)
+func (l lazy) List(ctx context.Context) ([]Meta, error) {
+	s, err := l.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s.List(ctx)
 }
 
-func (l *lazy) OpenState(ctx context.Context, index uint64) (io.ReadCloser, error) {
-	s, err := l.get(ctx)
+func (l lazy) OpenState(ctx context.Context, index uint64) (io.ReadCloser, error) {
+	s, err := l.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s.OpenState(ctx, index)
 }
 
-func (l *lazy) OpenEtcd(ctx context.Context, index uint64) (io.ReadCloser, error) {
-	s, err := l.get(ctx)
+func (l lazy) OpenEtcd(ctx context.Context, index uint64) (io.ReadCloser, error) {
+	s, err := l.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s.OpenEtcd(ctx, index)
 }
 
-func (l *lazy) Retain(ctx context.Context, n int) error {
-	s, err := l.get(ctx)
+func (l lazy) Retain(ctx context.Context, n int) error {
+	s, err := l.Get(ctx)
 	if err != nil {
 		return err
 	}
 	return s.Retain(ctx, n)
-}
-
-func (l *lazy) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.s == nil {
-		return nil
-	}
-	return l.s.Close()
 }
 
 // prepare checks what a Put is given and fills the defaults it can.

@@ -308,18 +308,14 @@ func waitPromotionApplied(ctx context.Context, cli *clientv3.Client, m *pb.Membe
 	}
 	var last error
 	for {
-		for _, u := range m.ClientURLs {
-			sctx, cancel := context.WithTimeout(ctx, StatusTimeout)
-			st, err := cli.Status(sctx, u)
-			cancel()
-			switch {
-			case err != nil:
-				last = fmt.Errorf("%s: %w", u, err)
-			case !st.IsLearner:
-				return nil
-			default:
-				last = fmt.Errorf("%s: still a learner", u)
+		last = askMember(ctx, cli, m, func(st *clientv3.StatusResponse) string {
+			if st.IsLearner {
+				return "still a learner"
 			}
+			return ""
+		})
+		if last == nil {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -328,6 +324,30 @@ func waitPromotionApplied(ctx context.Context, cli *clientv3.Client, m *pb.Membe
 		case <-time.After(promotionPoll):
 		}
 	}
+}
+
+// askMember asks member m for its Status at each of its client URLs in turn,
+// each within StatusTimeout, and returns nil at the first whose answer
+// wrong accepts (returns ""); otherwise an error that gives, per URL, why
+// not (the request's error, or what wrong said).
+func askMember(ctx context.Context, cli *clientv3.Client, m *pb.Member, wrong func(*clientv3.StatusResponse) string) error {
+	var whys []string
+	for _, u := range m.ClientURLs {
+		sctx, cancel := context.WithTimeout(ctx, StatusTimeout)
+		st, err := cli.Status(sctx, u)
+		cancel()
+		why := ""
+		if err != nil {
+			why = err.Error()
+		} else if why = wrong(st); why == "" {
+			return nil
+		}
+		whys = append(whys, u+": "+why)
+	}
+	if len(whys) == 0 {
+		return errors.New("no client URL")
+	}
+	return errors.New(strings.Join(whys, "; "))
 }
 
 // errLearnerNotStarted is promoteOnce's answer for a learner that has not
@@ -497,23 +517,17 @@ func probeVoters(ctx context.Context, cli *clientv3.Client, voters []*pb.Member,
 			continue
 		}
 		wg.Go(func() {
-			var whys []string
-			for _, u := range m.ClientURLs {
-				sctx, cancel := context.WithTimeout(ctx, StatusTimeout)
-				st, err := cli.Status(sctx, u)
-				cancel()
-				switch {
-				case err != nil:
-					whys = append(whys, u+": "+err.Error())
-				case st.Header.ClusterId != clusterID:
-					whys = append(whys, fmt.Sprintf("%s: serves cluster %x, not %x", u, st.Header.ClusterId, clusterID))
-				default:
-					return
+			err := askMember(ctx, cli, m, func(st *clientv3.StatusResponse) string {
+				if st.Header.ClusterId != clusterID {
+					return fmt.Sprintf("serves cluster %x, not %x", st.Header.ClusterId, clusterID)
 				}
+				return ""
+			})
+			if err != nil {
+				mu.Lock()
+				down[m.ID] = err.Error()
+				mu.Unlock()
 			}
-			mu.Lock()
-			down[m.ID] = strings.Join(whys, "; ")
-			mu.Unlock()
 		})
 	}
 	wg.Wait()

@@ -3,7 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
-	"sync"
+
+	"github.com/br2k/br2k/internal/lazyopen"
 )
 
 // Lazy returns a Registry (and Locator) that opens the real one with open
@@ -11,38 +12,21 @@ import (
 // replica starts and serves while the chain node is down, and its records
 // wait (and compaction with them) until it is back.
 func Lazy(open func(ctx context.Context) (Registry, error)) Registry {
-	return &lazy{open: open}
+	return lazy{lazyopen.New(open)}
 }
 
-type lazy struct {
-	open func(ctx context.Context) (Registry, error)
-	mu   sync.Mutex
-	r    Registry
-}
+type lazy struct{ *lazyopen.Value[Registry] }
 
-func (l *lazy) get(ctx context.Context) (Registry, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.r == nil {
-		r, err := l.open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		l.r = r
-	}
-	return l.r, nil
-}
-
-func (l *lazy) Record(ctx context.Context, rec Record) error {
-	r, err := l.get(ctx)
+func (l lazy) Record(ctx context.Context, rec Record) error {
+	r, err := l.Get(ctx)
 	if err != nil {
 		return err
 	}
 	return r.Record(ctx, rec)
 }
 
-func (l *lazy) Latest(ctx context.Context, n int) ([]Record, error) {
-	r, err := l.get(ctx)
+func (l lazy) Latest(ctx context.Context, n int) ([]Record, error) {
+	r, err := l.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -53,8 +37,8 @@ func (l *lazy) Latest(ctx context.Context, n int) ([]Record, error) {
 // registry it opened keeps no leader location.
 var ErrNoLocator = errors.New("registry: this registry keeps no leader location")
 
-func (l *lazy) SetLeader(ctx context.Context, term uint64, endpoint string) error {
-	r, err := l.get(ctx)
+func (l lazy) SetLeader(ctx context.Context, term uint64, endpoint string) error {
+	r, err := l.Get(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,8 +49,8 @@ func (l *lazy) SetLeader(ctx context.Context, term uint64, endpoint string) erro
 	return loc.SetLeader(ctx, term, endpoint)
 }
 
-func (l *lazy) Leader(ctx context.Context) (uint64, string, error) {
-	r, err := l.get(ctx)
+func (l lazy) Leader(ctx context.Context) (uint64, string, error) {
+	r, err := l.Get(ctx)
 	if err != nil {
 		return 0, "", err
 	}
@@ -75,13 +59,4 @@ func (l *lazy) Leader(ctx context.Context) (uint64, string, error) {
 		return 0, "", ErrNoLocator
 	}
 	return loc.Leader(ctx)
-}
-
-func (l *lazy) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.r == nil {
-		return nil
-	}
-	return l.r.Close()
 }
