@@ -46,6 +46,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/br2k/br2k/internal/syncbuf"
+	"github.com/br2k/br2k/internal/testmod"
 	"github.com/br2k/br2k/runtime/member"
 )
 
@@ -512,14 +513,15 @@ var binary struct {
 // a file lock keeps two test processes (go test runs packages in parallel)
 // from building at once. It prints one line to stderr when it builds, and
 // nothing otherwise. The module root is found from the working directory
-// (a test runs in its package's directory) by walking up to go.mod.
+// (a test runs in its package's directory) by walking up to this
+// repository's go.mod (testmod.FindRoot).
 func Binary(ctx context.Context) (string, error) {
 	binary.mu.Lock()
 	defer binary.mu.Unlock()
 	if binary.path != "" {
 		return binary.path, nil
 	}
-	root, err := moduleRoot()
+	root, err := testmod.FindRoot()
 	if err != nil {
 		return "", err
 	}
@@ -618,25 +620,6 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
-}
-
-// moduleRoot walks up from the working directory to the directory with
-// go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // gethVersion asks the go command which go-ethereum version the module at

@@ -4,6 +4,7 @@
 package testmod
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,18 +20,27 @@ const ModulePath = "github.com/br2k/br2k"
 // working directory whose go.mod declares ModulePath.
 func Root(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := FindRoot()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return dir
+}
+
+// FindRoot is Root for callers without a testing.TB.
+func FindRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
 	}
 	for {
 		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 		if err == nil && strings.Contains(string(data), "module "+ModulePath+"\n") {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("no go.mod of %s above the working directory", ModulePath)
+			return "", fmt.Errorf("no go.mod of %s above the working directory", ModulePath)
 		}
 		dir = parent
 	}

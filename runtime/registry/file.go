@@ -190,23 +190,27 @@ func (f *File) trim() error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".registry-*.tmp")
+	return replaceFile(f.path, ".registry-*.tmp", buf.Bytes())
+}
+
+// replaceFile replaces the file at path with data: a temporary file (named
+// by pattern) in the same directory, synced, then renamed over path.
+func replaceFile(path, pattern string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), pattern)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), f.path)
+	return os.Rename(tmp.Name(), path)
 }
 
 // Close does nothing: the file is opened per call.
@@ -246,21 +250,10 @@ func (f *File) SetLeader(ctx context.Context, term uint64, endpoint string) erro
 		return fmt.Errorf("%w: term %d, stored %d (%s)", ErrStaleTerm, term, stored, f.LeaderPath())
 	}
 	data, _ := json.Marshal(location{Term: term, Endpoint: endpoint})
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".leader-*.tmp")
-	if err != nil {
+	if err := replaceFile(f.LeaderPath(), ".leader-*.tmp", data); err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
-	return os.Rename(tmp.Name(), f.LeaderPath())
+	return nil
 }
 
 // Leader returns the stored location (see Locator).

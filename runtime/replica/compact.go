@@ -6,7 +6,6 @@ import (
 	"time"
 
 	rlog "github.com/br2k/br2k/runtime/log"
-	"github.com/br2k/br2k/runtime/registry"
 )
 
 // A bounded log. The leader deletes the entries below the newest state
@@ -59,7 +58,7 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(t.ctx, cancel)()
-	ctx = registry.WithFence(ctx, func(context.Context) error { return r.confirmLeadership(t) })
+	ctx = r.fenceOnTerm(ctx, t)
 	avs, running, err := r.agreedVersions(ctx)
 	if err != nil {
 		r.logger.Warn("log compaction: read the replicas' versions and the roster", "err", err)

@@ -157,7 +157,7 @@ func (r *Replica) publishLocation(t *term, loc registry.Locator) {
 	backoff := 200 * time.Millisecond
 	for start := time.Now(); ; {
 		ctx, cancel := context.WithTimeout(t.ctx, 2*time.Minute)
-		ctx = registry.WithFence(ctx, func(context.Context) error { return r.confirmLeadership(t) })
+		ctx = r.fenceOnTerm(ctx, t)
 		err := loc.SetLeader(ctx, uint64(t.lead.Term), r.opts.AdvertiseURL)
 		cancel()
 		switch {
@@ -176,6 +176,12 @@ func (r *Replica) publishLocation(t *term, loc registry.Locator) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// fenceOnTerm returns ctx with a registry fence that confirms, before each
+// registry transaction, that this replica still leads in term t.
+func (r *Replica) fenceOnTerm(ctx context.Context, t *term) context.Context {
+	return registry.WithFence(ctx, func(context.Context) error { return r.confirmLeadership(t) })
 }
 
 // endTerm stops the term's appender. Calls still queued were never

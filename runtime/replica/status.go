@@ -85,11 +85,10 @@ type digestCache struct {
 	// gen counts invalidations: a computation begun before one is
 	// dropped.
 	gen uint64
-	// refreshing is set while a computation runs, in the background;
-	// done is closed when it ends.
-	refreshing bool
-	done       chan struct{}
-	err        error // of the last computation
+	// done is set while a computation runs, in the background, and
+	// closed when it ends.
+	done chan struct{}
+	err  error // of the last computation
 }
 
 // invalidate drops the cached digest (the state was replaced).
@@ -111,14 +110,14 @@ func (r *Replica) stateDigest(ctx context.Context) (string, uint64, error) {
 	for {
 		c.mu.Lock()
 		stale := !c.valid || (c.index != r.appliedIndex() && time.Since(c.at) >= max(DigestInterval, digestShare*c.took))
-		if stale && !c.refreshing {
-			c.refreshing = true
+		if stale && c.done == nil {
 			c.done = make(chan struct{})
 			go r.refreshDigest(c.gen, c.done)
 		}
 		if c.valid {
-			defer c.mu.Unlock()
-			return c.digest, c.index, nil
+			digest, index := c.digest, c.index
+			c.mu.Unlock()
+			return digest, index, nil
 		}
 		done := c.done
 		c.mu.Unlock()
@@ -160,7 +159,7 @@ func (r *Replica) refreshDigest(gen uint64, done chan struct{}) {
 	} else if c.gen == gen {
 		c.index, c.digest, c.at, c.took, c.valid = index, digest, time.Now(), time.Since(start), true
 	}
-	c.refreshing = false
+	c.done = nil
 	close(done)
 	c.mu.Unlock()
 }

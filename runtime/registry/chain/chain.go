@@ -107,15 +107,9 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	rc, err := rpc.DialContext(ctx, opts.Endpoint)
+	rc, eth, chainID, err := dial(ctx, opts.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("chain: dial %s: %w", opts.Endpoint, err)
-	}
-	eth := ethclient.NewClient(rc)
-	chainID, err := eth.ChainID(ctx)
-	if err != nil {
-		rc.Close()
-		return nil, fmt.Errorf("chain: %s: chain id: %w", opts.Endpoint, err)
+		return nil, err
 	}
 	c, err := contract.NewServiceRegistry(opts.Contract, eth)
 	if err != nil {
@@ -128,6 +122,22 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		confirmations: opts.Confirmations, pollEvery: opts.PollEvery, maxBackoff: opts.MaxBackoff,
 		logger: opts.Logger.With("registry", string(opts.Kind), "contract", opts.Contract.Hex()),
 	}, nil
+}
+
+// dial connects to the node at endpoint and reads its chain id, so that a
+// wrong endpoint is found at once.
+func dial(ctx context.Context, endpoint string) (*rpc.Client, *ethclient.Client, *big.Int, error) {
+	rc, err := rpc.DialContext(ctx, endpoint)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("chain: dial %s: %w", endpoint, err)
+	}
+	eth := ethclient.NewClient(rc)
+	chainID, err := eth.ChainID(ctx)
+	if err != nil {
+		rc.Close()
+		return nil, nil, nil, fmt.Errorf("chain: %s: chain id: %w", endpoint, err)
+	}
+	return rc, eth, chainID, nil
 }
 
 // ChainID is the chain's id as the node reported it.

@@ -75,14 +75,9 @@ func RegisterService(ctx context.Context, endpoint string, key *ecdsa.PrivateKey
 
 // dialTransactor connects to endpoint and signs with key for its chain.
 func dialTransactor(ctx context.Context, endpoint string, key *ecdsa.PrivateKey) (*ethclient.Client, *bind.TransactOpts, error) {
-	cli, err := ethclient.DialContext(ctx, endpoint)
+	_, cli, id, err := dial(ctx, endpoint)
 	if err != nil {
-		return nil, nil, fmt.Errorf("chain: dial %s: %w", endpoint, err)
-	}
-	id, err := cli.ChainID(ctx)
-	if err != nil {
-		cli.Close()
-		return nil, nil, fmt.Errorf("chain: %s: chain id: %w", endpoint, err)
+		return nil, nil, err
 	}
 	auth, err := bind.NewKeyedTransactorWithChainID(key, id)
 	if err != nil {

@@ -2,7 +2,6 @@ package chain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -144,11 +143,7 @@ func (r *Registry) fees(ctx context.Context) (tip, feeCap *big.Int, err error) {
 	var block struct {
 		BaseFee *hexutil.Big `json:"baseFeePerGas"`
 	}
-	var raw json.RawMessage
-	if err := r.rpc.CallContext(ctx, &raw, "eth_getBlockByNumber", "latest", false); err != nil {
-		return nil, nil, fmt.Errorf("latest block: %w", err)
-	}
-	if err := json.Unmarshal(raw, &block); err != nil {
+	if err := r.rpc.CallContext(ctx, &block, "eth_getBlockByNumber", "latest", false); err != nil {
 		return nil, nil, fmt.Errorf("latest block: %w", err)
 	}
 	if block.BaseFee == nil {
