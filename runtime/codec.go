@@ -9,8 +9,10 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -78,6 +80,10 @@ type Codec struct {
 	depth int
 	memo  memo  // encoding
 	refs  []any // decoding: the pointers and maps met so far, by number
+	// split allows an encoding pass to encode half of a large map in a
+	// second goroutine (see encodeMapSplit); set on a snapshot's pass, off
+	// on the half's own pass and while the other half is encoded.
+	split bool
 }
 
 // mode is what a Codec pass does.
@@ -90,7 +96,13 @@ const (
 
 // EncodeSnapshot encodes the state whose replicated fields code encodes.
 func EncodeSnapshot[S any](state *S, code func(*Codec, *S)) ([]byte, error) {
-	c := &Codec{}
+	return encodeSnapshot(state, code, goruntime.GOMAXPROCS(0) > 1)
+}
+
+// encodeSnapshot is EncodeSnapshot, with large maps split in two halves
+// (encodeMapSplit) if split.
+func encodeSnapshot[S any](state *S, code func(*Codec, *S), split bool) ([]byte, error) {
+	c := &Codec{split: split}
 	c.memo.meet(refKey{typeWord(state), uintptr(unsafe.Pointer(state))})
 	c.w.buf = append(make([]byte, 0, 1024), SnapshotVersion)
 	code(c, state)
@@ -500,18 +512,16 @@ func Map[M ~map[K]V, K ~string, V any](c *Codec, v *M, val func(*Codec, *V)) {
 	defer c.leave()
 	switch c.mode {
 	case modeEncode:
-		start := len(c.w.buf)
+		if c.split && n >= splitMapMin {
+			encodeMapSplit(c, *v, val)
+			return
+		}
 		items := make([]sortItem[K, V], 0, len(*v))
 		for k, x := range *v {
 			items = append(items, sortItem[K, V]{word(string(k), 0), entry[K, V]{k, x}})
 		}
 		sortStrings(items)
-		for j := range items {
-			e := &items[j]
-			c.w.string(string(e.k))
-			val(c, &e.v)
-			c.w.reserve(j+1, len(items), start)
-		}
+		encodeItems(c, items, len(items), val)
 	case modeDecode:
 		if n >= parallelMapMin {
 			decodeMapPipelined(c, *v, n, val)
@@ -532,6 +542,131 @@ func Map[M ~map[K]V, K ~string, V any](c *Codec, v *M, val func(*Codec, *V)) {
 			m[K(k)] = x
 		}
 	}
+}
+
+// encodeItems writes sorted map entries, growing the buffer early for
+// total entries of about the same size.
+func encodeItems[K ~string, V any](c *Codec, items []sortItem[K, V], total int, val func(*Codec, *V)) {
+	start := len(c.w.buf)
+	for j := range items {
+		e := &items[j]
+		c.w.string(string(e.k))
+		val(c, &e.v)
+		c.w.reserve(j+1, total, start)
+	}
+}
+
+// splitMapMin is the size from which a map with string keys is encoded in
+// two halves at once (encodeMapSplit).
+const splitMapMin = 1 << 14
+
+// splitRedos counts the upper halves encodeMapSplit encoded again (for
+// tests).
+var splitRedos atomic.Int64
+
+// encodeMapSplit writes the entries of m, a large map with string keys, as
+// Map does, in two halves by key at once: this goroutine sorts and encodes
+// the lower keys, another sorts and encodes the upper ones with a Codec of
+// its own, and its bytes are appended. That gives the same bytes as one
+// pass only if the upper half writes no reference: if it met a value twice,
+// or met one that this pass met too (before the map or in the lower half;
+// the memos' bitmaps tell), its bytes are dropped and the upper half is
+// encoded again here, in order. A state without shared values, the usual
+// case, never pays that.
+func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec, *V)) {
+	n := len(m)
+	// The pivot is the median word of up to 1024 keys (map iteration order
+	// is random, so they are a sample), from the first byte where they
+	// differ: keys often share a prefix ("acct-"), and a word with less of
+	// it tells more keys apart. Keys with equal words go to one half, the
+	// lower one, and a lower word means a lower key. A key without the
+	// prefix puts the words back at the first byte.
+	sample := make([]string, 0, 1024)
+	for k := range m {
+		if len(sample) == cap(sample) {
+			break
+		}
+		sample = append(sample, string(k))
+	}
+	prefix := sample[0]
+	for _, k := range sample[1:] {
+		i := 0
+		for i < len(prefix) && i < len(k) && prefix[i] == k[i] {
+			i++
+		}
+		prefix = prefix[:i]
+	}
+	items := make([]sortItem[K, V], n)
+	var lo int
+	for d := len(prefix); ; d = 0 {
+		words := make([]uint64, len(sample))
+		for i, k := range sample {
+			words[i] = word(k, d)
+		}
+		slices.Sort(words)
+		pivot := words[len(words)/2]
+		lo = 0
+		hi := n
+		ok := true
+		for k, x := range m {
+			if d > 0 && !strings.HasPrefix(string(k), prefix) {
+				ok = false
+				break
+			}
+			it := sortItem[K, V]{word(string(k), d), entry[K, V]{k, x}}
+			if it.w <= pivot {
+				items[lo] = it
+				lo++
+			} else {
+				hi--
+				items[hi] = it
+			}
+		}
+		if ok {
+			prefix = prefix[:d]
+			break
+		}
+	}
+	depth := len(prefix)
+	tmp := make([]sortItem[K, V], n)
+	low, high := items[:lo], items[lo:]
+	upper := &Codec{depth: c.depth}
+	if k := reflect.TypeFor[V]().Kind(); k == reflect.Pointer || k == reflect.Map {
+		upper.memo.list = make([]refKey, 0, len(high))
+	}
+	done := make(chan struct{})
+	var panicked any
+	go func() {
+		defer close(done)
+		// A panic (in a TextMarshaler of a value's map) goes on in the
+		// caller's goroutine, as it would in one pass.
+		defer func() { panicked = recover() }()
+		if len(high) > 0 {
+			sortWords(high, tmp[lo:], depth)
+			encodeItems(upper, high, len(high), val)
+		}
+	}()
+	if len(low) > 0 {
+		sortWords(low, tmp[:lo], depth)
+	}
+	c.split = false             // one split at a time
+	encodeItems(c, low, n, val) // room for the upper half's bytes too
+	c.split = true
+	<-done
+	switch {
+	case c.r.err != nil:
+		return // the lower half failed: its error is the pass's
+	case panicked != nil:
+		panic(panicked)
+	case upper.r.err != nil, upper.memo.exact != nil, c.memo.overlaps(&upper.memo):
+		// Encode the upper half again, in order: its error, or its
+		// references, as one pass writes them.
+		splitRedos.Add(1)
+		encodeItems(c, high, len(high), val)
+		return
+	}
+	c.w.buf = append(c.w.buf, upper.w.buf...)
+	c.memo.adopt(&upper.memo)
 }
 
 // parallelMapMin is the size from which a map is decoded by two goroutines.
@@ -805,6 +940,47 @@ func (m *memo) meet(k refKey) (int, bool) {
 	m.exact[k] = n
 	m.list = append(m.list, k)
 	return n, true
+}
+
+// overlaps reports whether m and o may have met a value in common: whether
+// their bitmaps share a bit.
+func (m *memo) overlaps(o *memo) bool {
+	for k, och := range o.chunks {
+		ch := m.chunks[k]
+		if ch == nil {
+			continue
+		}
+		for i := range ch {
+			if ch[i]&och[i] != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// adopt adds the values o met, which m has not, after m's, numbering them
+// on from m's.
+func (m *memo) adopt(o *memo) {
+	for k, och := range o.chunks {
+		ch := m.chunks[k]
+		if ch == nil {
+			if m.chunks == nil {
+				m.chunks = map[uintptr]*memoChunk{}
+			}
+			m.chunks[k] = och
+			continue
+		}
+		for i := range ch {
+			ch[i] |= och[i]
+		}
+	}
+	if m.exact != nil {
+		for i, k := range o.list {
+			m.exact[k] = len(m.list) + i
+		}
+	}
+	m.list = append(m.list, o.list...)
 }
 
 func (m *memo) chunk(addr uintptr) *memoChunk {

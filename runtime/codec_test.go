@@ -546,3 +546,106 @@ func TestALargeMapDecodesLikeASmallOne(t *testing.T) {
 		}
 	}
 }
+
+// TestALargeMapEncodesInTwoHalvesAsInOnePass: a large map with string keys
+// is encoded in two halves at once; the bytes (or the error) are those of
+// one pass in order, whether the halves share values or not.
+func TestALargeMapEncodesInTwoHalvesAsInOnePass(t *testing.T) {
+	const n = 3 * splitMapMin
+	key := func(i int) string { return fmt.Sprintf("k%07d", i) }
+	accounts := func() map[string]*codecAccount {
+		m := make(map[string]*codecAccount, n)
+		for i := range n {
+			m[key(i)] = &codecAccount{ID: key(i), Balance: int64(i)}
+		}
+		return m
+	}
+	// holder reaches the map it is in: a cycle through the map.
+	type holder struct {
+		ID  string
+		All map[string]*holder
+	}
+	var codeHolder func(*Codec, *holder)
+	codeHolder = func(c *Codec, v *holder) {
+		String(c, &v.ID)
+		Map(c, &v.All, PtrTo(codeHolder))
+	}
+	type before struct {
+		First    *codecAccount // met before the map, and in it
+		Accounts map[string]*codecAccount
+	}
+	codeBefore := func(c *Codec, v *before) {
+		Ptr(c, &v.First, codeCodecAccount)
+		Map(c, &v.Accounts, PtrTo(codeCodecAccount))
+	}
+	type chains struct{ Heads map[string]*codecNode }
+	codeChains := func(c *Codec, v *chains) { Map(c, &v.Heads, PtrTo(codeCodecNode)) }
+
+	for _, tt := range []struct {
+		name string
+		redo bool // the upper half must be encoded again
+		enc  func(split bool) ([]byte, error)
+	}{
+		{"no shared values", false, func(split bool) ([]byte, error) {
+			return encodeSnapshot(&codecState{Accounts: accounts()}, codeCodecState, split)
+		}},
+		{"a key unlike the others", false, func(split bool) ([]byte, error) {
+			// Most likely not among the sampled keys, whose common
+			// prefix it lacks.
+			s := &codecState{Accounts: accounts()}
+			s.Accounts["a"] = &codecAccount{ID: "a"}
+			s.Accounts[""] = &codecAccount{}
+			return encodeSnapshot(s, codeCodecState, split)
+		}},
+		{"one value under the lowest and the highest key", true, func(split bool) ([]byte, error) {
+			s := &codecState{Accounts: accounts()}
+			s.Accounts[key(n-1)] = s.Accounts[key(0)]
+			return encodeSnapshot(s, codeCodecState, split)
+		}},
+		{"one value twice in the upper half", true, func(split bool) ([]byte, error) {
+			s := &codecState{Accounts: accounts()}
+			s.Accounts[key(n-1)] = s.Accounts[key(n-2)]
+			return encodeSnapshot(s, codeCodecState, split)
+		}},
+		{"a value met before the map", true, func(split bool) ([]byte, error) {
+			s := &before{Accounts: accounts()}
+			s.First = s.Accounts[key(n-1)]
+			return encodeSnapshot(s, codeBefore, split)
+		}},
+		{"values that reach the map", true, func(split bool) ([]byte, error) {
+			all := map[string]*holder{}
+			for i := range n {
+				all[key(i)] = &holder{ID: key(i)}
+			}
+			all[key(n-1)].All = all
+			return encodeSnapshot(&holder{ID: "root", All: all}, codeHolder, split)
+		}},
+		{"a value nested too deep in the upper half", true, func(split bool) ([]byte, error) {
+			heads := map[string]*codecNode{}
+			for i := range n {
+				heads[key(i)] = &codecNode{Name: key(i)}
+			}
+			var deep *codecNode
+			for range MaxSnapshotDepth {
+				deep = &codecNode{Next: deep}
+			}
+			heads[key(n-1)] = deep
+			return encodeSnapshot(&chains{Heads: heads}, codeChains, split)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want, wantErr := tt.enc(false)
+			redos := splitRedos.Load()
+			got, err := tt.enc(true)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Fatalf("split: error %v; one pass: %v", err, wantErr)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("split: %d bytes differ from one pass's %d", len(got), len(want))
+			}
+			if redid := splitRedos.Load() > redos; redid != tt.redo {
+				t.Errorf("upper half encoded again: %v, want %v", redid, tt.redo)
+			}
+		})
+	}
+}

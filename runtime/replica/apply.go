@@ -102,6 +102,13 @@ func (r *Replica) appliedIndex() uint64 {
 	return r.applied
 }
 
+// appliedSince returns the applied index and how long ago it last moved.
+func (r *Replica) appliedSince() (uint64, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applied, time.Since(r.appliedAt)
+}
+
 // waitApplied blocks until the applied index reaches index.
 func (r *Replica) waitApplied(ctx context.Context, index uint64) error {
 	for {

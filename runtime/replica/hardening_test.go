@@ -3,10 +3,14 @@ package replica_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,6 +266,77 @@ func TestStatusAnswersFromTheCacheWhileANewDigestIsComputed(t *testing.T) {
 	}
 	fs[nd.id].slowSnapshot.Store(0)
 	c.waitConverged() // the new digest arrives, of the applied index
+}
+
+// TestStatusUnderLoadTakesItsDigestFromVersions polls status while writes
+// keep the replica busy: the state is encoded only for its versions (each
+// of which gives status its digest), never for status, until the replica
+// is at rest, when status has the digest of the applied index computed.
+func TestStatusUnderLoadTakesItsDigestFromVersions(t *testing.T) {
+	const every = 20
+	dir := t.TempDir()
+	c, fs := startFaulty(t, 1, clusterConfig{options: func(nd *testNode, o *replica.Options) {
+		o.VersionUpSize, o.StatePath = every, dir
+	}})
+	nd := c.waitLeader()
+	start, _ := c.snapshotOf(nd)
+	f := fs[nd.id]
+	before := f.snapshots.Load()
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range 4 { // several writers, so that the replica never rests
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				c.mustDo(nd, "POST", "/accounts", fmt.Sprintf(`{"id":"w%d-%d"}`, w, i))
+			}
+		}()
+	}
+	seen := map[uint64]string{} // status digests by index, while busy
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		st := c.status(nd)
+		seen[st.DigestIndex] = st.Digest
+	}
+	stop.Store(true)
+	wg.Wait()
+	end := c.status(nd).Applied
+	snapshots := f.snapshots.Load() - before
+	versions := int64(end/every - start/every)
+	// A write that waits on etcd for over digestQuiet makes the replica
+	// look at rest for a moment: one such encode is allowed, where
+	// encoding for status once a second would have taken four.
+	if extra := snapshots - versions; extra < 0 || extra > 1 {
+		t.Fatalf("indices %d..%d: %d snapshots for %d versions; want status to encode the state at most once under load", start, end, snapshots, versions)
+	}
+	// The digests status showed under load include versions': the
+	// SHA-256 of the state snapshot in the version file.
+	matched := 0
+	for index, digest := range seen {
+		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%020d.br2kstate", index)))
+		if err != nil {
+			continue // pruned, or the digest of the index at rest
+		}
+		nl := bytes.IndexByte(data, '\n')
+		var h struct {
+			MachineBytes int `json:"machine_bytes"`
+		}
+		if err := json.Unmarshal(data[:nl], &h); err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(data[nl+1+h.MachineBytes:]); hex.EncodeToString(sum[:]) != digest {
+			t.Fatalf("status digest at version %d is %s, the SHA-256 of the version's state is %x", index, digest, sum)
+		}
+		matched++
+	}
+	if matched == 0 {
+		t.Fatalf("no status digest under load was a kept version's (indices %d..%d, seen %v)", start, end, seen)
+	}
+	// At rest the digest of the applied index is computed.
+	if st := c.waitConverged(); st.DigestIndex != end {
+		t.Fatalf("at rest: digest of %d, applied %d", st.DigestIndex, end)
+	}
 }
 
 func TestAnOnlyOnceResultTooLargeToRecordIsA5xxAndNeverRunsTwice(t *testing.T) {

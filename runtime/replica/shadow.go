@@ -98,15 +98,29 @@ func (sh *shadow) digest() (string, uint64, error) {
 	return stateDigestOf(sh.machine, sh.svc)
 }
 
-// stateDigestOf encodes svc's state and returns its SHA-256 (hex) and the
+// stateDigestOf encodes svc's state and returns its status digest and the
 // index m applied it to. The caller holds the lock of that state.
 func stateDigestOf(m *apply.Machine, svc runtime.Service) (string, uint64, error) {
 	snap, err := svc.Snapshot()
 	if err != nil {
 		return "", 0, fmt.Errorf("snapshot: %w", err)
 	}
+	return stateSum(snap), m.Applied(), nil
+}
+
+// stateSum is the status digest of a state snapshot: its SHA-256 (hex).
+func stateSum(snap []byte) string {
 	sum := sha256.Sum256(snap)
-	return hex.EncodeToString(sum[:]), m.Applied(), nil
+	return hex.EncodeToString(sum[:])
+}
+
+// versionSum is the SHA-256 (hex) of a version's machine bytes followed by
+// its state bytes: the digest in its header, which replicas compare.
+func versionSum(machine, state []byte) string {
+	sum := sha256.New()
+	sum.Write(machine)
+	sum.Write(state)
+	return hex.EncodeToString(sum.Sum(nil))
 }
 
 // installVersion puts version v into svc and m. A failed Restore leaves

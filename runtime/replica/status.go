@@ -15,18 +15,33 @@ import (
 	rlog "github.com/br2k/br2k/runtime/log"
 )
 
-// DigestInterval is how often, at most, a replica serialises its state to
-// compute the status digest; for a state that takes longer than
-// DigestInterval/digestShare to encode, every digestShare times as long as
-// the last encode took. Status answers from the cached digest (with the
-// index it was taken at) in between, and while a new one is computed in the
-// background, so that status never costs a request a serialisation of the
-// state, and status polled without pause costs at most 1/digestShare of a
-// core however large the state.
+// The status digest is the SHA-256 of the service's state snapshot. Every
+// state version a replica writes, loads or installs sets it (hashing the
+// snapshot the version holds, without encoding the state again), so under
+// load replicas show digests of the same version indices. Between versions
+// a status request has one computed in the background, when the cached one
+// is older than the applied index and:
+//   - the replica has applied nothing for digestQuiet, or the cached digest
+//     is older than digestMaxAge: under load a digest of the applied index
+//     is stale at once, and encoding a large state for it would take the
+//     CPU that serves the load (versions give digests of one index on
+//     every replica meanwhile); at rest the applied index holds still and
+//     its digest is what a caller comparing replicas needs;
+//   - and at most once per DigestInterval, or, for a state that takes
+//     longer than DigestInterval/digestShare to encode, every digestShare
+//     times as long as the last encode took, so status polled without pause
+//     costs at most 1/digestShare of a core however large the state.
+//
+// Status answers from the cached digest, with its index, meanwhile: a
+// request never waits for the state to be encoded, except the very first
+// when there is no digest yet.
 const DigestInterval = time.Second
 
-// digestShare: see DigestInterval.
-const digestShare = 20
+const (
+	digestShare  = 20                     // see DigestInterval
+	digestQuiet  = 100 * time.Millisecond // see DigestInterval
+	digestMaxAge = time.Minute            // see DigestInterval
+)
 
 // Status is what GET /br2k/status reports.
 type Status struct {
@@ -45,10 +60,10 @@ type Status struct {
 	// HeadError is set when the head could not be read from etcd; Head is
 	// then the applied index.
 	HeadError string `json:"head_error,omitempty"`
-	// Digest is the SHA-256 (hex) of the state snapshot at DigestIndex,
-	// computed at most once per DigestInterval, in the background: a
-	// caller that needs the digest of the applied index polls until
-	// DigestIndex is Applied.
+	// Digest is the SHA-256 (hex) of the state snapshot at DigestIndex:
+	// taken at each state version, and in the background when the replica
+	// is at rest (see DigestInterval). A caller that needs the digest of
+	// the applied index polls until DigestIndex is Applied.
 	Digest      string `json:"digest"`
 	DigestIndex uint64 `json:"digest_index"`
 	// Version is the index of the newest state version this replica wrote
@@ -99,18 +114,19 @@ func (c *digestCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// stateDigest returns a digest of the state and the index it was taken at.
-// When the cached one is older than the applied index and than
-// DigestInterval, a new one is computed in the background and the cached
-// one is returned meanwhile: a request never waits for the state to be
-// encoded (on a large state that takes seconds, and the shadow's lock may
-// be held by a version capture), except the first, when there is none yet.
+// stateDigest returns a digest of the state and the index it was taken at:
+// the cached one, after starting a new computation in the background if it
+// is due (see DigestInterval). Only when there is none yet does a request
+// wait for one, bounded by ctx.
 func (r *Replica) stateDigest(ctx context.Context) (string, uint64, error) {
 	c := &r.digest
 	for {
+		applied, quietFor := r.appliedSince()
 		c.mu.Lock()
-		stale := !c.valid || (c.index != r.appliedIndex() && time.Since(c.at) >= max(DigestInterval, digestShare*c.took))
-		if stale && c.done == nil {
+		age := time.Since(c.at)
+		due := !c.valid || (c.index != applied && age >= max(DigestInterval, digestShare*c.took) &&
+			(quietFor >= digestQuiet || age >= digestMaxAge))
+		if due && c.done == nil {
 			c.done = make(chan struct{})
 			go r.refreshDigest(c.gen, c.done)
 		}
@@ -135,6 +151,22 @@ func (r *Replica) stateDigest(ctx context.Context) (string, uint64, error) {
 			return "", 0, fmt.Errorf("state digest: %w", ctx.Err())
 		}
 	}
+}
+
+// versionDigest caches digest, the status digest of the state version at
+// index, captured in epoch, unless the cache holds a newer one or a peer's
+// version replaced the state since.
+func (r *Replica) versionDigest(index, epoch uint64, digest string) {
+	c := &r.digest
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// install bumps the epoch before it invalidates the cache, and this
+	// checks it under the cache's lock: a version of a replaced state
+	// never lands after the invalidation.
+	if epoch != r.epoch.Load() || (c.valid && c.index >= index) {
+		return
+	}
+	c.index, c.digest, c.at, c.valid = index, digest, time.Now(), true
 }
 
 // refreshDigest computes the digest and caches it unless the state was

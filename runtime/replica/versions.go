@@ -102,6 +102,7 @@ func (r *Replica) writeVersions(vs <-chan *version) {
 		r.mu.Lock()
 		r.lastVersion = v.index
 		r.mu.Unlock()
+		r.versionDigest(v.index, v.epoch, stateSum(v.state))
 		r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
 			"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
 		r.pruneVersions()
@@ -117,10 +118,7 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", err
 	}
-	sum := sha256.New()
-	sum.Write(v.machine)
-	sum.Write(v.state)
-	digest := hex.EncodeToString(sum.Sum(nil))
+	digest := versionSum(v.machine, v.state)
 	head, err := json.Marshal(versionHeader{Format: versionFormat, Index: v.index, MachineBytes: len(v.machine), StateBytes: len(v.state), SHA256: digest})
 	if err != nil {
 		return "", err
@@ -308,6 +306,7 @@ func (r *Replica) loadVersion() uint64 {
 		r.mu.Lock()
 		r.applied, r.lastVersion = i, i
 		r.mu.Unlock()
+		r.versionDigest(i, r.epoch.Load(), stateSum(v.state))
 		r.logger.Info("state version loaded", "index", i, "bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
 		return i
 	}
