@@ -38,9 +38,11 @@ const (
 	fundWorkers    = 16
 	historyClients = 256 // clients writing the history before the restart
 	historyMax     = 15 * time.Minute
-	codecRuns      = 3
+	codecRuns      = 5
 	restartMax     = 2 * time.Minute // a restart that takes longer fails the run
 	settleMax      = 2 * time.Minute // replicas agreeing on a large state after load
+	bigVersions    = 2               // version intervals the N-account point spans at least
+	bigLoadMax     = time.Minute     // ... but it lasts no longer than this
 )
 
 // BigResult is what the large-state phases measured.
@@ -51,11 +53,17 @@ type BigResult struct {
 	Funded       int     `json:"funded"` // accounts funded through RequestMint and ApproveMint: the senders
 	FundS        float64 `json:"fund_s"`
 	// Load is bigClients clients sending transfers from a random funded
-	// account to a random one of the N, in mode bigMode.
-	Load      LoadPoint    `json:"load"`
-	SmallRate float64      `json:"small_state_ops_per_s"`          // the small-state point of the same clients and mode
-	Ratio     float64      `json:"ratio_to_small_state,omitempty"` // Load.OpsPerS ÷ SmallRate
-	Codec     *CodecResult `json:"codec"`
+	// account to a random one of the N, in mode bigMode, for LoadS
+	// seconds: at least -phase, and at least bigVersions version
+	// intervals at the warm-up's rate (at most bigLoadMax), so that it
+	// holds the versions' cost in proportion whatever the phase's
+	// alignment with them. LoadVersions is how many versions fell in it.
+	Load         LoadPoint    `json:"load"`
+	LoadS        float64      `json:"load_s"`
+	LoadVersions int          `json:"load_versions"`
+	SmallRate    float64      `json:"small_state_ops_per_s"`          // the small-state point of the same clients and mode
+	Ratio        float64      `json:"ratio_to_small_state,omitempty"` // Load.OpsPerS ÷ SmallRate
+	Codec        *CodecResult `json:"codec"`
 	// StallMaxMS is the highest version_stall_max_ms of the replicas
 	// (GET /br2k/status), read after the N-account load and the history.
 	StallMaxMS float64            `json:"version_stall_max_ms"`
@@ -193,12 +201,25 @@ func (b *bench) big(ctx context.Context, rep *Report, codec *CodecResult, progre
 	// a transient of the bulk import, not the steady state measured.
 	progress("accounts: warm-up: %v of the load, not measured", b.o.Phase)
 	body := randomTransfers(n, funded, bigClients)
-	if _, err := b.transfers(ctx, bigMode, bigClients, b.o.Phase, body, nil); err != nil {
+	warm, err := b.transfers(ctx, bigMode, bigClients, b.o.Phase, body, nil)
+	if err != nil {
 		return nil, err
 	}
-	progress("accounts: load: %d clients to %s, transfers between random accounts", bigClients, bigMode)
-	if res.Load, err = b.transfers(ctx, bigMode, bigClients, b.o.Phase, body, nil); err != nil {
+	window := bigWindow(b.o.Phase, rep.VersionUpSize, warm.OpsPerS)
+	progress("accounts: load: %d clients to %s for %v, transfers between random accounts", bigClients, bigMode, window)
+	if st, err = b.c.Status(ctx, leader); err != nil {
 		return nil, err
+	}
+	from := st.Applied
+	if res.Load, err = b.transfers(ctx, bigMode, bigClients, window, body, nil); err != nil {
+		return nil, err
+	}
+	res.LoadS = window.Seconds()
+	if st, err = b.c.Status(ctx, leader); err != nil {
+		return nil, err
+	}
+	if v := uint64(rep.VersionUpSize); v > 0 {
+		res.LoadVersions = int(st.Applied/v - from/v)
 	}
 	for _, p := range rep.Load {
 		if p.Mode == bigMode && p.Clients == bigClients {
@@ -252,6 +273,19 @@ func (b *bench) big(ctx context.Context, rep *Report, codec *CodecResult, progre
 		return nil, err
 	}
 	return res, nil
+}
+
+// bigWindow is how long the N-account point lasts: phase, or bigVersions
+// intervals of versionUpSize entries at rate ops/s if that is longer, at
+// most bigLoadMax. A state version of a large state costs seconds of CPU
+// and comes every few seconds under full load, so a window of one phase
+// holds none, one or two of them depending on where it falls.
+func bigWindow(phase time.Duration, versionUpSize int, rate float64) time.Duration {
+	if versionUpSize <= 0 || rate <= 0 {
+		return phase
+	}
+	need := time.Duration(float64(bigVersions*versionUpSize) / rate * float64(time.Second))
+	return min(max(phase, need.Round(time.Second)), max(phase, bigLoadMax))
 }
 
 // settled is settledLeader with time for replicas that encode a large

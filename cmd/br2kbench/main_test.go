@@ -27,6 +27,26 @@ func TestParseClients(t *testing.T) {
 	}
 }
 
+func TestTheLargeStatePointSpansVersionIntervals(t *testing.T) {
+	for _, tt := range []struct {
+		phase         time.Duration
+		versionUpSize int
+		rate          float64
+		want          time.Duration
+	}{
+		{5 * time.Second, 50_000, 10_000, 10 * time.Second}, // two versions at 10k/s
+		{5 * time.Second, 50_000, 40_000, 5 * time.Second},  // the phase is longer
+		{5 * time.Second, 50_000, 100, bigLoadMax},          // capped
+		{2 * bigLoadMax, 50_000, 100, 2 * bigLoadMax},       // never below the phase
+		{5 * time.Second, 0, 10_000, 5 * time.Second},       // no versions
+		{5 * time.Second, 50_000, 0, 5 * time.Second},       // no rate measured
+	} {
+		if got := bigWindow(tt.phase, tt.versionUpSize, tt.rate); got != tt.want {
+			t.Errorf("bigWindow(%v, %d, %v) = %v, want %v", tt.phase, tt.versionUpSize, tt.rate, got, tt.want)
+		}
+	}
+}
+
 func TestBadFlagsExitTwo(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"-clients", "0"}, &out, &errOut); code != 2 {
@@ -108,6 +128,9 @@ func TestAccountsAndSoak(t *testing.T) {
 		bg.SmallRate <= 0 || bg.Ratio <= 0 {
 		t.Errorf("large-state load: %+v", bg)
 	}
+	if bg.LoadS < 0.3 || bg.LoadS > bigLoadMax.Seconds() {
+		t.Errorf("large-state load measured for %.1f s, want at least the phase and at most %v", bg.LoadS, bigLoadMax)
+	}
 	if c := bg.Codec; c == nil || c.Accounts != 3000 || c.Bytes <= 0 || c.EncodeMBs <= 0 || c.DecodeMBs <= 0 {
 		t.Errorf("codec: %+v", bg.Codec)
 	}
@@ -132,7 +155,7 @@ func TestAccountsAndSoak(t *testing.T) {
 	var table bytes.Buffer
 	writeTable(&table, &rep)
 	for _, want := range []string{"br2k transfers, 3000 accounts", "follower restart → applied head", "br2k transfers, soak 2s",
-		"version-up-size 1000", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
+		"version-up-size 1000", "version intervals at the warm-up's rate", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
 		"≥ 0.8", "≥ 200 MB/s", "≤ 50 ms", "≤ 5 s", "NOSPACE errors = 0"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())

@@ -104,7 +104,9 @@ func bigNotes(w io.Writer, rep *Report, bg *BigResult) {
 		bg.Accounts, bg.PreloadS, bg.PreloadCalls, float64(bg.Accounts)/bg.PreloadS, bg.Funded)
 	fmt.Fprintf(w, "          RequestMint and ApproveMint in %.2f s; each transfer moves 1 token from a random funded account to a random one of the %d;\n",
 		bg.FundS, bg.Accounts)
-	fmt.Fprintf(w, "          measured after a warm-up of %s of the same load (the replicas' GC catching up with the preload)\n", rep.Phase)
+	fmt.Fprintf(w, "          measured for %.1f s (at least %d state version intervals at the warm-up's rate; %d versions fell in it),\n",
+		bg.LoadS, bigVersions, bg.LoadVersions)
+	fmt.Fprintf(w, "          after a warm-up of %s of the same load (the replicas' GC catching up with the preload)\n", rep.Phase)
 	if bg.SmallRate > 0 {
 		fmt.Fprintf(w, "          %d clients → %s: %.0f transfers/s, p50 %.2f ms, p99 %.2f ms; small state (%d accounts) at the same clients and mode: %.0f/s, ratio %.2f\n",
 			bg.Load.Clients, bg.Load.Mode, bg.Load.OpsPerS, bg.Load.Latency.P50, bg.Load.Latency.P99, rep.Accounts, bg.SmallRate, bg.Ratio)

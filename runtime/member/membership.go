@@ -36,6 +36,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -427,8 +428,9 @@ func VotingClientURLs(ctx context.Context, cli *clientv3.Client) ([]string, erro
 // The member list is read serializably, from the member cli reaches: a
 // cluster that lost its quorum cannot answer a linearizable read, and
 // RemoveByName should say which members are down instead of waiting for ctx.
-// The removal itself goes through raft, and etcd checks the quorum again
-// (StrictReconfigCheck). Like AddLearner, RemoveByName retries while etcd
+// The removal itself is sent to another started voting member (never to the
+// one removed, which stops as it applies it), goes through raft, and etcd
+// checks the quorum again (StrictReconfigCheck). Like AddLearner, RemoveByName retries while etcd
 // answers "unhealthy cluster" because its peers have not been connected for
 // 5s yet.
 func RemoveByName(ctx context.Context, cli *clientv3.Client, name string) (id uint64, err error) {
@@ -472,8 +474,17 @@ func RemoveByName(ctx context.Context, cli *clientv3.Client, name string) (id ui
 		return 0, fmt.Errorf("member: remove %s: refused: only %d of the %d voting members are started, fewer than the quorum of %d that must commit the removal; down: %s",
 			name, started, len(voters), quorum, downMembers(voters, down))
 	}
+	// The request goes to another started voter: one served by the
+	// target itself can commit the removal and then answer "server
+	// stopped", as the member stops on applying it.
+	var vias []string
+	for _, m := range voters {
+		if _, isDown := down[m.ID]; !isDown && m.ID != target.ID {
+			vias = append(vias, m.ClientURLs...)
+		}
+	}
 	for {
-		_, err := cli.MemberRemove(ctx, target.ID)
+		err := removeVia(ctx, cli, vias, target.ID)
 		switch {
 		case err == nil:
 			return target.ID, nil
@@ -489,6 +500,24 @@ func RemoveByName(ctx context.Context, cli *clientv3.Client, name string) (id ui
 			return 0, fmt.Errorf("member: remove %s (%x): %w", name, target.ID, err)
 		}
 	}
+}
+
+// removeVia asks the members at endpoints vias, in turn until one answers,
+// to remove member id.
+func removeVia(ctx context.Context, cli *clientv3.Client, vias []string, id uint64) error {
+	err := errors.New("no other started voting member to send the removal to")
+	for _, ep := range vias {
+		var conn *grpc.ClientConn
+		if conn, err = cli.Dial(ep); err != nil {
+			continue
+		}
+		_, err = pb.NewClusterClient(conn).MemberRemove(ctx, &pb.MemberRemoveRequest{ID: id})
+		conn.Close()
+		if status.Code(err) != codes.Unavailable {
+			return err
+		}
+	}
+	return err
 }
 
 // reconfigRetryInterval is how often AddLearner and RemoveByName retry a
