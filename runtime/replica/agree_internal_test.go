@@ -23,3 +23,16 @@ func TestTallyDecidesOnlyOnAMajorityOfAtLeastTwo(t *testing.T) {
 		}
 	}
 }
+
+func TestTheDigestCacheNeverGoesBackToAnOlderIndex(t *testing.T) {
+	var c digestCache
+	if !c.keep(10, "a") || !c.keep(10, "a") {
+		t.Fatal("an empty cache, or one of the same index, refused a digest")
+	}
+	if c.keep(5, "old") || c.index != 10 || c.digest != "a" {
+		t.Fatalf("an older digest replaced index 10: cache at %d %q", c.index, c.digest)
+	}
+	if !c.keep(20, "b") || c.index != 20 || c.digest != "b" || !c.valid {
+		t.Fatalf("a newer digest was refused: cache at %d %q", c.index, c.digest)
+	}
+}

@@ -153,20 +153,31 @@ func (r *Replica) stateDigest(ctx context.Context) (string, uint64, error) {
 	}
 }
 
-// versionDigest caches digest, the status digest of the state version at
-// index, captured in epoch, unless the cache holds a newer one or a peer's
-// version replaced the state since.
-func (r *Replica) versionDigest(index, epoch uint64, digest string) {
+// keep caches digest as the one of index unless the cache holds a newer
+// one (a computation on a shadow that lagged may end after a version set a
+// newer digest), and reports whether it did. The caller holds c.mu.
+func (c *digestCache) keep(index uint64, digest string) bool {
+	if c.valid && index < c.index {
+		return false
+	}
+	c.index, c.digest, c.valid = index, digest, true
+	return true
+}
+
+// versionDigest hashes state, the snapshot of the state version at index,
+// captured in epoch, and caches it as the status digest, unless the cache
+// holds a newer one or a peer's version replaced the state since.
+func (r *Replica) versionDigest(index, epoch uint64, state []byte) {
+	digest := stateSum(state)
 	c := &r.digest
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// install bumps the epoch before it invalidates the cache, and this
 	// checks it under the cache's lock: a version of a replaced state
 	// never lands after the invalidation.
-	if epoch != r.epoch.Load() || (c.valid && c.index >= index) {
-		return
+	if epoch == r.epoch.Load() && c.keep(index, digest) {
+		c.at = time.Now()
 	}
-	c.index, c.digest, c.at, c.valid = index, digest, time.Now(), true
 }
 
 // refreshDigest computes the digest and caches it unless the state was
@@ -189,7 +200,8 @@ func (r *Replica) refreshDigest(gen uint64, done chan struct{}) {
 	if err != nil {
 		r.logger.Error("state digest failed", "err", err)
 	} else if c.gen == gen {
-		c.index, c.digest, c.at, c.took, c.valid = index, digest, time.Now(), time.Since(start), true
+		c.keep(index, digest)
+		c.at, c.took = time.Now(), time.Since(start)
 	}
 	c.done = nil
 	close(done)

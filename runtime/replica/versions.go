@@ -102,7 +102,7 @@ func (r *Replica) writeVersions(vs <-chan *version) {
 		r.mu.Lock()
 		r.lastVersion = v.index
 		r.mu.Unlock()
-		r.versionDigest(v.index, v.epoch, stateSum(v.state))
+		r.versionDigest(v.index, v.epoch, v.state)
 		r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
 			"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
 		r.pruneVersions()
@@ -306,7 +306,8 @@ func (r *Replica) loadVersion() uint64 {
 		r.mu.Lock()
 		r.applied, r.lastVersion = i, i
 		r.mu.Unlock()
-		r.versionDigest(i, r.epoch.Load(), stateSum(v.state))
+		// Hashed in the background: a restart need not wait for it.
+		go r.versionDigest(i, r.epoch.Load(), v.state)
 		r.logger.Info("state version loaded", "index", i, "bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
 		return i
 	}
