@@ -578,9 +578,8 @@ func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec
 	// The pivot is the median word of up to 1024 keys (map iteration order
 	// is random, so they are a sample), from the first byte where they
 	// differ: keys often share a prefix ("acct-"), and a word with less of
-	// it tells more keys apart. Keys with equal words go to one half, the
-	// lower one, and a lower word means a lower key. A key without the
-	// prefix puts the words back at the first byte.
+	// it tells more keys apart. A key without the prefix puts the words
+	// back at the first byte.
 	sample := make([]string, 0, 1024)
 	for k := range m {
 		if len(sample) == cap(sample) {
@@ -588,46 +587,13 @@ func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec
 		}
 		sample = append(sample, string(k))
 	}
-	prefix := sample[0]
-	for _, k := range sample[1:] {
-		i := 0
-		for i < len(prefix) && i < len(k) && prefix[i] == k[i] {
-			i++
-		}
-		prefix = prefix[:i]
-	}
+	depth := commonPrefix(sample)
 	items := make([]sortItem[K, V], n)
-	var lo int
-	for d := len(prefix); ; d = 0 {
-		words := make([]uint64, len(sample))
-		for i, k := range sample {
-			words[i] = word(k, d)
-		}
-		slices.Sort(words)
-		pivot := words[len(words)/2]
-		lo = 0
-		hi := n
-		ok := true
-		for k, x := range m {
-			if d > 0 && !strings.HasPrefix(string(k), prefix) {
-				ok = false
-				break
-			}
-			it := sortItem[K, V]{word(string(k), d), entry[K, V]{k, x}}
-			if it.w <= pivot {
-				items[lo] = it
-				lo++
-			} else {
-				hi--
-				items[hi] = it
-			}
-		}
-		if ok {
-			prefix = prefix[:d]
-			break
-		}
+	lo, ok := splitByWord(m, items, sample, depth)
+	if !ok {
+		depth = 0
+		lo, _ = splitByWord(m, items, sample, depth)
 	}
-	depth := len(prefix)
 	tmp := make([]sortItem[K, V], n)
 	low, high := items[:lo], items[lo:]
 	upper := &Codec{depth: c.depth}
@@ -667,6 +633,49 @@ func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec
 	}
 	c.w.buf = append(c.w.buf, upper.w.buf...)
 	c.memo.adopt(&upper.memo)
+}
+
+// commonPrefix is the length of the prefix all of keys share.
+func commonPrefix(keys []string) int {
+	prefix := keys[0]
+	for _, k := range keys[1:] {
+		i := 0
+		for i < len(prefix) && i < len(k) && prefix[i] == k[i] {
+			i++
+		}
+		prefix = prefix[:i]
+	}
+	return len(prefix)
+}
+
+// splitByWord puts the entries of m into items, with their words from byte
+// d: those whose word is at most the median of sample's words first, the
+// others after them, and returns how many come first. Keys with equal
+// words go to one half, and a lower word means a lower key. It reports
+// false, leaving items half filled, if a key lacks the first d bytes that
+// sample's keys share.
+func splitByWord[M ~map[K]V, K ~string, V any](m M, items []sortItem[K, V], sample []string, d int) (lo int, ok bool) {
+	words := make([]uint64, len(sample))
+	for i, k := range sample {
+		words[i] = word(k, d)
+	}
+	slices.Sort(words)
+	pivot, prefix := words[len(words)/2], sample[0][:d]
+	hi := len(items)
+	for k, x := range m {
+		if !strings.HasPrefix(string(k), prefix) {
+			return 0, false
+		}
+		it := sortItem[K, V]{word(string(k), d), entry[K, V]{k, x}}
+		if it.w <= pivot {
+			items[lo] = it
+			lo++
+		} else {
+			hi--
+			items[hi] = it
+		}
+	}
+	return lo, true
 }
 
 // parallelMapMin is the size from which a map is decoded by two goroutines.
