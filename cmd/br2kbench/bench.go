@@ -269,7 +269,11 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 			}
 		}
 		progress("raw etcd puts: %d clients", n)
-		rate, err := etcdbench.RawPutRate(ctx, cli, fmt.Sprintf("/br2kbench/put/%d/", n), n, o.Phase)
+		prefix := fmt.Sprintf("/br2kbench/put/%d/", n)
+		rate, err := etcdbench.RawPutRate(ctx, cli, prefix, n, o.Phase)
+		if err == nil {
+			err = etcdbench.Clear(ctx, cli, prefix)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("raw etcd puts at %d clients: %w", n, err)
 		}
@@ -686,7 +690,11 @@ func (b *bench) waitRTT(ctx context.Context, f *proccluster.Node, loadDone <-cha
 func (b *bench) rawTxn(ctx context.Context, cli *clientv3.Client, rep *Report) error {
 	rep.EntryBytes = transferEntrySize()
 	for _, w := range []int{1, 4} {
-		rate, err := etcdbench.RawTxnRate(ctx, cli, fmt.Sprintf("/br2kbench/txn/%d/", w), w, txnBatch, rep.EntryBytes, b.o.Phase)
+		prefix := fmt.Sprintf("/br2kbench/txn/%d/", w)
+		rate, err := etcdbench.RawTxnRate(ctx, cli, prefix, w, txnBatch, rep.EntryBytes, b.o.Phase)
+		if err == nil {
+			err = etcdbench.Clear(ctx, cli, prefix)
+		}
 		if err != nil {
 			return fmt.Errorf("raw etcd transactions, %d writers: %w", w, err)
 		}

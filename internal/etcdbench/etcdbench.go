@@ -5,6 +5,7 @@ package etcdbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -13,12 +14,39 @@ import (
 
 	"github.com/br2k/br2k/runtime"
 	rlog "github.com/br2k/br2k/runtime/log"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// The measurement loops write under the prefix given and leave what they wrote in place; run them
-// on a prefix of their own. Each returns a rate over the wall time of the
-// whole run; an error from any worker ends the run and is returned.
+// The measurement loops write under the prefix given and leave what they
+// wrote in place; run them on a prefix of their own, and Clear it before
+// measuring anything else on the cluster. Each returns a rate over the
+// wall time of the whole run; an error from any worker ends the run and is
+// returned.
+
+// Clear deletes every key under prefix (what a measurement loop wrote),
+// compacts etcd's history up to that delete, and defragments the members
+// that then have space to give back. Left in place, a raw put run's
+// hundreds of thousands of keys and revisions would weigh on what is
+// measured after it on the same cluster: every etcd compaction walks them,
+// every backup's etcd snapshot carries them. Run it while the cluster is
+// idle: watches that started before the delete must restart (br2k's do).
+func Clear(ctx context.Context, cli *clientv3.Client, prefix string) error {
+	del, err := cli.Delete(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("etcdbench: clear %s: %w", prefix, err)
+	}
+	if _, err := cli.Compact(ctx, del.Header.Revision, clientv3.WithCompactPhysical()); err != nil && !errors.Is(rpctypes.Error(err), rpctypes.ErrCompacted) {
+		return fmt.Errorf("etcdbench: clear %s: compact: %w", prefix, err)
+	}
+	// The freed pages count as free once each member's backend commits
+	// again (every 100 ms); give it that, then give them back.
+	time.Sleep(250 * time.Millisecond)
+	if _, err := rlog.Defragment(ctx, cli, 1<<20); err != nil {
+		return fmt.Errorf("etcdbench: clear %s: %w", prefix, err)
+	}
+	return nil
+}
 
 // RawPutValueSize is the size of the values RawPutRate writes.
 const RawPutValueSize = 128

@@ -128,5 +128,16 @@ func TestRateHelpersMeasure(t *testing.T) {
 	if _, err := RawTxnRate(ctx, cli, p, 1, 0, 1, d); err == nil {
 		t.Error("RawTxnRate with batch 0 succeeded")
 	}
+	// Clear leaves nothing under the prefix.
+	if err := Clear(ctx, cli, p); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cli.Get(ctx, p, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Count != 0 {
+		t.Errorf("after Clear: %d keys under %s, want none", resp.Count, p)
+	}
 	t.Logf("puts/s %.0f, txn entries/s %.0f, append entries/s %.0f", put, txn, app)
 }

@@ -78,7 +78,10 @@ func (l *Log) Compact(ctx context.Context, index uint64) (first uint64, err erro
 		return 0, fmt.Errorf("log: compact below %d: delete batches: %w", index, err)
 	}
 	if rev := del.Header.Revision - l.historySlack; rev > 0 {
-		if _, err := l.cli.Compact(ctx, rev); err != nil && !isCompactedAlready(err) {
+		// Physical: return once the old revisions are gone from the
+		// database, so that a defragmentation right after gives their
+		// space back (etcd otherwise compacts in the background).
+		if _, err := l.cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil && !isCompactedAlready(err) {
 			return first, fmt.Errorf("log: compact below %d: compact etcd history at revision %d: %w", index, rev, err)
 		}
 	}
@@ -183,7 +186,7 @@ func CompactHistory(ctx context.Context, cli *clientv3.Client) error {
 	if err != nil {
 		return fmt.Errorf("log: read etcd's revision: %w", err)
 	}
-	if _, err := cli.Compact(ctx, resp.Header.Revision); err != nil && !isCompactedAlready(err) {
+	if _, err := cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil && !isCompactedAlready(err) {
 		return fmt.Errorf("log: compact etcd history at revision %d: %w", resp.Header.Revision, err)
 	}
 	return nil

@@ -117,6 +117,9 @@ func BenchmarkCluster(b *testing.B) {
 		if r.putAtLdr, err = etcdbench.RawPutRate(ctx, atLeader, fmt.Sprintf("/bench/putl%d/", i), 64, phase); err != nil {
 			b.Fatal(err)
 		}
+		if err := etcdbench.Clear(ctx, cli, "/bench/"); err != nil {
+			b.Fatal(err)
+		}
 		r.any = measure("any", 64, true)
 		rounds = append(rounds, r)
 	}

@@ -18,9 +18,16 @@ import (
 // often the leader also defragments the etcd members, one at a time, to give
 // the space back to the file system.
 
-// defragEvery is how often, at most, the leader looks at the members'
-// databases for space to give back.
-const defragEvery = time.Minute
+// defragLookEvery is how often, at most, the leader reads the members'
+// database sizes (a status call each), and defragEvery how often, at most,
+// it defragments them: often enough to give back a bulk load's space soon
+// after its batches are compacted, rarely enough that a log whose entries
+// fill half of etcd's file between compactions is not rewritten at every
+// version.
+const (
+	defragLookEvery = 10 * time.Second
+	defragEvery     = time.Minute
+)
 
 // compactor runs maybeCompact whenever kicked (after each version the
 // writer settles), until ctx ends: off the writer's goroutine, so that a
@@ -96,7 +103,8 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 }
 
 // maybeDefragment defragments the etcd members that have enough space to
-// give back, at most every defragEvery, on etcd-backed replicas. When a
+// give back (looking every defragLookEvery, defragmenting at most every
+// defragEvery), on etcd-backed replicas. When a
 // member raised the NOSPACE alarm (the database reached its quota: every
 // write is refused) it defragments at once whatever there is to give back,
 // and then disarms the alarm, so that the service writes again without an
@@ -109,10 +117,10 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 	if err != nil {
 		r.logger.Warn("etcd alarms", "err", err)
 	}
-	if !alarmed && time.Since(r.lastDefrag) < defragEvery {
+	if !alarmed && (time.Since(r.lastDefragLook) < defragLookEvery || time.Since(r.lastDefrag) < defragEvery) {
 		return
 	}
-	r.lastDefrag = time.Now()
+	r.lastDefragLook = time.Now()
 	minFree := r.opts.DefragMinFree
 	if alarmed {
 		// The space of the batches just deleted is still held by the
@@ -125,6 +133,7 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 	reps, err := rlog.Defragment(ctx, r.opts.Client, minFree)
 	for _, d := range reps {
 		if !d.Skipped {
+			r.lastDefrag = time.Now()
 			r.logger.Info("etcd member defragmented", "endpoint", d.Endpoint, "before_bytes", d.Before, "after_bytes", d.After,
 				"took", d.Took.Round(time.Millisecond), "moved_raft_leadership_off", d.MovedLeadershipOff)
 		}

@@ -127,7 +127,9 @@ type Options struct {
 	BackupLocation registry.Storage
 	// DefragMinFree is how many unused bytes an etcd member's database
 	// must hold (and more than half of it) before the leader
-	// defragments it. Default 64 MiB; negative never defragments.
+	// defragments it. Default 16 MiB: a bulk load's batches, once
+	// compacted, leave that much and more, and every backup carries an
+	// etcd snapshot of the whole file; negative never defragments.
 	DefragMinFree int64
 	// Shadow, if set, is a second instance of the service with an empty
 	// state (NewService called again). It follows the applied entries in
@@ -199,7 +201,7 @@ func (o *Options) setDefaults() error {
 		o.MaxVersionBytes = 16 << 30
 	}
 	if o.DefragMinFree == 0 {
-		o.DefragMinFree = 64 << 20
+		o.DefragMinFree = 16 << 20
 	}
 	if o.MaxWaiters <= 0 {
 		o.MaxWaiters = 1024
@@ -246,11 +248,12 @@ type Replica struct {
 	// epoch counts the peer versions installed: a version captured in an
 	// earlier epoch is of a state that was replaced, and is not written.
 	epoch atomic.Uint64
-	// compactKick wakes the compactor; compactedBelow and lastDefrag are
-	// the compactor's own.
+	// compactKick wakes the compactor; compactedBelow, lastDefrag and
+	// lastDefragLook are the compactor's own.
 	compactKick    chan struct{}
 	compactedBelow uint64
 	lastDefrag     time.Time
+	lastDefragLook time.Time
 	// storedIndex is the newest version in Options.Backup (0: not known
 	// yet); written by the compactor.
 	storedIndex atomic.Uint64
