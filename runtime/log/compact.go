@@ -144,7 +144,7 @@ func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]Def
 			for _, o := range members.Members {
 				if o.ID != m.ID && !o.IsLearner {
 					// MoveLeader must reach the leader itself.
-					if err := moveLeader(ctx, cli, ep, o.ID); err == nil {
+					if err := MoveLeader(ctx, cli, ep, o.ID); err == nil {
 						rep.MovedLeadershipOff = true
 					}
 					break
@@ -164,10 +164,10 @@ func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]Def
 	return out, nil
 }
 
-// moveLeader asks the member at endpoint (etcd's raft leader) to hand its
+// MoveLeader asks the member at endpoint (etcd's raft leader) to hand its
 // leadership to member to: the request must reach the leader itself, so it
 // goes over a connection to that endpoint, not the client's balanced one.
-func moveLeader(ctx context.Context, cli *clientv3.Client, endpoint string, to uint64) error {
+func MoveLeader(ctx context.Context, cli *clientv3.Client, endpoint string, to uint64) error {
 	conn, err := cli.Dial(endpoint)
 	if err != nil {
 		return err
@@ -256,4 +256,37 @@ func (l *Log) Restore(ctx context.Context, index uint64) error {
 		return fmt.Errorf("%w: restore at %d: the head is %d already", ErrNotEmpty, index, head)
 	}
 	return nil
+}
+
+// ColocateRaftLeader makes the member whose client URL is local (the one
+// embedded in the caller's process) etcd's raft leader, if it is a voter
+// and another member leads: the caller leads br2k and appends through
+// local, and a member that does not lead raft forwards each proposal to
+// the one that does, one more hop per append. It reports whether it moved
+// the leadership. A raft leadership transfer makes appends in flight fail
+// ambiguously, so callers retry them (Append's fence makes that safe); do
+// it rarely.
+func ColocateRaftLeader(ctx context.Context, cli *clientv3.Client, local string) (bool, error) {
+	sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	st, err := cli.Status(sctx, local)
+	cancel()
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("log: status of %s: %w", local, err)
+	case st.IsLearner, st.Leader == 0, st.Leader == st.Header.MemberId:
+		return false, nil
+	}
+	members, err := cli.MemberList(ctx)
+	if err != nil {
+		return false, fmt.Errorf("log: list members: %w", err)
+	}
+	for _, m := range members.Members {
+		if m.ID == st.Leader && len(m.ClientURLs) > 0 {
+			if err := MoveLeader(ctx, cli, m.ClientURLs[0], st.Header.MemberId); err != nil {
+				return false, fmt.Errorf("log: move raft leadership from %s to %s: %w", m.Name, local, err)
+			}
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("log: raft leader %x is not in the member list", st.Leader)
 }

@@ -144,6 +144,9 @@ func (r *Replica) startTerm(ctx context.Context, lead *rlog.Leadership) *term {
 	r.setLeader(r.self())
 	go r.lead(t)
 	go r.watchApply(t)
+	if r.opts.LocalMember != "" && r.opts.Client != nil {
+		go r.colocateRaftLeader(t)
+	}
 	if loc, ok := r.opts.Registry.(registry.Locator); ok {
 		go r.publishLocation(t, loc)
 	}

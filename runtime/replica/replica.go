@@ -125,6 +125,11 @@ type Options struct {
 	// BackupLocation says where Backup is, for the records (type, host,
 	// database or path; never a password).
 	BackupLocation registry.Storage
+	// LocalMember is the client URL of the etcd member embedded in this
+	// replica's process, if any: while the replica leads, it keeps etcd's
+	// raft leadership on that member (raftcolocate.go). Empty with an
+	// external etcd cluster.
+	LocalMember string
 	// DefragMinFree is how many unused bytes an etcd member's database
 	// must hold (and more than half of it) before the leader
 	// defragments it. Default 16 MiB: a bulk load's batches, once

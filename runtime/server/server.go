@@ -170,9 +170,13 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	} else {
 		loc.Path = stateCfg.BackupStoragePath
 	}
+	var localMember string
+	if n.member != nil {
+		localMember = n.member.ClientURL()
+	}
 	n.Replica, err = replica.New(svc, replica.Options{
 		ID: r.ID, AdvertiseURL: n.AdvertiseURL, PeerURL: n.PeerAdvertiseURL, PeerAuth: auth, PeerTLS: peerClientTLS,
-		Client: n.cli, Prefix: cfg.Etcd.Prefix,
+		Client: n.cli, Prefix: cfg.Etcd.Prefix, LocalMember: localMember,
 		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: r.MaxBatch,
 		RequestTimeout: r.RequestTimeout.Duration, LeaderProbe: leaderProbe(r.LeaderProbe.Duration),
 		StallTimeout:      r.StallTimeout.Duration,
