@@ -5,7 +5,6 @@ package etcdbench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/br2k/br2k/runtime"
 	rlog "github.com/br2k/br2k/runtime/log"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -25,19 +23,18 @@ import (
 // returned.
 
 // Clear deletes every key under prefix (what a measurement loop wrote),
-// compacts etcd's history up to that delete, and defragments the members
-// that then have space to give back. Left in place, a raw put run's
+// compacts etcd's history up to now (rlog.CompactHistory), and
+// defragments the members that then have space to give back. Left in place, a raw put run's
 // hundreds of thousands of keys and revisions would weigh on what is
 // measured after it on the same cluster: every etcd compaction walks them,
 // every backup's etcd snapshot carries them. Run it while the cluster is
 // idle: watches that started before the delete must restart (br2k's do).
 func Clear(ctx context.Context, cli *clientv3.Client, prefix string) error {
-	del, err := cli.Delete(ctx, prefix, clientv3.WithPrefix())
-	if err != nil {
+	if _, err := cli.Delete(ctx, prefix, clientv3.WithPrefix()); err != nil {
 		return fmt.Errorf("etcdbench: clear %s: %w", prefix, err)
 	}
-	if _, err := cli.Compact(ctx, del.Header.Revision, clientv3.WithCompactPhysical()); err != nil && !errors.Is(rpctypes.Error(err), rpctypes.ErrCompacted) {
-		return fmt.Errorf("etcdbench: clear %s: compact: %w", prefix, err)
+	if err := rlog.CompactHistory(ctx, cli); err != nil {
+		return fmt.Errorf("etcdbench: clear %s: %w", prefix, err)
 	}
 	// The freed pages count as free once each member's backend commits
 	// again (every 100 ms); give it that, then give them back.
