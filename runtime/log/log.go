@@ -43,11 +43,13 @@ var (
 	// MaxAppendBytes. Nothing was written; the entries must go in smaller
 	// batches, and an entry that alone is too large can never be appended.
 	ErrTooLarge = errors.New("log: batch too large")
-	// ErrNoSpace is wrapped by Append's error when etcd refused the
-	// transaction because its space quota is exhausted (NOSPACE; etcd
-	// raises an alarm and refuses every write until an operator compacts,
-	// defragments and disarms it, or raises the quota). Nothing was
-	// written: it is a definite failure.
+	// ErrNoSpace is wrapped by Append's error when etcd answered the
+	// transaction with NOSPACE: its space quota is exhausted (etcd raises
+	// an alarm and refuses every write until an operator compacts,
+	// defragments and disarms it, or raises the quota). etcd gives it both
+	// for a transaction it refused before ordering it and for one it
+	// applied and then found over the quota, so the batch may be in the
+	// log: the attempt is settled, and a read of the log tells which.
 	ErrNoSpace = errors.New("log: etcd space quota exhausted (NOSPACE)")
 	// ErrCorrupt is wrapped by errors about a log that breaks its own
 	// invariants: an entry that does not decode, a key that is not an entry
@@ -208,8 +210,11 @@ func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 //     their last index.
 //   - an error matching ErrFenced (a *FencedError): the compare failed, the
 //     leader was deposed or the head moved; nothing was written. Definite.
-//   - an error wrapping ErrNoSpace: etcd's quota is exhausted; nothing was
-//     written. Definite.
+//   - an error wrapping ErrNoSpace: etcd's quota is exhausted. Either etcd
+//     refused the transaction before ordering it, or it applied it and found
+//     the database over its quota afterwards (etcd's quota applier writes,
+//     then reports NOSPACE and raises the alarm). Settled, not in flight:
+//     read the log to tell which.
 //   - any other error (timeout, lost connection, ctx done): ambiguous, the
 //     transaction may or may not have been applied. Read the head (and the
 //     entries) to find out before appending again. A retry with the same

@@ -581,14 +581,14 @@ func TestStorageFullIsADefiniteAnswerWithItsOwnCode(t *testing.T) {
 	}
 	st := c.status(nd)
 	if st.Applied < uint64(accounts) || st.Applied > uint64(accounts+unknown) {
-		t.Fatalf("applied %d after %d acknowledged accounts, %d of unknown outcome and a refused one", st.Applied, accounts, unknown)
+		t.Fatalf("applied %d after %d acknowledged accounts, %d of unknown outcome and a refused one\n%s", st.Applied, accounts, unknown, nd.logs.String())
 	}
 	// Refused again, and still nothing applied.
 	if r := c.do(nd, "POST", "/accounts", `{"id":"late"}`, ""); r.status != 507 {
 		t.Fatalf("the next write: %d %s", r.status, r.body)
 	}
 	if st2 := c.status(nd); st2.Applied != st.Applied {
-		t.Fatalf("applied moved from %d to %d after refusals", st.Applied, st2.Applied)
+		t.Fatalf("applied moved from %d to %d after refusals\n%s", st.Applied, st2.Applied, nd.logs.String())
 	}
 	if !strings.Contains(nd.logs.String(), "quota-backend-bytes") {
 		t.Fatalf("the log does not name the fix:\n%s", nd.logs.String())

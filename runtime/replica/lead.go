@@ -354,28 +354,11 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 			return true
 		case errors.Is(err, rlog.ErrFenced):
 			return r.afterFenced(t, entries)
-		case errors.Is(err, rlog.ErrNoSpace) && ambiguous && r.isCommitted(t, entries):
-			// An earlier attempt whose outcome was unknown committed
-			// before etcd filled up: the apply loop answers.
-			return true
-		case errors.Is(err, rlog.ErrNoSpace) && ambiguous:
-			// The log, read linearizably, does not hold the earlier
-			// attempt, but it may still be in flight inside etcd and land
-			// later (the next append is then fenced on the head it moved):
-			// 507 would claim a definite failure, so the outcome is
-			// unknown; a retry with the same Idempotency-Key finds out.
-			r.logger.Error("etcd refused the append (NOSPACE) after an attempt whose outcome is unknown; answering outcome unknown",
-				"entries", len(entries), "err", err)
-			r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrOutcomeUnknown))
-			return true
 		case errors.Is(err, rlog.ErrNoSpace):
-			// Definite, nothing written; every append fails until space is
-			// freed, so answer now rather than retry.
-			r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
-				"entries", len(entries), "err", err,
-				"fix", "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size")
-			r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrStorageFull))
-			return true
+			if done, ok := r.afterNoSpace(t, entries, err, ambiguous); ok {
+				return done
+			}
+			// The log could not be read: as unknown as a timeout.
 		case errors.Is(err, rlog.ErrTooLarge):
 			// Definite, nothing written: batches are cut below the limit,
 			// so this is a bug; fail the calls rather than retry forever.
@@ -396,6 +379,48 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 		sleep(t.ctx, backoff)
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// afterNoSpace answers a batch whose append etcd refused with NOSPACE.
+// etcd gives that error in two cases: it refused the transaction before
+// ordering it (its quota check on the request), or it applied the
+// transaction and found the database over its quota afterwards (its quota
+// applier writes, then reports NOSPACE and raises the alarm). Only a
+// linearizable read of the log tells them apart. ok is false when that read
+// failed, and the append's outcome is as unknown as after a timeout;
+// otherwise done is appendBatch's result.
+func (r *Replica) afterNoSpace(t *term, entries []*runtime.Entry, err error, ambiguous bool) (done, ok bool) {
+	ours, _, rerr := r.committed(t, entries)
+	switch {
+	case rerr != nil:
+		return false, false
+	case ours:
+		// Applied, over the quota: the apply loop answers, and the next
+		// append finds the alarm raised.
+		r.logger.Warn("etcd wrote the append and then found its space quota exhausted (NOSPACE); these calls stand, the next ones are refused until space is freed",
+			"first", entries[0].Index, "n", len(entries))
+		t.appends.Add(1)
+		t.appended.Add(uint64(len(entries)))
+		return true, true
+	case ambiguous:
+		// Not in the log, but an earlier attempt whose outcome was
+		// unknown may still be in flight inside etcd and land later (the
+		// next append is then fenced on the head it moved): 507 would
+		// claim a definite failure, so the outcome is unknown; a retry
+		// with the same Idempotency-Key finds out.
+		r.logger.Error("etcd refused the append (NOSPACE) after an attempt whose outcome is unknown; answering outcome unknown",
+			"entries", len(entries), "err", err)
+		r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrOutcomeUnknown))
+		return true, true
+	}
+	// Not in the log after the only attempt's answer: nothing was
+	// written. Every append fails until space is freed, so answer now
+	// rather than retry.
+	r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
+		"entries", len(entries), "err", err,
+		"fix", "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size")
+	r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrStorageFull))
+	return true, true
 }
 
 // committed reports whether the log holds entries, as this term appended

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"time"
 
 	rlog "github.com/br2k/br2k/runtime/log"
@@ -16,13 +17,19 @@ import (
 // done more often.
 const colocateEvery = 10 * time.Second
 
+// colocateTimeout bounds one check and move: a member that does not answer
+// (partitioned, stopped) must not hold the goroutine past the next check.
+const colocateTimeout = 5 * time.Second
+
 // colocateRaftLeader keeps etcd's raft leadership on this replica's
 // embedded member (Options.LocalMember) for as long as term t lasts.
 func (r *Replica) colocateRaftLeader(t *term) {
 	tick := time.NewTicker(colocateEvery)
 	defer tick.Stop()
 	for {
-		moved, err := rlog.ColocateRaftLeader(t.ctx, r.opts.Client, r.opts.LocalMember)
+		ctx, cancel := context.WithTimeout(t.ctx, colocateTimeout)
+		moved, err := rlog.ColocateRaftLeader(ctx, r.opts.Client, r.opts.LocalMember)
+		cancel()
 		switch {
 		case t.ctx.Err() != nil:
 			return

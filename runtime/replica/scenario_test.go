@@ -39,7 +39,8 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	wait-held                       wait for the next held append and print it
 //	release pass|lose|nospace       let the oldest held append go on, or lose it (an ambiguous error;
 //	                                a lost request writes nothing, a lost response was written), or
-//	                                refuse a held request for lack of space (definite: nothing written)
+//	                                answer it NOSPACE: a held request is refused (nothing written), a
+//	                                held response was written over the quota (etcd reports both alike)
 //	revoke r1 | depose r1           end r1's leadership: revoked (it notices), deposed (it is not told)
 //	refuse r2 | accept r2           r2's leader probe finds the leader's port refusing connections, or not
 //	wait-suspects r2 r3             wait until exactly these replicas suspect the current leader

@@ -97,8 +97,17 @@ func newWorld(t *testing.T) *world {
 		return nil
 	})
 	w.cluster.AfterAppend(func(ctx context.Context, a memlog.Attempt, err error) error {
-		if h := w.hold(true, a, err); h != nil && <-h.decide == "lose" {
-			return memlog.ErrInjected
+		if h := w.hold(true, a, err); h != nil {
+			switch <-h.decide {
+			case "lose":
+				return memlog.ErrInjected
+			case "nospace":
+				// etcd's quota applier writes the transaction, then
+				// reports NOSPACE for it.
+				if err == nil {
+					return rlog.ErrNoSpace
+				}
+			}
 		}
 		return err
 	})

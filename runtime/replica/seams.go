@@ -43,10 +43,13 @@ type Log interface {
 	//   - an error matching log.ErrFenced (a *log.FencedError, whose
 	//     Deposed says whether the key is gone and whose Head is the head
 	//     the fence was checked against): nothing was written. Definite.
-	//   - an error wrapping log.ErrNoSpace (the store is full) or
-	//     log.ErrTooLarge (the batch is over log.MaxAppendBytes), or one
-	//     refusing malformed arguments (see log.CheckAppend): nothing was
-	//     written. Definite.
+	//   - an error wrapping log.ErrNoSpace: the store is full, and the
+	//     batch was either refused or written over the quota (etcd reports
+	//     both alike); the attempt is settled, and a read of the log tells
+	//     which.
+	//   - an error wrapping log.ErrTooLarge (the batch is over
+	//     log.MaxAppendBytes), or one refusing malformed arguments (see
+	//     log.CheckAppend): nothing was written. Definite.
 	//   - any other error (timeout, lost connection, ctx done): the outcome
 	//     is unknown; the batch may be committed or not. The same entries
 	//     with the same fence may be sent again: at most one attempt passes
