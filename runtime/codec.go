@@ -80,6 +80,7 @@ type Codec struct {
 	depth int
 	memo  memo  // encoding
 	refs  []any // decoding: the pointers and maps met so far, by number
+	room  int   // decoding: bytes that slices and maps may still take up front (see prealloc)
 	// split allows an encoding pass to encode half of a large map in a
 	// second goroutine (see encodeMapSplit); set on a snapshot's pass, off
 	// on the half's own pass and while the other half is encoded.
@@ -116,7 +117,10 @@ func encodeSnapshot[S any](state *S, code func(*Codec, *S), split bool) ([]byte,
 // ones code sets), leaving its other fields alone. On error *state is not
 // changed.
 func DecodeSnapshot[S any](snapshot []byte, state *S, code func(*Codec, *S)) error {
-	c := &Codec{mode: modeDecode, refs: []any{state}}
+	c := &Codec{mode: modeDecode, refs: []any{state}, room: math.MaxInt}
+	if len(snapshot) < math.MaxInt/preallocPerByte {
+		c.room = preallocPerByte * len(snapshot)
+	}
 	c.r.in = snapshot
 	switch v := c.r.byte(); {
 	case len(snapshot) == 0:
@@ -400,7 +404,42 @@ func (c *Codec) ref(tag uint64) any {
 
 func refType(v any) string { return reflect.TypeOf(v).String() }
 
+// preallocPerByte is how many bytes of memory a pass that decodes an input
+// may make room for up front, per byte of the input: its budget (room).
+//
+// A length is checked against the bytes left, at least one per element,
+// but an element may take many more bytes of memory than of input (a
+// slice's 24 for the 1 byte of an empty one), and maps and slices nest, so
+// that each of a chain of them, each claiming the rest of the input, would
+// make room for that much. Room made up front is taken from the budget, so
+// that all of it together stays within a small multiple of the input;
+// elements beyond it are appended as they are read, each of them backed by
+// bytes of input. Elements seldom take more than 24 bytes of memory per
+// byte of input (an empty slice's header; a map's entry counts twice its
+// slot, for the slots a map keeps free), so that for what the encoder
+// writes, all slices and maps are still made at their full length at once.
+const preallocPerByte = 32
+
+// prealloc returns for how many of n elements of size bytes of memory each
+// to make room up front (n, unless the budget runs out), and takes their
+// room from the budget.
+func (c *Codec) prealloc(n int, size uintptr) int {
+	if size == 0 || n == 0 {
+		return n
+	}
+	k := min(n, max(c.room, 0)/int(size))
+	c.room -= k * int(size)
+	return k
+}
+
 // Slice encodes or decodes a slice whose elements elem encodes or decodes.
+//
+// An element whose type has a size takes at least a byte: every such type
+// has a part that does (a bool, a number, a length, a reference tag), and
+// generated code writes every field of a struct (but the state's fields
+// tagged br2k:"-", which br2kgen refuses below the state, so that the state
+// as an element has none). An element of no size takes no byte, holds
+// nothing and is neither written nor read.
 func Slice[S ~[]E, E any](c *Codec, v *S, elem func(*Codec, *E)) {
 	// Values of no size are nothing to write or walk.
 	empty := unsafe.Sizeof(*new(E)) == 0
@@ -428,16 +467,40 @@ func Slice[S ~[]E, E any](c *Codec, v *S, elem func(*Codec, *E)) {
 		*v = nil
 		return
 	}
-	s := make(S, n)
-	if !empty && c.enter() {
-		for i := range s {
-			if c.r.err != nil {
-				break
-			}
-			elem(c, &s[i])
-		}
-		c.leave()
+	if empty {
+		// Any length that fits an int: a slice of values of no size takes
+		// no memory however long it is (its elements share one address),
+		// and it has nothing to read, so a huge length costs nothing. To
+		// refuse long ones would refuse what the encoder writes (nothing
+		// limits the length of a []struct{}), and every snapshot of such a
+		// state, as it is loaded, after it was taken.
+		*v = make(S, n)
+		return
 	}
+	if !c.enter() {
+		return
+	}
+	// n elements take at least n bytes, but may take much more memory (a
+	// [64]uint64 of zeros is 64 bytes, and 512 in memory): make room for
+	// as many as the pass's budget allows (prealloc), and append the rest
+	// as they are read, so that a length that the rest of the input does
+	// not bear out allocates little.
+	s := make(S, c.prealloc(n, unsafe.Sizeof(*new(E))))
+	for i := range s {
+		if c.r.err != nil {
+			break
+		}
+		elem(c, &s[i])
+	}
+	if len(s) < n {
+		var x, zero E // one variable: &x escapes to elem
+		for i := len(s); i < n && c.r.err == nil; i++ {
+			x = zero
+			elem(c, &x)
+			s = append(s, x)
+		}
+	}
+	c.leave()
 	*v = s
 }
 
@@ -472,13 +535,32 @@ func mapHead[M ~map[K]V, K comparable, V any](c *Codec, v *M) (n int, entries bo
 		*v = nil
 		return 0, false
 	case tag == 1:
-		// A key and a value take at least a byte each.
-		n = c.r.length(2, "map")
-		*v = make(M, n)
-		c.refs = append(c.refs, *v)
+		// An entry takes at least a byte, its key's (a string's length, an
+		// integer's varint, a TextMarshaler's text as a string); its value
+		// may take none (a set's struct{}).
+		n = c.r.length(1, "map")
+		if unsafe.Sizeof(*new(K)) == 0 && n > 1 {
+			// All keys of a type of no size are one key.
+			c.r.fail("map of %d values with keys of no size", n)
+			n = 0
+		}
+		// n entries take at least n bytes, but more memory: make room for
+		// as many as the pass's budget allows (prealloc); the map grows
+		// past them as entries are read. An entry's slot is its key, its
+		// value and a control byte; a map has up to about twice the slots
+		// it was made for (it keeps some free, in tables of powers of two).
+		size := 2 * (unsafe.Sizeof(*new(K)) + unsafe.Sizeof(*new(V)) + 1)
+		numbered := false
 		if k := reflect.TypeFor[V]().Kind(); k == reflect.Pointer || k == reflect.Map {
+			numbered = true
+			size += unsafe.Sizeof(any(nil)) // its number, in refs
+		}
+		room := c.prealloc(n, size)
+		*v = make(M, room)
+		c.refs = append(c.refs, *v)
+		if numbered {
 			// Each value may be a new one to number: make room at once.
-			c.refs = slices.Grow(c.refs, n)
+			c.refs = slices.Grow(c.refs, room)
 		}
 		return n, c.enter()
 	default:
@@ -1225,43 +1307,35 @@ func (r *reader) varint() int64 {
 // length reads a length of things that take at least min bytes each (0 for
 // values of no size) and checks that the input has room for them.
 func (r *reader) length(min int, what string) int {
-	n := r.uvarint()
-	if r.err != nil {
-		return 0
-	}
-	if min == 0 {
-		if n > math.MaxInt32 {
-			r.fail("%s of %d empty values", what, n)
-			return 0
-		}
-		return int(n)
-	}
-	if n > uint64(r.left()/min) {
-		r.fail("%s of %d values, but %d bytes are left", what, n, r.left())
-		return 0
-	}
-	return int(n)
+	return r.count(r.uvarint(), min, what)
 }
 
-// nilLength reads a length plus one, 0 meaning nil (ok false).
+// nilLength reads a length plus one, 0 meaning nil (ok false), as length
+// does.
 func (r *reader) nilLength(min int, what string) (int, bool) {
 	n := r.uvarint()
 	if r.err != nil || n == 0 {
 		return 0, false
 	}
-	n--
-	if min == 0 {
-		if n > math.MaxInt32 {
-			r.fail("%s of %d empty values", what, n)
-			return 0, false
-		}
-		return int(n), true
-	}
-	if n > uint64(r.left()/min) {
+	k := r.count(n-1, min, what)
+	return k, r.err == nil
+}
+
+// count checks that the input has room for n things that take at least
+// min bytes each. Things of no size take no room, and need only that n
+// fits an int.
+func (r *reader) count(n uint64, min int, what string) int {
+	switch {
+	case r.err != nil:
+		return 0
+	case min == 0 && n > math.MaxInt:
+		r.fail("%s of %d empty values", what, n)
+		return 0
+	case min > 0 && n > uint64(r.left()/min):
 		r.fail("%s of %d values, but %d bytes are left", what, n, r.left())
-		return 0, false
+		return 0
 	}
-	return int(n), true
+	return int(n)
 }
 
 func (r *reader) string() string {

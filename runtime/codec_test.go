@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -286,7 +288,7 @@ func TestDecodeRefusesMalformedInput(t *testing.T) {
 		{"time nanoseconds", field(13, 2, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0), "time with 1000000000 nanoseconds"},
 		{"time zone", field(13, 2, 0, 0, 0xa0, 0xfe, 0x0a), "zone offset of 90000"},
 		{"text key not canonical", field(6, 1, 1, 3, ':', ':', '0', 0, 0, 0, 0), `map key "::0" is written "::"`},
-		{"empty values", field(15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), "slice of 562949953421310 empty values"},
+		{"empty values", field(15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), "slice of 18446744073709551614 empty values"},
 	} {
 		s := fullState()
 		before := encode(t, s)
@@ -645,6 +647,268 @@ func TestALargeMapEncodesInTwoHalvesAsInOnePass(t *testing.T) {
 			}
 			if redid := splitRedos.Load() > redos; redid != tt.redo {
 				t.Errorf("upper half encoded again: %v, want %v", redid, tt.redo)
+			}
+		})
+	}
+}
+
+// seen is a state that is a set: its entries take a byte each.
+type seen struct{ IDs map[uint64]struct{} }
+
+func codeSeen(c *Codec, v *seen) { IntMap(c, &v.IDs, codeEmpty) }
+
+// unitKey is a map key of no size, written as "".
+type unitKey struct{}
+
+func (unitKey) MarshalText() ([]byte, error) { return nil, nil }
+
+func (*unitKey) UnmarshalText(b []byte) error {
+	if len(b) > 0 {
+		return errors.New("not empty")
+	}
+	return nil
+}
+
+// roundTrip encodes v, checks that it decodes to a value equal to v that
+// encodes to the same bytes, and returns the bytes.
+func roundTrip[T any](t *testing.T, v *T, code func(*Codec, *T)) []byte {
+	t.Helper()
+	snap, err := EncodeSnapshot(v, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := new(T)
+	if err := DecodeSnapshot(snap, got, code); err != nil {
+		t.Fatalf("%x: %v", snap, err)
+	}
+	if !reflect.DeepEqual(got, v) {
+		t.Errorf("%x decodes to %+v, want %+v", snap, got, v)
+	}
+	if again, err := EncodeSnapshot(got, code); err != nil || !bytes.Equal(again, snap) {
+		t.Errorf("re-encoding %x gives %x, %v", snap, again, err)
+	}
+	return snap
+}
+
+// TestCodecRoundTripsEntriesOfFewBytes: map entries whose key takes a
+// byte and whose value takes none (sets), and a map whose one key is of no
+// size, decode as they were.
+func TestCodecRoundTripsEntriesOfFewBytes(t *testing.T) {
+	t.Run("set of small integers", func(t *testing.T) {
+		snap := roundTrip(t, &seen{IDs: map[uint64]struct{}{1: {}, 2: {}, 3: {}}}, codeSeen)
+		if want := "010103010203"; fmt.Sprintf("%x", snap) != want {
+			t.Errorf("encoded as %x, want %s", snap, want)
+		}
+	})
+	t.Run("set of integers", func(t *testing.T) {
+		s := &seen{IDs: map[uint64]struct{}{}}
+		for i := range uint64(1000) {
+			s.IDs[i*i] = struct{}{}
+		}
+		roundTrip(t, s, codeSeen)
+	})
+	t.Run("set of strings with the empty one", func(t *testing.T) {
+		code := func(c *Codec, v *map[string]struct{}) { Map(c, v, codeEmpty) }
+		roundTrip(t, &map[string]struct{}{"": {}}, code)
+		roundTrip(t, &map[string]struct{}{"": {}, "a": {}}, code)
+	})
+	t.Run("set of text keys of no size", func(t *testing.T) {
+		code := func(c *Codec, v *map[unitKey]struct{}) { TextMap(c, v, codeEmpty) }
+		roundTrip(t, &map[unitKey]struct{}{{}: {}}, code)
+	})
+	t.Run("map to arrays of no size", func(t *testing.T) {
+		code := func(c *Codec, v *map[int8][0]int) {
+			IntMap(c, v, func(c *Codec, v *[0]int) {})
+		}
+		roundTrip(t, &map[int8][0]int{-1: {}, 0: {}, 1: {}}, code)
+	})
+	t.Run("slice of sets", func(t *testing.T) {
+		type sets struct{ All []map[uint64]struct{} }
+		code := func(c *Codec, v *sets) {
+			Slice(c, &v.All, func(c *Codec, v *map[uint64]struct{}) { IntMap(c, v, codeEmpty) })
+		}
+		roundTrip(t, &sets{All: []map[uint64]struct{}{{}, {5: {}}, nil, {0: {}, 127: {}}}}, code)
+	})
+}
+
+// TestCodecRoundTripsLongSlicesOfEmptyValues: a slice of values of no size
+// is decoded at any length an int holds, without memory for its elements.
+func TestCodecRoundTripsLongSlicesOfEmptyValues(t *testing.T) {
+	type flags struct{ F []struct{} }
+	code := func(c *Codec, v *flags) { Slice(c, &v.F, codeEmpty) }
+	if math.MaxInt > math.MaxUint32 {
+		long := uint64(1) << 32
+		snap, err := EncodeSnapshot(&flags{F: make([]struct{}, long)}, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got flags
+		if err := DecodeSnapshot(snap, &got, code); err != nil || uint64(len(got.F)) != long {
+			t.Errorf("%x: %d values, %v; want %d", snap, len(got.F), err, long)
+		}
+	}
+	decode := func(n uint64) func() {
+		in := binary.AppendUvarint([]byte{SnapshotVersion}, n+1)
+		return func() {
+			var got flags
+			if err := DecodeSnapshot(in, &got, code); err != nil || uint64(len(got.F)) != n {
+				t.Fatalf("%x: %d values, %v; want %d", in, len(got.F), err, n)
+			}
+		}
+	}
+	few, most := testing.AllocsPerRun(10, decode(3)), testing.AllocsPerRun(10, decode(math.MaxInt))
+	if most > few {
+		t.Errorf("%v allocations for %d empty values, %v for 3", most, math.MaxInt, few)
+	}
+}
+
+// padded is T and a field of no size, which takes 8 bytes more than T.
+type padded[T any] struct {
+	V T
+	Z struct{}
+}
+
+func codePadded[T any](elem func(*Codec, *T)) func(*Codec, *padded[T]) {
+	return func(c *Codec, v *padded[T]) { elem(c, &v.V) }
+}
+
+type fatCore struct {
+	P *codecAccount
+	S []int64
+}
+
+func codeFatCore(c *Codec, v *fatCore) {
+	Ptr(c, &v.P, codeCodecAccount)
+	Slice(c, &v.S, Int[int64])
+}
+
+// fat takes 80 bytes of memory and, with P and S nil, 2 of input.
+type fat = padded[padded[padded[padded[padded[padded[fatCore]]]]]]
+
+var codeFat = codePadded(codePadded(codePadded(codePadded(codePadded(codePadded(codeFatCore))))))
+
+// TestCodecDecodesPastItsRoomUpFront: elements that take more memory per
+// byte of input than a pass makes room for up front are appended as they
+// are read, and so are the entries of a set met after them.
+func TestCodecDecodesPastItsRoomUpFront(t *testing.T) {
+	type grown struct {
+		Fat     []fat
+		Primary *codecAccount
+		Set     map[uint64]struct{}
+	}
+	code := func(c *Codec, v *grown) {
+		Slice(c, &v.Fat, codeFat)
+		Ptr(c, &v.Primary, codeCodecAccount)
+		IntMap(c, &v.Set, codeEmpty)
+	}
+	s := &grown{Fat: make([]fat, 3000), Set: map[uint64]struct{}{}}
+	last := &s.Fat[len(s.Fat)-1].V.V.V.V.V.V
+	last.P, last.S = &codecAccount{ID: "last"}, []int64{1, -2}
+	s.Fat[0].V.V.V.V.V.V.P = &codecAccount{ID: "first"}
+	s.Primary = last.P
+	for i := range uint64(300) {
+		s.Set[i] = struct{}{}
+	}
+	snap := roundTrip(t, s, code)
+	var got grown
+	if err := DecodeSnapshot(snap, &got, code); err != nil {
+		t.Fatal(err)
+	}
+	if got.Primary != got.Fat[len(got.Fat)-1].V.V.V.V.V.V.P {
+		t.Error("Primary and the last element's P are two values")
+	}
+}
+
+// allocated is how many bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	f()
+	goruntime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// chainNode is a tree whose nodes claim many children.
+type chainNode struct{ Kids map[uint64]*chainNode }
+
+func codeChainNode(c *Codec, v *chainNode) { IntMap(c, &v.Kids, PtrTo(codeChainNode)) }
+
+// TestDecodeBoundsTheMemoryOfClaimedLengths: lengths that the input does
+// not bear out are refused, or cost memory in proportion to the input,
+// not to the lengths.
+func TestDecodeBoundsTheMemoryOfClaimedLengths(t *testing.T) {
+	head := func(n ...uint64) []byte {
+		in := []byte{SnapshotVersion}
+		for _, x := range n {
+			in = binary.AppendUvarint(in, x)
+		}
+		return in
+	}
+	// A chain of maps, most claiming 1000 entries (the last ones, 1, which
+	// is all they have room for), whose first entry's value holds the next
+	// one: 1 (a new map), 1000, key 0, 1 (a new node), ...
+	var chain []byte
+	for i := range 3000 {
+		claim := uint64(1000)
+		if i >= 2700 {
+			claim = 1
+		}
+		chain = binary.AppendUvarint(append(chain, 1), claim)
+		chain = append(chain, 0, 1)
+	}
+	chain = append([]byte{SnapshotVersion}, chain...)
+	// bad is as many bytes as are claimed, where the first element fails:
+	// a varint of more than 64 bits.
+	bad := bytes.Repeat([]byte{0xff}, 40_000)
+	type large struct{ A [16][]int64 } // 384 bytes, and at least 16 of input
+	codeLarge := func(c *Codec, v *large) {
+		for i := range v.A {
+			Slice(c, &v.A[i], Int[int64])
+		}
+	}
+	type wide struct{ A [16]uint64 } // 128 bytes, and at least 16 of input
+	codeWide := func(c *Codec, v *wide) {
+		for i := range v.A {
+			Uint(c, &v.A[i])
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		in      []byte
+		decode  func([]byte) error
+		want    string
+		perByte int // bytes it may allocate per byte of input
+	}{
+		{"set of 2^40 entries", head(1, 1<<40), func(in []byte) error {
+			return DecodeSnapshot(in, &seen{}, codeSeen)
+		}, "map of 1099511627776 values, but 0 bytes are left", 64},
+		{"map of 2 keys of no size", append(head(1, 2), 0, 0), func(in []byte) error {
+			var m map[unitKey]struct{}
+			return DecodeSnapshot(in, &m, func(c *Codec, v *map[unitKey]struct{}) { TextMap(c, v, codeEmpty) })
+		}, "map of 2 values with keys of no size", 64},
+		// Each map of the chain holds an entry, as it would if its length
+		// were 1: that alone takes about 80 bytes per byte of input.
+		{"chain of maps", chain, func(in []byte) error {
+			return DecodeSnapshot(in, &chainNode{}, codeChainNode)
+		}, "input ends", 128},
+		{"slice of large elements", append(head(uint64(len(bad)+1)), bad...), func(in []byte) error {
+			var s []large
+			return DecodeSnapshot(in, &s, func(c *Codec, v *[]large) { Slice(c, v, codeLarge) })
+		}, "overflows 64 bits", 64},
+		{"map of wide values", append(head(1, uint64(len(bad)/2)), bad...), func(in []byte) error {
+			var m map[uint64]wide
+			return DecodeSnapshot(in, &m, func(c *Codec, v *map[uint64]wide) { IntMap(c, v, codeWide) })
+		}, "overflows 64 bits", 64},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			n := allocated(func() { err = tt.decode(tt.in) })
+			t.Logf("%d bytes of input, %d allocated", len(tt.in), n)
+			if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error with %q", err, tt.want)
+			}
+			if limit := uint64(tt.perByte*len(tt.in) + 1<<16); n > limit {
+				t.Errorf("decoding %d bytes allocated %d bytes, more than %d", len(tt.in), n, limit)
 			}
 		})
 	}
