@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"time"
 
 	"github.com/br2k/br2k/internal/lazyopen"
@@ -69,6 +70,10 @@ const (
 const (
 	StreamState = "state"
 	StreamEtcd  = "etcd"
+
+	// streamManifest is CorruptError.Stream for a version whose record,
+	// the description of both streams, is unusable.
+	streamManifest = "manifest"
 )
 
 // Meta describes one stored version.
@@ -155,7 +160,7 @@ var (
 // CorruptError is a stored version that failed verification.
 type CorruptError struct {
 	Index  uint64 // the version's log index
-	Stream string // StreamState or StreamEtcd; "manifest" for a file storage's unusable manifest
+	Stream string // StreamState or StreamEtcd; streamManifest for an unusable record (manifest.json, router row)
 	Chunk  int    // the chunk number, from 0; -1 when the whole stream (or its record) is wrong
 	Where  string // where it is stored: a table and id, or a file
 	Detail string // what is wrong
@@ -163,6 +168,9 @@ type CorruptError struct {
 
 func (e *CorruptError) Error() string {
 	what := e.Stream + " stream"
+	if e.Stream == streamManifest {
+		what = e.Stream
+	}
 	if e.Chunk >= 0 {
 		what = fmt.Sprintf("%s chunk %d", e.Stream, e.Chunk)
 	}
@@ -290,9 +298,48 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// chunkCount is how many chunks a stream of size bytes takes.
-func chunkCount(size int64, chunkSize int) int {
-	return int((size + int64(chunkSize) - 1) / int64(chunkSize))
+// chunkCount is how many chunks a stream of size >= 0 bytes takes, with
+// chunkSize > 0. It does not overflow, whatever the sizes (a stored record's
+// may be anything).
+func chunkCount(size int64, chunkSize int) int64 {
+	n := size / int64(chunkSize)
+	if size%int64(chunkSize) != 0 {
+		n++
+	}
+	return n
+}
+
+// sizeFields names a record's size fields as it stores them, for errors.
+type sizeFields struct{ chunk, state, etcd string }
+
+// checkSizes checks the sizes of a stored version's record (a manifest.json,
+// a router row) before anything is allocated or computed from them: the
+// chunk size is what Put accepts (a reader allocates a chunk-sized buffer),
+// the streams' sizes are not negative, and neither stream has more than
+// maxChunks chunks (what the storage can number; also what a verifier's
+// int counts). A stored record may hold anything: a corrupted or hostile
+// storage must get an error, not a panic or a huge allocation. The error
+// names the field.
+func checkSizes(m Meta, f sizeFields, maxChunks int64) error {
+	switch {
+	case m.ChunkSize <= 0:
+		return fmt.Errorf("%s %d is not positive", f.chunk, m.ChunkSize)
+	case m.ChunkSize > MaxChunkSize:
+		return fmt.Errorf("%s %d is above the %d maximum", f.chunk, m.ChunkSize, MaxChunkSize)
+	}
+	maxChunks = min(maxChunks, math.MaxInt)
+	for _, s := range []struct {
+		field string
+		size  int64
+	}{{f.state, m.StateSize}, {f.etcd, m.EtcdSize}} {
+		if s.size < 0 {
+			return fmt.Errorf("%s %d is negative", s.field, s.size)
+		}
+		if n := chunkCount(s.size, m.ChunkSize); n > maxChunks {
+			return fmt.Errorf("%s %d is %d chunks of %d bytes, more than the %d a stream can have", s.field, s.size, n, m.ChunkSize, maxChunks)
+		}
+	}
+	return nil
 }
 
 // errSource marks an error of a stream Put was given, as opposed to one of
@@ -380,10 +427,11 @@ type verifier struct {
 	err  error // sticky
 }
 
+// newVerifier's sizes must have passed checkSizes.
 func newVerifier(ctx context.Context, index uint64, stream, where string, size int64, sum string, chunkSize int,
 	fetch func(ctx context.Context, n, want int) (chunk, error), close func() error) *verifier {
 	return &verifier{ctx: ctx, index: index, stream: stream, where: where, size: size, sum: sum, chunkSize: chunkSize,
-		chunks: chunkCount(size, chunkSize), fetch: fetch, close: close, h: sha256.New()}
+		chunks: int(chunkCount(size, chunkSize)), fetch: fetch, close: close, h: sha256.New()}
 }
 
 func (v *verifier) corrupt(n int, format string, args ...any) error {

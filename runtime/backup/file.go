@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,7 +46,16 @@ const (
 	prefixDeleting = ".deleting-"
 
 	manifestFormat = 1
+
+	// maxManifestSize bounds manifest.json, which a reader reads whole: Put
+	// writes no larger one, and a larger one is refused unread. About
+	// 70 bytes a chunk, so some 950 000 chunks: 3.7 TiB of streams in
+	// chunks of DefaultChunkSize.
+	maxManifestSize = 64 << 20
 )
+
+// manifestFields are manifest.json's names of the size fields.
+var manifestFields = sizeFields{chunk: "chunk_size", state: "state_size", etcd: "etcd_size"}
 
 // manifest is manifest.json.
 type manifest struct {
@@ -153,6 +163,10 @@ func (f *File) put(ctx context.Context, meta Meta, state, etcd io.Reader, tmp, f
 	if err != nil {
 		return Meta{}, fmt.Errorf("backup: put index %d: %w", meta.Index, err)
 	}
+	if len(data) > maxManifestSize {
+		return Meta{}, fmt.Errorf("backup: put index %d: its %s would be %d bytes (%d state and %d etcd chunks of %d bytes), above the %d a reader accepts: use larger chunks",
+			meta.Index, fileManifest, len(data), len(man.State), len(man.Etcd), meta.ChunkSize, maxManifestSize)
+	}
 	if err := writeSynced(filepath.Join(tmp, fileManifest), data); err != nil {
 		return Meta{}, fmt.Errorf("backup: put index %d: %w", meta.Index, err)
 	}
@@ -230,21 +244,23 @@ func syncDir(dir string) error {
 
 // readManifest reads and checks the manifest of the complete version at
 // index: ErrNotFound if there is none, a *CorruptError if it is unusable.
+// What it returns has sizes open can allocate and compute with (checkSizes)
+// and one SHA-256 listed per chunk.
 func (f *File) readManifest(index uint64) (manifest, error) {
 	path := filepath.Join(f.dir, versionDir(index), fileManifest)
-	data, err := os.ReadFile(path)
+	bad := func(format string, args ...any) (manifest, error) {
+		return manifest{}, &CorruptError{Index: index, Stream: streamManifest, Chunk: -1, Where: path, Detail: fmt.Sprintf(format, args...)}
+	}
+	data, err := readBounded(path, maxManifestSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, derr := os.Stat(filepath.Dir(path)); errors.Is(derr, fs.ErrNotExist) {
 			return manifest{}, fmt.Errorf("%w: index %d in %s", ErrNotFound, index, f.dir)
 		}
 	}
 	if err != nil {
-		return manifest{}, &CorruptError{Index: index, Stream: "manifest", Chunk: -1, Where: path, Detail: err.Error()}
+		return bad("%v", err)
 	}
 	var m manifest
-	bad := func(format string, args ...any) (manifest, error) {
-		return manifest{}, &CorruptError{Index: index, Stream: "manifest", Chunk: -1, Where: path, Detail: fmt.Sprintf(format, args...)}
-	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return bad("%v", err)
 	}
@@ -253,14 +269,40 @@ func (f *File) readManifest(index uint64) (manifest, error) {
 		return bad("format %d, want %d", m.Format, manifestFormat)
 	case m.Meta.Index != index:
 		return bad("holds index %d", m.Meta.Index)
-	case m.Meta.ChunkSize <= 0 || m.Meta.StateSize < 0 || m.Meta.EtcdSize < 0:
-		return bad("chunk size %d, sizes %d and %d", m.Meta.ChunkSize, m.Meta.StateSize, m.Meta.EtcdSize)
-	case len(m.State) != chunkCount(m.Meta.StateSize, m.Meta.ChunkSize):
-		return bad("%d state chunks listed for %d bytes in chunks of %d", len(m.State), m.Meta.StateSize, m.Meta.ChunkSize)
-	case len(m.Etcd) != chunkCount(m.Meta.EtcdSize, m.Meta.ChunkSize):
-		return bad("%d etcd chunks listed for %d bytes in chunks of %d", len(m.Etcd), m.Meta.EtcdSize, m.Meta.ChunkSize)
+	}
+	if err := checkSizes(m.Meta, manifestFields, math.MaxInt); err != nil {
+		return bad("%v", err)
+	}
+	switch {
+	case int64(len(m.State)) != chunkCount(m.Meta.StateSize, m.Meta.ChunkSize):
+		return bad("%d state chunks listed for state_size %d in chunks of %d", len(m.State), m.Meta.StateSize, m.Meta.ChunkSize)
+	case int64(len(m.Etcd)) != chunkCount(m.Meta.EtcdSize, m.Meta.ChunkSize):
+		return bad("%d etcd chunks listed for etcd_size %d in chunks of %d", len(m.Etcd), m.Meta.EtcdSize, m.Meta.ChunkSize)
 	}
 	return m, nil
+}
+
+// readBounded reads the file at path, which must not be larger than limit
+// bytes: a larger one is an error, and is not read.
+func readBounded(path string, limit int64) ([]byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%d bytes, above the %d maximum", fi.Size(), limit)
+	}
+	// Limited anyway: the file may grow meanwhile.
+	data, err := io.ReadAll(io.LimitReader(file, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("more than the %d bytes maximum", limit)
+	}
+	return data, err
 }
 
 // List implements Storage. A version directory whose manifest is unusable
@@ -313,6 +355,17 @@ func (f *File) open(ctx context.Context, index uint64, stream string) (io.ReadCl
 	if err != nil {
 		return nil, fmt.Errorf("backup: version at index %d: %w", index, err)
 	}
+	// Longer than recorded: bytes no chunk covers, that the reader would
+	// never look at (a shorter file is found at the chunk where it ends).
+	if fi, err := file.Stat(); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("backup: version at index %d: %w", index, err)
+	} else if fi.Size() > size {
+		file.Close()
+		return nil, &CorruptError{Index: index, Stream: stream, Chunk: -1, Where: path,
+			Detail: fmt.Sprintf("the file is %d bytes, longer than the %d the manifest records", fi.Size(), size)}
+	}
+	// At most MaxChunkSize: readManifest checked the sizes.
 	buf := make([]byte, m.Meta.ChunkSize)
 	fetch := func(ctx context.Context, n, want int) (chunk, error) {
 		k, err := io.ReadFull(file, buf[:want])

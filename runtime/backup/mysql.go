@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	mathrand "math/rand/v2"
 	"net"
 	"strings"
@@ -315,6 +316,22 @@ type row struct {
 	meta            Meta
 }
 
+// routerFields are table router's names of the size fields.
+var routerFields = sizeFields{chunk: "chunk_size", state: "state_size", etcd: "snapshot_size"}
+
+// maxRowChunks is how many chunks a stream can have: chunk_id is an INT.
+const maxRowChunks = math.MaxInt32 + 1
+
+// check returns a *CorruptError if r's sizes are unusable (checkSizes):
+// r is then not a version to list or read, whatever its complete_index.
+func (m *MySQL) check(r row) error {
+	if err := checkSizes(r.meta, routerFields, maxRowChunks); err != nil {
+		return &CorruptError{Index: r.meta.Index, Stream: streamManifest, Chunk: -1,
+			Where: fmt.Sprintf("table router, id %s, on %s", r.meta.AccessKey, m.where), Detail: err.Error()}
+	}
+	return nil
+}
+
 const rowColumns = "`index`, `state_id`, `snapshot_id`, `id`, `log_index`, `version`, `state_size`, `content_hash`, " +
 	"`snapshot_size`, COALESCE(`snapshot_hash`, ''), `chunk_size`, `created`"
 
@@ -350,6 +367,9 @@ func (m *MySQL) Put(ctx context.Context, meta Meta, state, etcd io.Reader) (Meta
 	if rs, err := m.rows(ctx, "`complete_index` = ?", meta.Index); err != nil {
 		return Meta{}, fmt.Errorf("backup: put index %d: table router on %s: %w", meta.Index, m.where, err)
 	} else if len(rs) > 0 {
+		if err := m.check(rs[0]); err != nil {
+			return Meta{}, fmt.Errorf("backup: put index %d: a version is there already, and: %w", meta.Index, err)
+		}
 		return rs[0].meta, fmt.Errorf("%w: index %d, table router on %s, id %s", ErrExists, meta.Index, m.where, rs[0].meta.AccessKey)
 	}
 	// A retry replaces what an earlier attempt at this index left. Best
@@ -377,6 +397,9 @@ func (m *MySQL) Put(ctx context.Context, meta Meta, state, etcd io.Reader) (Meta
 		}
 		if errors.Is(err, ErrExists) { // completed by another Put meanwhile
 			if rs, lerr := m.rows(ctx, "`complete_index` = ?", meta.Index); lerr == nil && len(rs) > 0 {
+				if cerr := m.check(rs[0]); cerr != nil {
+					return Meta{}, fmt.Errorf("backup: put index %d: a version is there already, and: %w", meta.Index, cerr)
+				}
 				return rs[0].meta, err
 			}
 		}
@@ -448,8 +471,7 @@ func (m *MySQL) complete(ctx context.Context, meta *Meta, r row) error {
 		table, id string
 		size      int64
 	}{{tableStates, r.stateID, meta.StateSize}, {tableSnapshot, r.snapID, meta.EtcdSize}} {
-		var n int
-		var size int64
+		var n, size int64
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(`data_size`), 0) FROM `"+c.table+"` WHERE `id` = ?", c.id).Scan(&n, &size); err != nil {
 			return err
 		}
@@ -480,9 +502,11 @@ func (m *MySQL) complete(ctx context.Context, meta *Meta, r row) error {
 	return tx.Commit()
 }
 
-// List implements Storage.
+// List implements Storage. A complete row whose sizes are unusable is not
+// listed (OpenState and OpenEtcd on it return a *CorruptError), as the file
+// storage does not list a version whose manifest is unusable.
 func (m *MySQL) List(ctx context.Context) ([]Meta, error) {
-	rs, err := m.rows(ctx, "`complete_index` IS NOT NULL ORDER BY `complete_index` DESC")
+	rs, err := m.completeRows(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("backup: list: table router on %s: %w", m.where, err)
 	}
@@ -491,6 +515,22 @@ func (m *MySQL) List(ctx context.Context) ([]Meta, error) {
 		metas[i] = r.meta
 	}
 	return metas, nil
+}
+
+// completeRows returns the complete rows whose sizes are usable, newest
+// first.
+func (m *MySQL) completeRows(ctx context.Context) ([]row, error) {
+	rs, err := m.rows(ctx, "`complete_index` IS NOT NULL ORDER BY `complete_index` DESC")
+	if err != nil {
+		return nil, err
+	}
+	ok := rs[:0]
+	for _, r := range rs {
+		if m.check(r) == nil {
+			ok = append(ok, r)
+		}
+	}
+	return ok, nil
 }
 
 // OpenState implements Storage.
@@ -516,14 +556,16 @@ func (m *MySQL) open(ctx context.Context, index uint64, stream string) (io.ReadC
 	if stream == StreamEtcd {
 		table, id, size, sum = tableSnapshot, r.snapID, r.meta.EtcdSize, r.meta.EtcdSHA256
 	}
-	if r.meta.ChunkSize <= 0 {
-		return nil, &CorruptError{Index: index, Stream: stream, Chunk: -1, Where: "table router, id " + r.meta.AccessKey,
-			Detail: fmt.Sprintf("chunk_size is %d", r.meta.ChunkSize)}
+	if err := m.check(r); err != nil {
+		return nil, err
 	}
+	// At most MaxChunkSize: check checked the sizes.
 	buf := make([]byte, r.meta.ChunkSize)
-	query := "SELECT `data`, `data_size`, `data_sha256` FROM `" + table + "` WHERE `id` = ? AND `chunk_id` = ?"
+	// A chunk longer than the chunk size is not sent, only its length: the
+	// driver's buffer for the row is sized by what the server sends.
+	query := "SELECT IF(LENGTH(`data`) <= ?, `data`, NULL), COALESCE(LENGTH(`data`), 0), `data_size`, `data_sha256` FROM `" + table + "` WHERE `id` = ? AND `chunk_id` = ?"
 	fetch := func(ctx context.Context, n, want int) (chunk, error) {
-		rows, err := m.db.QueryContext(ctx, query, id, n)
+		rows, err := m.db.QueryContext(ctx, query, len(buf), id, n)
 		if err != nil {
 			return chunk{}, err
 		}
@@ -537,12 +579,13 @@ func (m *MySQL) open(ctx context.Context, index uint64, stream string) (io.ReadC
 		// RawBytes points into the driver's buffer: copied into buf, so
 		// that a chunk costs no allocation of its size.
 		var data sql.RawBytes
+		var length int64
 		var c chunk
-		if err := rows.Scan(&data, &c.size, &c.sum); err != nil {
+		if err := rows.Scan(&data, &length, &c.size, &c.sum); err != nil {
 			return chunk{}, err
 		}
-		if len(data) > len(buf) {
-			return chunk{}, fmt.Errorf("%w: %d bytes stored, more than the chunk size %d", errBadChunk, len(data), len(buf))
+		if length > int64(len(buf)) || len(data) > len(buf) {
+			return chunk{}, fmt.Errorf("%w: %d bytes stored, more than the chunk size %d", errBadChunk, max(length, int64(len(data))), len(buf))
 		}
 		c.data = buf[:copy(buf, data)]
 		return c, rows.Close()
@@ -551,12 +594,14 @@ func (m *MySQL) open(ctx context.Context, index uint64, stream string) (io.ReadC
 	return newVerifier(ctx, index, stream, where, size, sum, r.meta.ChunkSize, fetch, nil), nil
 }
 
-// Retain implements Storage.
+// Retain implements Storage. It counts and deletes the versions List
+// returns: a complete row whose sizes are unusable is left alone, as the
+// file storage leaves a version whose manifest is unusable.
 func (m *MySQL) Retain(ctx context.Context, n int) error {
 	if n < 1 {
 		return fmt.Errorf("backup: retain %d: must keep at least 1 version", n)
 	}
-	rs, err := m.rows(ctx, "`complete_index` IS NOT NULL ORDER BY `complete_index` DESC")
+	rs, err := m.completeRows(ctx)
 	if err != nil {
 		return fmt.Errorf("backup: retain: table router on %s: %w", m.where, err)
 	}

@@ -1,9 +1,12 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -264,4 +267,116 @@ func (s *sampling) Read(p []byte) (int, error) {
 		s.sample()
 	}
 	return k, err
+}
+
+// TestMySQLRouterSizesAreCheckedBeforeUse: a router row is stored data, and
+// a reader allocates a chunk-sized buffer and computes chunk counts and
+// offsets from its sizes. Sizes that are out of range make the row no
+// version: not listed, refused on open with an error naming the column,
+// not answered ErrExists to a Put, and neither counted nor deleted by
+// Retain. Never a panic or a huge allocation.
+func TestMySQLRouterSizesAreCheckedBeforeUse(t *testing.T) {
+	m := openTestMySQL(t)
+	newVersion(10, 1<<10, 1<<10).put(t, m)
+	newVersion(20, 1<<10, 1<<10).put(t, m)
+	cases := []struct {
+		name  string
+		stmts []string // run with the log index as their one argument
+		want  string
+	}{
+		// Allowed by the old check (> 0 only): a 256 MiB buffer for a few KiB.
+		{"chunk_size above the maximum", []string{"UPDATE router SET chunk_size = 268435457 WHERE complete_index = ?"},
+			"chunk_size 268435457 is above the 268435456 maximum"},
+		// A store whose column was widened: OpenState died in
+		// make([]byte, chunk_size) ("makeslice: len out of range"; with
+		// 1<<40 the process runs out of memory, which is not recoverable).
+		{"huge chunk_size in a widened column", []string{
+			"ALTER TABLE router MODIFY `chunk_size` BIGINT NOT NULL DEFAULT 0",
+			"UPDATE router SET chunk_size = 1125899906842624, state_size = 10 WHERE complete_index = ?"},
+			"chunk_size 1125899906842624 is above the 268435456 maximum"},
+		{"zero chunk_size", []string{"UPDATE router SET chunk_size = 0 WHERE complete_index = ?"}, "chunk_size 0 is not positive"},
+		{"negative state_size", []string{"UPDATE router SET state_size = -1 WHERE complete_index = ?"}, "state_size -1 is negative"},
+		{"negative snapshot_size", []string{"UPDATE router SET snapshot_size = -4611686018427387904 WHERE complete_index = ?"},
+			"snapshot_size -4611686018427387904 is negative"},
+		// chunk_id is an INT: no stream has more than 2^31 chunks.
+		{"state_size of more chunks than chunk_id numbers", []string{"UPDATE router SET chunk_size = 1, state_size = 1099511627776 WHERE complete_index = ?"},
+			"state_size 1099511627776 is 1099511627776 chunks of 1 bytes, more than the 2147483648 a stream can have"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			index := uint64(1200 + i)
+			newVersion(index, 200<<10, 100<<10).put(t, m)
+			for _, stmt := range c.stmts {
+				var args []any
+				if strings.Contains(stmt, "?") {
+					args = append(args, index)
+				}
+				if _, err := m.db.Exec(stmt, args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			refusedRecord(t, m, index, "table router", c.want)
+		})
+	}
+	// Retain keeps the newest good version, deletes the older one, and
+	// leaves the corrupt rows for an operator to look at.
+	if err := m.Retain(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := listIndexes(t, m); !equalIndexes(got, []uint64{20}) {
+		t.Errorf("List after Retain(1): %v, want [20]", got)
+	}
+	var complete int
+	if err := m.db.QueryRow("SELECT COUNT(*) FROM router WHERE complete_index IS NOT NULL").Scan(&complete); err != nil {
+		t.Fatal(err)
+	}
+	if complete != 1+len(cases) {
+		t.Errorf("%d complete rows after Retain(1), want %d: version 20 and the corrupt ones", complete, 1+len(cases))
+	}
+}
+
+// TestMySQLChunkLongerThanChunkSizeIsRefused: a chunk row longer than the
+// chunk size is refused at that chunk, before any of it is handed out, and
+// without fetching it: the driver's buffer is sized by the row it receives.
+func TestMySQLChunkLongerThanChunkSizeIsRefused(t *testing.T) {
+	m := openTestMySQL(t)
+	v := newVersion(1500, 200<<10, 100<<10) // chunks 0-2 full, 3 is 8 KiB
+	v.put(t, m)
+	var id string
+	if err := m.db.QueryRow("SELECT state_id FROM router WHERE complete_index = 1500").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		chunk int
+		data  []byte
+	}{
+		{3, testData(1, testChunk+1)}, // the short last one, now longer than a chunk
+		{1, testData(2, 8<<20)},
+		{0, append(append([]byte{}, v.state[:testChunk]...), 'x')},
+	} {
+		if _, err := m.db.Exec("UPDATE states SET data = ?, data_size = ? WHERE id = ? AND chunk_id = ?", c.data, len(c.data), id, c.chunk); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := catching(func() (err error) {
+			got, err = readAll(t, m.OpenState, 1500)
+			return err
+		})
+		runtime.ReadMemStats(&after)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Chunk != c.chunk || !strings.Contains(err.Error(), "index 1500") ||
+			!strings.Contains(err.Error(), fmt.Sprintf("%d bytes stored, more than the chunk size %d", len(c.data), testChunk)) {
+			t.Errorf("chunk %d: %v; want a CorruptError naming the chunk and its length", c.chunk, err)
+		}
+		// The good chunks, read into a slice that grows: a few times them.
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+			t.Errorf("chunk %d of %d bytes: reading allocated %d bytes: it fetched the chunk", c.chunk, len(c.data), grew)
+		}
+		t.Logf("chunk %d of %d bytes: %v (%d bytes allocated)", c.chunk, len(c.data), err, after.TotalAlloc-before.TotalAlloc)
+		if want := v.state[:c.chunk*testChunk]; !bytes.Equal(got, want) {
+			t.Errorf("chunk %d: read %d bytes before the error, want the %d of the good chunks", c.chunk, len(got), len(want))
+		}
+	}
 }
