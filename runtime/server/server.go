@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -194,11 +193,9 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		return nil, err
 	}
 	if dist := cfg.WebpackConfig.Dist; dist != "" {
-		if st, err := os.Stat(dist); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("webpack-config.dist: %s is not a directory", dist)
+		if err := serveFrontEnd(n.Replica.Router(), dist); err != nil {
+			return nil, err
 		}
-		// The front end is served for paths no route of the service has.
-		n.Replica.Router().Handle("/*", http.FileServer(http.Dir(dist)))
 	}
 	n.srv = n.httpServer(n.Replica.Handler(), "public")
 	n.peerSrv = n.httpServer(n.Replica.PeerHandler(), "peer")
