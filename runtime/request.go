@@ -35,8 +35,10 @@ func DecodeJSON(r *http.Request, maxBody int64, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, body)
 	}
-	if dec.More() {
-		return NewError(http.StatusBadRequest, CodeBadJSON, "unexpected data after the JSON value at byte offset %d", dec.InputOffset())
+	// Anything but white space after the value is refused (dec.More alone
+	// would let "]" or "}" and what follows them through).
+	if end := dec.InputOffset(); len(bytes.TrimSpace(body[end:])) > 0 {
+		return NewError(http.StatusBadRequest, CodeBadJSON, "unexpected data after the JSON value at byte offset %d", end)
 	}
 	return nil
 }
