@@ -131,7 +131,8 @@ type Machine struct {
 	keyTTL   int64
 	applied  uint64
 	lastTime int64
-	terms    map[int64]bool // terms this process led: their entries run live here
+	terms    map[int64]bool // terms this process led, from lastTerm on: their entries run live here
+	lastTerm int64          // of the last applied entry
 
 	records     map[string]Record
 	recordBytes int64
@@ -167,6 +168,18 @@ func New(svc runtime.Service, opts Options) *Machine {
 // first run). Replays after a restart are not live, since a new process has
 // led no term yet.
 func (m *Machine) Lead(term int64) { m.terms[term] = true }
+
+// enterTerm notes that the log reached term: terms only grow along the
+// log (each is a newer election's), so no entry of an earlier term comes
+// after it, and the earlier terms this process led are forgotten.
+func (m *Machine) enterTerm(term int64) {
+	m.lastTerm = term
+	for t := range m.terms {
+		if t < term {
+			delete(m.terms, t)
+		}
+	}
+}
 
 // Applied is the index of the last applied entry.
 func (m *Machine) Applied() uint64 { return m.applied }
@@ -226,6 +239,9 @@ func (m *Machine) ApplyBatch(es []*runtime.Entry) ([]Result, error) {
 			return rs, &ErrOutOfOrder{Applied: m.applied, Got: e.Index}
 		}
 		m.expire(e.Time)
+		if e.Term > m.lastTerm {
+			m.enterTerm(e.Term)
+		}
 		var r Result
 		switch e.Kind {
 		case runtime.KindReplicate:

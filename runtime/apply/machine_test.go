@@ -402,3 +402,48 @@ func TestExportImportContinuesLikeTheOriginal(t *testing.T) {
 		t.Fatal("an export with a record after its applied index was imported")
 	}
 }
+
+// A process that wins many elections over a long life remembers only the
+// terms whose entries may still come, and an entry of a term it led is
+// still live when it is applied after the next election was won.
+func TestTheTermsAProcessLedAreForgottenOnceTheLogMovesPast(t *testing.T) {
+	m, _ := newMachine("r1")
+	term := func(es []*runtime.Entry, term int64) []*runtime.Entry {
+		for _, e := range es {
+			e.Term = term
+		}
+		return es
+	}
+	var live []bool
+	m2 := apply.New(liveProbe{Service: ledger.NewService(ledger.New(nil)), live: &live}, apply.Options{Self: "r1", KeyTTL: time.Hour})
+	for _, mm := range []*apply.Machine{m, m2} {
+		mm.Lead(3)
+		mm.Lead(5) // won again before term 3's entries were applied
+		mustApply(t, mm, term(build(workload[:1], 1, 0), 3))
+		mustApply(t, mm, term(build(workload[1:2], 2, 1), 5))
+		if n := apply.LedTerms(mm); n != 1 {
+			t.Fatalf("remembers %d terms after the log reached term 5, want 1", n)
+		}
+		for i := range 100 {
+			mm.Lead(int64(10 + i))
+			mustApply(t, mm, term(build(workload[2:3], mm.Applied()+1, int64(2+i)), int64(10+i)))
+		}
+		if n := apply.LedTerms(mm); n != 1 {
+			t.Fatalf("remembers %d terms after 100 more elections, want 1", n)
+		}
+	}
+	if len(live) < 2 || !live[0] || !live[1] {
+		t.Fatalf("live runs %v: the entries of terms 3 and 5 must both run live", live)
+	}
+}
+
+// liveProbe records ctx.IsLeader for each replicated call.
+type liveProbe struct {
+	*ledger.Service
+	live *[]bool
+}
+
+func (p liveProbe) Apply(ctx *runtime.Ctx, op string, payload []byte) runtime.Outcome {
+	*p.live = append(*p.live, ctx.IsLeader())
+	return p.Service.Apply(ctx, op, payload)
+}
