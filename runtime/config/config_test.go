@@ -182,6 +182,7 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 	}{
 		{"replica id missing", func(c *Config) { c.Replica.ID = "" }, "replica.id", "required"},
 		{"replica id bad chars", func(c *Config) { c.Replica.ID = "r 1" }, "replica.id", "letters, digits"},
+		{"replica id too long", func(c *Config) { c.Replica.ID = strings.Repeat("r", 129) }, "replica.id", "at most 128 characters"},
 		{"listen missing", func(c *Config) { c.Replica.Listen = "" }, "replica.listen", "required"},
 		{"listen without port", func(c *Config) { c.Replica.Listen = "127.0.0.1" }, "replica.listen", "host:port"},
 		{"listen bad port", func(c *Config) { c.Replica.Listen = "127.0.0.1:http" }, "replica.listen", "port 1..65535"},

@@ -297,8 +297,16 @@ func (v *validator) required(key, s string) bool {
 	return true
 }
 
+// maxIDLength bounds ids: a replica's id is stamped on every log entry it
+// orders, and names its keys in etcd.
+const maxIDLength = 128
+
 func (v *validator) id(key, s string) {
-	if v.required(key, s) && !idRE.MatchString(s) {
+	switch {
+	case !v.required(key, s):
+	case len(s) > maxIDLength:
+		v.add(key, "must be at most %d characters, got %d", maxIDLength, len(s))
+	case !idRE.MatchString(s):
 		v.add(key, "must be letters, digits, '_' and '-' only, got %q", s)
 	}
 }

@@ -116,6 +116,18 @@ type DefragReport struct {
 // crashed). It returns what it did, member by member, stopping at the first
 // failed defragmentation.
 func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]DefragReport, error) {
+	return defragment(ctx, cli, minFree, false)
+}
+
+// DefragmentFull is Defragment for an etcd that reached its space quota:
+// it defragments every member with at least minFree bytes not in use,
+// whatever share of its file that is. etcd's quota counts the file's size,
+// free pages included, so only a defragmentation lets writes in again.
+func DefragmentFull(ctx context.Context, cli *clientv3.Client, minFree int64) ([]DefragReport, error) {
+	return defragment(ctx, cli, minFree, true)
+}
+
+func defragment(ctx context.Context, cli *clientv3.Client, minFree int64, anyShare bool) ([]DefragReport, error) {
 	members, err := cli.MemberList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("log: defragment: list members: %w", err)
@@ -135,7 +147,7 @@ func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]Def
 		}
 		rep := DefragReport{Endpoint: ep, Before: st.DbSize, InUse: st.DbSizeInUse}
 		free := st.DbSize - st.DbSizeInUse
-		if free < minFree || 2*free < st.DbSize {
+		if free < minFree || free <= 0 || (!anyShare && 2*free < st.DbSize) {
 			rep.Skipped = true
 			out = append(out, rep)
 			continue

@@ -23,7 +23,7 @@ import (
 // state-path, with an etcd snapshot, to the backup storage, keeps the newest
 // MaxStateVersion there, and compacts the log only below a version that is
 // stored (DESIGN.md invariant 5): when the storage is down or slow, serving
-// goes on, uploads are retried at every look (every few seconds), and the
+// goes on, uploads are retried (after 2 s, doubling up to maxUploadBackoff), and the
 // log waits, with a warning once it holds more than backupLagWarn versions'
 // worth of entries that compaction would otherwise have deleted.
 
@@ -52,9 +52,17 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			r.storedIndex.Store(ms[0].Index)
 		}
 	}
-	if stored := r.storedIndex.Load(); av.index > stored {
+	if stored := r.storedIndex.Load(); av.index > stored && !time.Now().Before(r.uploadRetryAt) {
 		start := time.Now()
 		m, err := r.uploadVersion(ctx, av)
+		if err != nil && !errors.Is(err, backup.ErrExists) {
+			// Each attempt streams the whole version and an etcd snapshot:
+			// a storage that keeps failing is tried less and less often.
+			r.uploadFailures++
+			r.uploadRetryAt = time.Now().Add(uploadBackoff(r.uploadFailures))
+		} else {
+			r.uploadFailures, r.uploadRetryAt = 0, time.Time{}
+		}
 		switch {
 		case errors.Is(err, backup.ErrExists):
 			// Another leader stored it: its Meta came back with the error.
@@ -75,6 +83,21 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 	}
 	return r.recordedVersion(ctx, avs, running), true
 }
+
+// uploadBackoff is how long the compactor waits before uploading again
+// after failures uploads failed in a row: from 2 s, doubling, up to
+// maxUploadBackoff.
+func uploadBackoff(failures int) time.Duration {
+	d := 2 * time.Second
+	for i := 1; i < failures && d < maxUploadBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxUploadBackoff)
+}
+
+// maxUploadBackoff bounds the wait between upload attempts to a failing
+// storage: once it is back, a version is stored within this long.
+const maxUploadBackoff = 30 * time.Second
 
 // recordedVersion records the newest stored version in the registry unless
 // it is there, and returns the newest version both hold (the stored one

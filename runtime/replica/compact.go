@@ -29,6 +29,11 @@ const (
 	defragEvery     = time.Minute
 )
 
+// fullDefragMinFree is the least a member of a full etcd (NOSPACE alarm)
+// must have to give back to be defragmented: below it a defragmentation
+// (which blocks the member) would not let writes in for long.
+const fullDefragMinFree = 1 << 20
+
 // compactor runs maybeCompact whenever kicked (after each version the
 // writer settles), until ctx ends: off the writer's goroutine, so that a
 // slow compaction or defragmentation never holds up versions.
@@ -121,18 +126,21 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 		return
 	}
 	r.lastDefragLook = time.Now()
-	minFree := r.opts.DefragMinFree
+	defrag := func() ([]rlog.DefragReport, error) { return rlog.Defragment(ctx, r.opts.Client, r.opts.DefragMinFree) }
 	if alarmed {
 		// The space of the batches just deleted is still held by the
-		// history Compact keeps: give it all up now.
-		minFree = 0
+		// history Compact keeps: give it all up now, from every member
+		// with something worth a defragmentation to give back.
 		if err := rlog.CompactHistory(ctx, r.opts.Client); err != nil {
 			r.logger.Warn("etcd history compaction", "err", err)
 		}
+		defrag = func() ([]rlog.DefragReport, error) { return rlog.DefragmentFull(ctx, r.opts.Client, fullDefragMinFree) }
 	}
-	reps, err := rlog.Defragment(ctx, r.opts.Client, minFree)
+	reps, err := defrag()
+	freed := false
 	for _, d := range reps {
 		if !d.Skipped {
+			freed = true
 			r.lastDefrag = time.Now()
 			r.logger.Info("etcd member defragmented", "endpoint", d.Endpoint, "before_bytes", d.Before, "after_bytes", d.After,
 				"took", d.Took.Round(time.Millisecond), "moved_raft_leadership_off", d.MovedLeadershipOff)
@@ -142,11 +150,24 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 		r.logger.Warn("etcd defragmentation", "err", err)
 		return
 	}
-	if alarmed {
-		if err := rlog.DisarmNoSpace(ctx, r.opts.Client); err != nil {
-			r.logger.Warn("etcd NOSPACE alarm", "err", err)
-			return
-		}
+	if !alarmed {
+		return
+	}
+	if !freed && time.Since(r.lastDisarm) < defragEvery {
+		// No member gave space back, so a write would raise the alarm
+		// again at once (etcd's quota is on the file's size): disarm only
+		// once in a while, in case the quota was raised meanwhile.
+		return
+	}
+	if err := rlog.DisarmNoSpace(ctx, r.opts.Client); err != nil {
+		r.logger.Warn("etcd NOSPACE alarm", "err", err)
+		return
+	}
+	r.lastDisarm = time.Now()
+	if freed {
 		r.logger.Warn("etcd's NOSPACE alarm disarmed after log compaction and defragmentation; writes resume (raise etcd.embed.quota-backend-bytes, or lower state-config.version-up-size if it comes back)")
+	} else {
+		r.logger.Error("etcd's NOSPACE alarm disarmed, but no member had space to give back: the next writes will fill it again unless its quota was raised; the log cannot be compacted below the newest state version that most replicas hold (and that the backup stored, with backups on)",
+			"compacted_below", r.compactedBelow, "fix", noSpaceFix)
 	}
 }

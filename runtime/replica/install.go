@@ -9,16 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/apply"
 	"github.com/br2k/br2k/runtime/backup"
+	"github.com/br2k/br2k/runtime/httpx"
 )
 
 // Installing a peer's state version. A replica needs one when the log no
@@ -179,26 +182,65 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 	if err := r.opts.PeerAuth.Sign(req, nil); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: r.opts.PeerTLS}}
+	// A peer that stops sending (a paused VM keeps its TCP connections
+	// open) must not hold the follow loop: the download is given up once
+	// no byte came for fetchStall, and the next holder is tried.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	watch := time.AfterFunc(fetchStall, func() { stalled.Store(true); cancel() })
+	defer watch.Stop()
+	req = req.WithContext(ctx)
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       r.opts.PeerTLS,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: fetchStall,
+	}}
 	defer client.CloseIdleConnections()
+	stallErr := func(err error) error {
+		if stalled.Load() {
+			return fmt.Errorf("the peer sent nothing for %s: %w", fetchStall, err)
+		}
+		return err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, stallErr(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 		return nil, fmt.Errorf("peer answered %s: %s", resp.Status, msg)
 	}
-	if err := r.saveVersionFile(index, resp.Body, "", func(h versionHeader) error {
+	body := progressReader{r: resp.Body, progress: func() { watch.Reset(fetchStall) }}
+	if err := r.saveVersionFile(index, body, "", func(h versionHeader) error {
 		if h.SHA256 != digest {
 			return fmt.Errorf("header says digest %s, not the agreed %s", h.SHA256, digest)
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("version %d: %w", index, err)
+		return nil, fmt.Errorf("version %d: %w", index, stallErr(err))
 	}
 	return r.readVersion(index)
+}
+
+// fetchStall is how long a version download may go without a byte from
+// the peer (or without its answer's headers) before it is given up.
+var fetchStall = 30 * time.Second // a variable for tests
+
+// progressReader calls progress after every read that returned bytes.
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
 }
 
 // saveVersionFile streams the version file of index from body into
@@ -228,7 +270,7 @@ func (r *Replica) saveVersionFile(index uint64, body io.Reader, fileSHA256 strin
 	if err := os.MkdirAll(r.opts.StatePath, 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(r.opts.StatePath, ".fetch-*.tmp")
+	tmp, err := os.CreateTemp(r.opts.StatePath, tempPatterns[1])
 	if err != nil {
 		return err
 	}
@@ -293,6 +335,14 @@ func (r *Replica) installLive(v *version, digest string) error {
 	}
 	r.mu.Lock()
 	r.applied, r.lastVersion, r.appliedAt = v.index, v.index, time.Now()
+	// The calls waiting for an index the version covers are not applied
+	// one by one here: whether the entry there was theirs is not known.
+	for i, p := range r.waiters {
+		if i <= v.index {
+			delete(r.waiters, i)
+			p.answer(httpx.SignalAnswer(httpx.SignalOutcomeUnknown), false)
+		}
+	}
 	// The digests not settled yet are of the replaced state.
 	clear(r.digests)
 	close(r.progress)

@@ -277,12 +277,12 @@ func (r *Replica) lead(t *term) {
 				return
 			}
 		}
-		size := entrySize(batch[0].entry)
+		size := r.entrySize(batch[0].entry)
 	fill:
 		for len(batch) < r.opts.MaxBatch {
 			select {
 			case p := <-t.queue:
-				if s := entrySize(p.entry); size+s > rlog.MaxAppendBytes {
+				if s := r.entrySize(p.entry); size+s > rlog.MaxAppendBytes {
 					carry = p
 					break fill
 				} else {
@@ -302,11 +302,12 @@ func (r *Replica) lead(t *term) {
 	}
 }
 
-// entrySize bounds the encoded size of e in a batch once the leader has
-// stamped it (stamps and framing take less than the slack).
-func entrySize(e *runtime.Entry) int {
+// entrySize bounds the encoded size of e in a batch once this replica, as
+// leader, has stamped it: its id (Subject.ID) plus the numeric stamps and
+// the batch's framing, which take less than the slack.
+func (r *Replica) entrySize(e *runtime.Entry) int {
 	const stampSlack = 64
-	return rlog.EntrySize(e) + stampSlack
+	return rlog.EntrySize(e) + stampSlack + len(r.opts.ID)
 }
 
 // appendBatch gives the batch's entries their indices and stamps and appends
@@ -381,6 +382,9 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 	}
 }
 
+// noSpaceFix is what the log says to do about a full etcd.
+const noSpaceFix = "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size"
+
 // afterNoSpace answers a batch whose append etcd refused with NOSPACE.
 // etcd gives that error in two cases: it refused the transaction before
 // ordering it (its quota check on the request), or it applied the
@@ -408,17 +412,20 @@ func (r *Replica) afterNoSpace(t *term, entries []*runtime.Entry, err error, amb
 		// next append is then fenced on the head it moved): 507 would
 		// claim a definite failure, so the outcome is unknown; a retry
 		// with the same Idempotency-Key finds out.
-		r.logger.Error("etcd refused the append (NOSPACE) after an attempt whose outcome is unknown; answering outcome unknown",
-			"entries", len(entries), "err", err)
+		if ok, dropped := r.noSpaceLog.allow(); ok {
+			r.logger.Error("etcd refused the append (NOSPACE) after an attempt whose outcome is unknown; answering outcome unknown",
+				"entries", len(entries), "err", err, "nospace_lines_not_logged_since_last", dropped, "fix", noSpaceFix)
+		}
 		r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrOutcomeUnknown))
 		return true, true
 	}
 	// Not in the log after the only attempt's answer: nothing was
 	// written. Every append fails until space is freed, so answer now
 	// rather than retry.
-	r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
-		"entries", len(entries), "err", err,
-		"fix", "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size")
+	if ok, dropped := r.noSpaceLog.allow(); ok {
+		r.logger.Error("etcd refused the append: its space quota is exhausted (NOSPACE); the service cannot order calls",
+			"entries", len(entries), "err", err, "nospace_lines_not_logged_since_last", dropped, "fix", noSpaceFix)
+	}
 	r.failWaiters(entries, httpx.ErrorAnswer(runtime.ErrStorageFull))
 	return true, true
 }
@@ -519,13 +526,18 @@ func (r *Replica) settle(t *term) {
 		if err == nil && !holds {
 			r.mu.Lock()
 			for i, p := range r.waiters {
-				if p.entry.Term == t.lead.Term && i > head {
+				// Above head: never appended. At or below applied: the
+				// apply loop passed i before this call took it (a term
+				// that appended on a head it had not caught up with), so
+				// the entry there is another's. Either way the client
+				// may retry.
+				if p.entry.Term == t.lead.Term && (i > head || i <= r.applied) {
 					delete(r.waiters, i)
 					p.answer(httpx.SignalAnswer(httpx.SignalNotLeader), false)
 				}
 			}
 			r.mu.Unlock()
-			return // those at or below head are the apply loop's
+			return // those in between are the apply loop's
 		}
 		sleep(t.runCtx, backoff)
 		if t.runCtx.Err() != nil {
@@ -561,7 +573,7 @@ func (r *Replica) drain(t *term) {
 
 // propose queues e on term t and waits for its answer.
 func (r *Replica) propose(ctx context.Context, t *term, e *runtime.Entry) proposed {
-	if n := entrySize(e); n > rlog.MaxAppendBytes {
+	if n := r.entrySize(e); n > rlog.MaxAppendBytes {
 		// It could never be appended: refuse it before it takes a place.
 		return proposed{answer: httpx.ErrorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge,
 			"the call encodes to %d bytes; a log entry holds at most %d", n, rlog.MaxAppendBytes))}

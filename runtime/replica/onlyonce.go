@@ -3,7 +3,9 @@ package replica
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -79,6 +81,14 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 		c.answer = a
 		return a
 	}
+	// The outcome entry repeats the call: refuse, before the handler runs,
+	// a call whose outcome could not be recorded even as "ran, not
+	// recorded" (the client would get a 4xx for a call that ran).
+	if n := r.entrySize(notRecordedEntry(call, key)); n > rlog.MaxAppendBytes {
+		c.answer = httpx.ErrorAnswer(runtime.NewError(http.StatusRequestEntityTooLarge, runtime.CodeBodyTooLarge,
+			"the call encodes to %d bytes with its outcome record; a log entry holds at most %d", n, rlog.MaxAppendBytes))
+		return c.answer
+	}
 	// Log the start first: should this leader be lost after the handler
 	// ran but before its outcome is logged, a retry finds the start and is
 	// refused instead of running the handler again.
@@ -101,7 +111,8 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 		out = apply.NotRecordedOutcome(call.Op, len(out.Body))
 	}
 	rec := &runtime.Entry{Kind: runtime.KindOnlyOnce, Op: call.Op, Key: key, Payload: call.Payload, Result: &out}
-	if entrySize(rec) > rlog.MaxAppendBytes {
+	if r.entrySize(rec) > rlog.MaxAppendBytes {
+		// Fits: notRecordedEntry's size was checked before the handler ran.
 		out = apply.NotRecordedOutcome(call.Op, len(out.Body))
 	}
 	a := r.propose(ctx, t, rec).answer
@@ -239,4 +250,11 @@ func (r *Replica) confirmLeadership(t *term) error {
 		return fmt.Errorf("replica: no longer leads term %d", t.lead.Term)
 	}
 	return nil
+}
+
+// notRecordedEntry is the largest outcome entry a keyed onlyonce call can
+// need: its outcome replaced by "ran, not recorded" for the largest body.
+func notRecordedEntry(call runtime.Call, key string) *runtime.Entry {
+	out := apply.NotRecordedOutcome(call.Op, math.MaxInt)
+	return &runtime.Entry{Kind: runtime.KindOnlyOnce, Op: call.Op, Key: key, Payload: call.Payload, Result: &out}
 }

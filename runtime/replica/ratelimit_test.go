@@ -20,3 +20,15 @@ func TestLogLimitLetsOneLineThroughPerPeriodAndCountsTheRest(t *testing.T) {
 		t.Fatalf("after the period: %v, dropped %d, want true, 5", ok, dropped)
 	}
 }
+
+func TestUploadBackoffDoublesFromTwoSecondsUpToItsBound(t *testing.T) {
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	for i, w := range want {
+		if got := uploadBackoff(i + 1); got != w {
+			t.Errorf("after %d failures: %v, want %v", i+1, got, w)
+		}
+	}
+	if got := uploadBackoff(1 << 30); got != maxUploadBackoff {
+		t.Errorf("after many failures: %v, want %v", got, maxUploadBackoff)
+	}
+}

@@ -264,7 +264,8 @@ func (bc *backedCluster) settle(t testing.TB) {
 	t.Helper()
 	bc.waitConverged()
 	leader := bc.waitLeader()
-	waitFor(t, 30*time.Second, "the newest version stored, recorded and compacted below", func() bool {
+	// Up to 30 s of it is the upload backoff after a storage outage.
+	waitFor(t, 60*time.Second, "the newest version stored, recorded and compacted below", func() bool {
 		v := bc.status(leader).Version
 		recs := bc.records()
 		ms, err := bc.direct.List(context.Background())

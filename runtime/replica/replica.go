@@ -253,16 +253,21 @@ type Replica struct {
 	// epoch counts the peer versions installed: a version captured in an
 	// earlier epoch is of a state that was replaced, and is not written.
 	epoch atomic.Uint64
-	// compactKick wakes the compactor; compactedBelow, lastDefrag and
-	// lastDefragLook are the compactor's own.
+	// compactKick wakes the compactor; compactedBelow, lastDefrag,
+	// lastDefragLook and lastDisarm are the compactor's own.
 	compactKick    chan struct{}
 	compactedBelow uint64
 	lastDefrag     time.Time
 	lastDefragLook time.Time
+	lastDisarm     time.Time // of etcd's NOSPACE alarm
 	// storedIndex is the newest version in Options.Backup (0: not known
 	// yet); written by the compactor.
 	storedIndex atomic.Uint64
 	backupLog   logLimit
+	// The compactor's own: uploads that failed in a row, and when to try
+	// again (uploadBackoff).
+	uploadFailures int
+	uploadRetryAt  time.Time
 	// The compactor's own: the Meta of the version at storedIndex, when
 	// its upload ended (zero when another leader stored it), and the
 	// newest index in Options.Registry once recordedKnown.
@@ -294,9 +299,11 @@ type Replica struct {
 	// state version since Run started, in nanoseconds.
 	versionStallMax atomic.Int64
 	digest          digestCache
+	views           viewReads // Status's cluster reads, coalesced
 
-	// Log limits for lines a buggy handler could repeat on every call.
-	panicLog, slowReadLog logLimit
+	// Log limits for lines a buggy handler could repeat on every call, and
+	// for the refusals of a full etcd, which last as long as it stays full.
+	panicLog, slowReadLog, noSpaceLog logLimit
 
 	// beforeRepair, if set (tests), runs before a diverged replica repairs
 	// its state.
@@ -345,6 +352,8 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
 	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
+	r.noSpaceLog.period = 10 * time.Second
+	r.views = viewReads{fetch: r.readView, timeout: time.Second}
 	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}
 	r.machine = apply.New(svc, applyOpts)
 	if opts.Shadow != nil {

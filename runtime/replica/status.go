@@ -229,9 +229,8 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 	if d := r.diverged.Load(); d != nil {
 		st.Diverged = d.index
 	}
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	value, electedTerm, err := r.elect.Leader(rctx)
+	view := r.views.read(ctx)
+	value, electedTerm, err := view.leaderValue, view.leaderTerm, view.leaderErr
 	switch {
 	case errors.Is(err, rlog.ErrNoLeader):
 	case err != nil:
@@ -247,12 +246,20 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 			st.Appends, st.Appended = t.appends.Load(), t.appended.Load()
 		}
 	}
-	if head, _, err := r.log.Head(rctx); err != nil {
-		st.Head, st.HeadError = st.Applied, err.Error()
+	if view.headErr != nil {
+		st.Head, st.HeadError = st.Applied, view.headErr.Error()
 	} else {
-		st.Head = head
+		st.Head = view.head
 	}
 	return st, nil
+}
+
+// readView reads what Status needs from the cluster (through r.views).
+func (r *Replica) readView(ctx context.Context) clusterView {
+	var v clusterView
+	v.leaderValue, v.leaderTerm, v.leaderErr = r.elect.Leader(ctx)
+	v.head, _, v.headErr = r.log.Head(ctx)
+	return v
 }
 
 func (r *Replica) serveStatus(w http.ResponseWriter, req *http.Request) {

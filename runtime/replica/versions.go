@@ -123,7 +123,7 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, ".version-*.tmp")
+	tmp, err := os.CreateTemp(dir, tempPatterns[0])
 	if err != nil {
 		return "", err
 	}
@@ -270,6 +270,7 @@ func (r *Replica) loadVersion() uint64 {
 	if r.opts.StatePath == "" {
 		return 0
 	}
+	r.removeTempFiles()
 	idx, err := r.versionFiles()
 	if err != nil {
 		r.logger.Error("list state versions; replaying the whole log", "state_path", r.opts.StatePath, "err", err)
@@ -312,6 +313,26 @@ func (r *Replica) loadVersion() uint64 {
 		return i
 	}
 	return 0
+}
+
+// tempPatterns name the temporary files of version writes and downloads
+// (os.CreateTemp patterns), renamed when complete.
+var tempPatterns = []string{".version-*.tmp", ".fetch-*.tmp"}
+
+// removeTempFiles removes what a process that died while writing or
+// downloading a version left in StatePath (each up to a state's size).
+// It runs at start, before this process writes any.
+func (r *Replica) removeTempFiles() {
+	for _, p := range tempPatterns {
+		left, _ := filepath.Glob(filepath.Join(r.opts.StatePath, p))
+		for _, f := range left {
+			if err := os.Remove(f); err != nil {
+				r.logger.Warn("remove a temporary file left by an earlier process", "file", f, "err", err)
+				continue
+			}
+			r.logger.Info("removed a temporary file left by an earlier process", "file", f)
+		}
+	}
 }
 
 func (r *Replica) newestVersion() uint64 {

@@ -99,9 +99,19 @@ func testStateVersions(t *testing.T, shadowed bool) {
 	}
 	nd := c.nodes[2]
 	c.crash(nd)
+	// What a process killed in the middle of writing or downloading a
+	// version leaves: removed at the next start, versions kept.
+	for _, name := range []string{".version-123.tmp", ".fetch-456.tmp"} {
+		if err := os.WriteFile(filepath.Join(dir(nd.id), name), []byte("half a version"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.restart(nd)
 	if !logged(nd, `msg="state version loaded"`, "index=30") {
 		t.Errorf("restarted replica did not log loading version 30:\n%s", nd.logs.String())
+	}
+	if got := files(nd.id); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after a restart %s keeps %v, want %v (no temporary files left by the crashed process)", nd.id, got, want)
 	}
 	c.waitConverged()
 
