@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/runtime"
+	"github.com/br2k/br2k/runtime/httpx"
 )
 
 // Replicas agree or say so. Each replica publishes the digest of every state
@@ -151,7 +152,10 @@ type divergence struct {
 // runtime's own paths (/br2k/status, /br2k/wait) always answer.
 func (r *Replica) refuseUnlessServing(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.HasPrefix(req.URL.Path, "/br2k/") {
+		// The runtime's own endpoints answer throughout (status shows
+		// why the replica does not serve). Only they: a service route
+		// with a leading path parameter can match /br2k/... too.
+		if p := req.URL.Path; p == httpx.PathStatus || p == httpx.PathWait {
 			next.ServeHTTP(w, req)
 			return
 		}

@@ -1,6 +1,10 @@
 package replica
 
-import "testing"
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
 
 func TestTallyDecidesOnlyOnAMajorityOfAtLeastTwo(t *testing.T) {
 	tests := []struct {
@@ -34,5 +38,28 @@ func TestTheDigestCacheNeverGoesBackToAnOlderIndex(t *testing.T) {
 	}
 	if !c.keep(20, "b") || c.index != 20 || c.digest != "b" || !c.valid {
 		t.Fatalf("a newer digest was refused: cache at %d %q", c.index, c.digest)
+	}
+}
+
+// A replica that does not serve still answers the runtime's status and
+// wait, and nothing else: not a service route that a leading path
+// parameter lets match /br2k/... .
+func TestAReplicaThatDoesNotServeLetsThroughOnlyTheRuntimesEndpoints(t *testing.T) {
+	r := &Replica{}
+	r.diverged.Store(&divergence{index: 40})
+	h := r.refuseUnlessServing(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	for path, want := range map[string]int{
+		"/br2k/status":     http.StatusTeapot,
+		"/br2k/wait":       http.StatusTeapot,
+		"/br2k/accounts":   http.StatusServiceUnavailable, // a route /{tenant}/accounts
+		"/br2k/status/x":   http.StatusServiceUnavailable,
+		"/transfers":       http.StatusServiceUnavailable,
+		"/br2k/peer/other": http.StatusServiceUnavailable,
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != want {
+			t.Errorf("%s: %d, want %d", path, w.Code, want)
+		}
 	}
 }
