@@ -38,7 +38,7 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	// stallStart..the hand-offs below is what versions cost the apply
 	// loop: the capture itself without a shadow, else the wait for the
 	// shadow, which falls behind while it encodes a version (up to
-	// shadowDepth chunks, then the apply loop waits), and for the writer.
+	// shadowDepth chunks or shadowMaxBytes, then the apply loop waits), and for the writer.
 	stallStart := time.Now()
 	if err == nil && at != 0 && applied == at && r.shadow == nil {
 		v, verr = captureVersion(r.machine, r.svc)
@@ -59,7 +59,7 @@ func (r *Replica) applyChunk(es []*runtime.Entry, at uint64) error {
 	if r.shadow != nil {
 		// A copy of the slice: the log may reuse its array for the next
 		// batch. The entries themselves are only read.
-		r.shadow.in <- shadowChunk{es: append([]*runtime.Entry(nil), es...), at: at, epoch: r.epoch.Load()}
+		r.shadow.send(shadowChunk{es: append([]*runtime.Entry(nil), es...), at: at, epoch: r.epoch.Load()})
 	}
 	r.noteVersionStall(time.Since(stallStart))
 

@@ -331,7 +331,7 @@ func (r *Replica) installLive(v *version, digest string) error {
 	// are dropped by the writer: their epoch is over.
 	epoch := r.epoch.Add(1)
 	if r.shadow != nil {
-		r.shadow.in <- shadowChunk{install: v, epoch: epoch}
+		r.shadow.send(shadowChunk{install: v, epoch: epoch})
 	}
 	r.mu.Lock()
 	r.applied, r.lastVersion, r.appliedAt = v.index, v.index, time.Now()

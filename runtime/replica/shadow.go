@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/runtime"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/br2k/br2k/runtime/apply"
+	rlog "github.com/br2k/br2k/runtime/log"
 )
 
 // shadow is a second copy of the service's state that follows the same
@@ -25,10 +29,17 @@ type shadow struct {
 	// index it ends at (0: none). Bounded: if the shadow falls this far
 	// behind (a long encode), the apply loop waits.
 	in chan shadowChunk
+	// room bounds the bytes of the entries in in (shadowMaxBytes): the
+	// apply loop takes a chunk's before it sends it, the shadow gives them
+	// back once it applied it. shadowDepth alone would let 4096 batches of
+	// up to 1 MiB wait in memory.
+	room     *semaphore.Weighted
+	maxBytes int64
 }
 
 type shadowChunk struct {
 	es    []*runtime.Entry
+	bytes int64 // of room the chunk holds
 	at    uint64
 	epoch uint64
 	// install, if set, replaces the shadow's state (es is empty): the live
@@ -36,18 +47,33 @@ type shadowChunk struct {
 	install *version
 }
 
-// shadowDepth is how many applied chunks the shadow may lag behind.
+// shadowDepth is how many applied chunks the shadow may lag behind, and
+// shadowMaxBytes how many bytes of entries (a variable for tests).
 const shadowDepth = 4096
+
+var shadowMaxBytes int64 = 256 << 20
+
+// send hands an applied chunk to the shadow, waiting while the shadow lags
+// by shadowDepth chunks or shadowMaxBytes.
+func (sh *shadow) send(c shadowChunk) {
+	for _, e := range c.es {
+		c.bytes += int64(rlog.EntrySize(e))
+	}
+	c.bytes = min(c.bytes, sh.maxBytes) // a chunk larger than the bound waits for an empty queue
+	sh.room.Acquire(context.Background(), c.bytes)
+	sh.in <- c
+}
 
 func newShadow(svc runtime.Service, opts apply.Options) *shadow {
 	opts.Self, opts.OnPanic = "", nil // never live; panics are logged by the apply loop
-	return &shadow{svc: svc, machine: apply.New(svc, opts), in: make(chan shadowChunk, shadowDepth)}
+	return &shadow{svc: svc, machine: apply.New(svc, opts), in: make(chan shadowChunk, shadowDepth), room: semaphore.NewWeighted(shadowMaxBytes), maxBytes: shadowMaxBytes}
 }
 
 // follow applies the chunks the apply loop hands over and captures the
 // versions they end at, until in is closed.
 func (r *Replica) followShadow(sh *shadow) {
 	for c := range sh.in {
+		sh.room.Release(c.bytes)
 		sh.mu.Lock()
 		var err error
 		var v *version
@@ -67,7 +93,8 @@ func (r *Replica) followShadow(sh *shadow) {
 			// The live machine applied the same entries without error,
 			// so this is a bug; stop shadowing rather than lie.
 			r.logger.Error("shadow state stopped", "err", err)
-			for range sh.in {
+			for c := range sh.in {
+				sh.room.Release(c.bytes)
 			}
 			return
 		}
