@@ -1,9 +1,12 @@
 package replica
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestTallyDecidesOnlyOnAMajorityOfAtLeastTwo(t *testing.T) {
@@ -61,5 +64,32 @@ func TestAReplicaThatDoesNotServeLetsThroughOnlyTheRuntimesEndpoints(t *testing.
 		if w.Code != want {
 			t.Errorf("%s: %d, want %d", path, w.Code, want)
 		}
+	}
+}
+
+// Replicas replaced under new ids (a redeployment) stay in the count a
+// version needs until they are removed: the leader says so, naming them,
+// when they hold compaction back, and only then.
+func TestTheLeaderNamesReplicasThatHoldCompactionBackWithoutRunning(t *testing.T) {
+	var logs strings.Builder
+	r := &Replica{logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	r.absentLog.period = time.Hour
+	running := map[string]string{"r4": "", "r5": "", "r6": ""}
+	all := map[uint64]map[string]string{
+		50:  {"r1": "a", "r2": "a", "r3": "a"},
+		100: {"r4": "b", "r5": "b", "r6": "b"},
+	}
+	// Not blocked: r1..r3 are absent, but version 100 has three of six.
+	r.noteAbsentPublishers(all, running, majorityVersions(all, running))
+	if !strings.Contains(logs.String(), "absent=r1,r2,r3") || !strings.Contains(logs.String(), "newest_version_the_running_agree_on=100") {
+		t.Fatalf("the absent replicas that hold compaction back were not named:\n%s", logs.String())
+	}
+	logs.Reset()
+	r.absentLog = logLimit{period: time.Hour}
+	// Absent, but not holding anything back: r1 alone of four.
+	all = map[uint64]map[string]string{100: {"r1": "a", "r4": "b", "r5": "b", "r6": "b"}}
+	r.noteAbsentPublishers(all, running, majorityVersions(all, running))
+	if logs.Len() != 0 {
+		t.Fatalf("warned though the running replicas' version is agreed:\n%s", logs.String())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -127,7 +128,56 @@ func (r *Replica) agreedVersions(ctx context.Context) ([]agreedVersion, map[stri
 	if err != nil {
 		return nil, nil, err
 	}
-	return majorityVersions(all, running), running, nil
+	avs := majorityVersions(all, running)
+	r.noteAbsentPublishers(all, running, avs)
+	return avs, running, nil
+}
+
+// absentLogEvery is the least time between two warnings about replicas
+// that hold compaction back without running.
+const absentLogEvery = 5 * time.Minute
+
+// noteAbsentPublishers warns, at most every absentLogEvery, when replica
+// ids that published versions but are not running hold the majority back:
+// the running replicas alone agree on a newer version than all of them do.
+// Replicas replaced for good under new ids (a redeployment) stay in the
+// count until "member remove" forgets them, and compaction stops.
+func (r *Replica) noteAbsentPublishers(all map[uint64]map[string]string, running map[string]string, avs []agreedVersion) {
+	absent := map[string]bool{}
+	runningOnly := map[uint64]map[string]string{}
+	for i, ds := range all {
+		for id, d := range ds {
+			if _, ok := running[id]; !ok {
+				absent[id] = true
+				continue
+			}
+			if runningOnly[i] == nil {
+				runningOnly[i] = map[string]string{}
+			}
+			runningOnly[i][id] = d
+		}
+	}
+	if len(absent) == 0 {
+		return
+	}
+	alone := majorityVersions(runningOnly, running)
+	if len(alone) == 0 || (len(avs) > 0 && avs[0].index >= alone[0].index) {
+		return
+	}
+	if ok, _ := r.absentLog.allow(); !ok {
+		return
+	}
+	ids := make([]string, 0, len(absent))
+	for id := range absent {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	agreed := uint64(0)
+	if len(avs) > 0 {
+		agreed = avs[0].index
+	}
+	r.logger.Warn("replicas that are not running hold log compaction back: they published state versions, so they count in the majority a version needs; if they are gone for good, remove them (NAME member remove -config FILE -replica ID)",
+		"absent", strings.Join(ids, ","), "newest_version_all_agree_on", agreed, "newest_version_the_running_agree_on", alone[0].index)
 }
 
 // recoverFromPeer installs the newest version at or after atLeast that a

@@ -304,6 +304,7 @@ type Replica struct {
 	// Log limits for lines a buggy handler could repeat on every call, and
 	// for the refusals of a full etcd, which last as long as it stays full.
 	panicLog, slowReadLog, noSpaceLog logLimit
+	absentLog                         logLimit // noteAbsentPublishers
 
 	// beforeRepair, if set (tests), runs before a diverged replica repairs
 	// its state.
@@ -352,7 +353,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
 	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
-	r.noSpaceLog.period = 10 * time.Second
+	r.noSpaceLog.period, r.absentLog.period = 10*time.Second, absentLogEvery
 	r.views = viewReads{fetch: r.readView, timeout: time.Second}
 	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}
 	r.machine = apply.New(svc, applyOpts)
