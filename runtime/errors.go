@@ -35,6 +35,7 @@ const (
 	CodeTooManyRequests     = "BR2K_TOO_MANY_REQUESTS"    // 429: a bounded runtime resource (waiters) is full; retry later
 	CodeBadIdempotencyKey   = "BR2K_BAD_IDEMPOTENCY_KEY"  // 400: Idempotency-Key over 256 bytes or not printable ASCII
 	CodeUnauthorized        = "BR2K_UNAUTHORIZED"         // 401: a peer request without valid credentials
+	CodePeerRefused         = "BR2K_PEER_REFUSED"         // 503: the leader refused this replica's forwarded call: their peer secrets differ; nothing was ordered; another replica may answer
 )
 
 // retryCodes are the codes that tell a client "safe to retry": only the
@@ -42,7 +43,7 @@ const (
 // client retry a call that ran, so ErrorOutcome turns it into a 500.
 var retryCodes = map[string]bool{
 	CodeNotLeader: true, CodeNoLeader: true, CodeUnavailable: true, CodeOutcomeUnknown: true,
-	CodeTimeout: true, CodeTooManyRequests: true, CodeDiverged: true,
+	CodeTimeout: true, CodeTooManyRequests: true, CodeDiverged: true, CodePeerRefused: true,
 }
 
 // Error is an error with an HTTP status and a stable code. Handlers return it

@@ -3,6 +3,7 @@ package runtime
 import (
 	"net/http"
 	"net/url"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -16,18 +17,28 @@ import (
 // otherwise. So a parameter arrives still encoded in the first case and
 // decoded in the second: PathParam unescapes it in the first case only, and
 // never twice (a parameter sent as %2541 is "%41", not "A"). A malformed
-// escape is a 400 BR2K_BAD_PATH_PARAM error that names the parameter.
+// escape, an empty parameter and one that is not UTF-8 are 400
+// BR2K_BAD_PATH_PARAM errors that name the parameter.
 //
 // It assumes that chi routed on the request's own path, as chi's Mux does
 // unless a middleware sets chi.Context.RoutePath.
 func PathParam(r *http.Request, name string) (string, error) {
 	raw := chi.URLParam(r, name)
-	if r.URL.RawPath == "" {
-		return raw, nil
+	v := raw
+	if r.URL.RawPath != "" {
+		var err error
+		if v, err = url.PathUnescape(raw); err != nil {
+			return "", NewError(http.StatusBadRequest, CodeBadPathParam, "path parameter %q: %q is not validly percent-encoded", name, raw)
+		}
 	}
-	v, err := url.PathUnescape(raw)
-	if err != nil {
-		return "", NewError(http.StatusBadRequest, CodeBadPathParam, "path parameter %q: %q is not validly percent-encoded", name, raw)
+	// An empty segment (/events//bookings) names nothing; bytes that are
+	// not UTF-8 (%FF) could be stored but never shown or sent back as
+	// they are (JSON replaces them).
+	switch {
+	case v == "":
+		return "", NewError(http.StatusBadRequest, CodeBadPathParam, "path parameter %q is empty", name)
+	case !utf8.ValidString(v):
+		return "", NewError(http.StatusBadRequest, CodeBadPathParam, "path parameter %q: %q is not UTF-8", name, url.PathEscape(v))
 	}
 	return v, nil
 }

@@ -65,6 +65,22 @@ func TestPathParamRejectsAMalformedEscape(t *testing.T) {
 	}
 }
 
+func TestPathParamRefusesEmptyAndNonUTF8Values(t *testing.T) {
+	for path, want := range map[string]string{
+		"/events//bookings":     `path parameter "id" is empty`,
+		"/events/%FF/bookings":  `path parameter "id": "%FF" is not UTF-8`,
+		"/events/a%C3/bookings": `path parameter "id": "a%C3" is not UTF-8`,
+	} {
+		_, err := routeParam(t, "/events/{id}/bookings", httptest.NewRequest("GET", path, nil), func(r *http.Request) (string, error) {
+			return PathParam(r, "id")
+		})
+		var e *Error
+		if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Code != CodeBadPathParam || e.Message != want {
+			t.Errorf("%s: error %#v, want 400 %s %q", path, err, CodeBadPathParam, want)
+		}
+	}
+}
+
 func TestPathParamsOfOtherTypesAreDecodedThenParsed(t *testing.T) {
 	n, err := routeParam(t, "/mints/{mint}", httptest.NewRequest("GET", "/mints/%31%32", nil), func(r *http.Request) (uint64, error) {
 		return PathUintParam(r, "mint", 64)

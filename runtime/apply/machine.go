@@ -75,6 +75,14 @@ func PanicOutcome(op string) runtime.Outcome {
 		"handler %s panicked; its changes were undone unless the service keeps failed calls' changes (the panic and its stack are in the replicas' logs)", op))
 }
 
+// OncePanicOutcome is the outcome of an onlyonce handler that panicked. Nothing
+// of the state is undone (an onlyonce handler only reads it), but what it
+// did outside (a payment, a notary's receipt) may have happened.
+func OncePanicOutcome(op string) runtime.Outcome {
+	return runtime.RuntimeErrorOutcome(runtime.NewError(http.StatusInternalServerError, runtime.CodeHandlerPanic,
+		"onlyonce handler %s panicked; what it did outside the service before the panic may have happened (the panic and its stack are in the leader's log)", op))
+}
+
 // NotRecordedOutcome is what a record keeps, and what a retry gets, for a
 // call whose outcome body of size bytes is over MaxRecordedOutcome.
 func NotRecordedOutcome(op string, size int) runtime.Outcome {

@@ -35,6 +35,10 @@ const (
 	HeaderTime      = "Br2k-Peer-Time"      // Unix nanoseconds when it was signed
 	HeaderNonce     = "Br2k-Peer-Nonce"     // 16 random bytes, base64
 	HeaderSignature = "Br2k-Peer-Signature" // HMAC-SHA256, base64
+	// HeaderRefusal is "credentials" on a 401 for a request that is
+	// unsigned or whose signature did not pass (ErrBadSignature): the
+	// replicas' secrets differ.
+	HeaderRefusal = "Br2k-Peer-Refusal"
 	// HeaderIdempotencyKey is signed with the request (the same name as the
 	// public protocol's).
 	HeaderIdempotencyKey = "Idempotency-Key"
@@ -54,6 +58,12 @@ const MaxNonces = 1 << 20
 
 // ErrUnauthorized is wrapped by every Verify error.
 var ErrUnauthorized = errors.New("peer: unauthorized")
+
+// ErrBadSignature is Verify's error for a request that is unsigned or
+// signed with another secret: the replicas' peer secrets differ, and a
+// retry cannot pass (unlike a stale time stamp or a replayed nonce). It
+// wraps ErrUnauthorized.
+var ErrBadSignature = fmt.Errorf("%w: bad signature", ErrUnauthorized)
 
 // ErrReplayCacheFull is returned by Verify when MaxNonces recent nonces are
 // kept: the request was not checked and may be retried.
@@ -135,11 +145,11 @@ func (a *Auth) Verify(req *http.Request, body []byte) (string, error) {
 	}
 	id, ts, n, sig := req.Header.Get(HeaderID), req.Header.Get(HeaderTime), req.Header.Get(HeaderNonce), req.Header.Get(HeaderSignature)
 	if id == "" || ts == "" || n == "" || sig == "" {
-		return "", fmt.Errorf("%w: missing %s, %s, %s or %s header", ErrUnauthorized, HeaderID, HeaderTime, HeaderNonce, HeaderSignature)
+		return "", fmt.Errorf("%w: missing %s, %s, %s or %s header", ErrBadSignature, HeaderID, HeaderTime, HeaderNonce, HeaderSignature)
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, a.mac(id, ts, n, req.Method, req.URL.RequestURI(), req.Header.Get(HeaderIdempotencyKey), body)) {
-		return "", fmt.Errorf("%w: bad signature", ErrUnauthorized)
+		return "", ErrBadSignature
 	}
 	at, err := strconv.ParseInt(ts, 10, 64)
 	now := a.now()

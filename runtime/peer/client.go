@@ -34,6 +34,11 @@ const maxIdle = 256
 // the leader saw the call (the connection was refused): safe to retry.
 var ErrNotDelivered = errors.New("call not delivered to the leader")
 
+// ErrCredentialsRefused is wrapped (with ErrNotDelivered) by Forward's error
+// when the leader refused this replica's signature: the replicas' peer
+// secrets differ, and no retry can pass until they are made the same.
+var ErrCredentialsRefused = errors.New("the leader refused this replica's credentials (the replicas' peer secrets differ)")
+
 // Client sends forwarded calls to the leader's peer listener over a pool of
 // keep-alive HTTP/1.1 connections, each used by one call at a time on the
 // caller's goroutine (h1.Conn: on two cores, net/http's client with its two
@@ -174,7 +179,7 @@ func (c *Client) Forward(ctx context.Context, leaderURL string, call Call) (http
 	if body == nil {
 		body = []byte{} // a Content-Length of 0, as the leader's route expects a body it may decode
 	}
-	resp, err := cn.Do(call.Method, call.URI, body, extra, append([]string{HeaderID}, httpx.AnswerHeaders...)...)
+	resp, err := cn.Do(call.Method, call.URI, body, extra, append([]string{HeaderID, HeaderRefusal}, httpx.AnswerHeaders...)...)
 	if err != nil {
 		cn.Close()
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -189,9 +194,14 @@ func (c *Client) Forward(ctx context.Context, leaderURL string, call Call) (http
 		return httpx.Answer{}, fmt.Errorf("the answer (%d) is not a br2k peer's: %.200q", resp.Status, resp.Body)
 	}
 	if resp.Status == http.StatusUnauthorized {
-		// The leader refused our credentials: a configuration error
-		// (different secrets or CAs), and the call was not ordered.
-		return httpx.Answer{}, fmt.Errorf("%w: the leader refused this replica's credentials: %.300s", ErrNotDelivered, resp.Body)
+		// The leader refused our credentials, and the call was not
+		// ordered: a configuration error (different secrets) when the
+		// signature did not pass, else a stale time stamp or a nonce seen
+		// (a delayed request), which a new attempt passes.
+		if header(HeaderRefusal) == refusalCredentials {
+			return httpx.Answer{}, fmt.Errorf("%w: %w: %.300s", ErrNotDelivered, ErrCredentialsRefused, resp.Body)
+		}
+		return httpx.Answer{}, fmt.Errorf("%w: the leader refused this replica's request: %.300s", ErrNotDelivered, resp.Body)
 	}
 	a, err := httpx.ReadAnswer(resp.Status, header, resp.Body)
 	if err != nil {

@@ -16,6 +16,10 @@ import (
 // peer requests.
 const refusalLogEvery = 10 * time.Second
 
+// refusalCredentials is HeaderRefusal's value for a bad or missing
+// signature.
+const refusalCredentials = "credentials"
+
 // Authenticate returns middleware for the peer listener: it reads the body
 // (at most maxBody bytes: a forwarded call is at most one log entry) and
 // checks the request's credentials before anything else sees it. A request
@@ -44,6 +48,7 @@ func Authenticate(auth *Auth, maxBody int64, log *slog.Logger) func(http.Handler
 			// Refuse what cannot pass before reading a body for it.
 			if auth.Enabled() && (r.Header.Get(HeaderSignature) == "" || r.Header.Get(HeaderTime) == "") {
 				logRefusal(r, ErrUnauthorized)
+				w.Header().Set(HeaderRefusal, refusalCredentials)
 				runtime.WriteError(w, runtime.NewError(http.StatusUnauthorized, runtime.CodeUnauthorized, "%v: the request is not signed", ErrUnauthorized))
 				return
 			}
@@ -68,6 +73,9 @@ func Authenticate(auth *Auth, maxBody int64, log *slog.Logger) func(http.Handler
 					return
 				}
 				logRefusal(r, err)
+				if errors.Is(err, ErrBadSignature) {
+					w.Header().Set(HeaderRefusal, refusalCredentials)
+				}
 				runtime.WriteError(w, runtime.NewError(http.StatusUnauthorized, runtime.CodeUnauthorized, "%v", err))
 				return
 			}

@@ -167,6 +167,19 @@ func TestIdempotencyKeysAreBoundedAndARefusedKeyChangesNothing(t *testing.T) {
 			t.Errorf("key %.20q: %d %s, want 400 %s", key, r.status, r.body, runtime.CodeBadIdempotencyKey)
 		}
 	}
+	// Two keys: a retry could send either.
+	req, _ := http.NewRequest("POST", nd.url+"/accounts", strings.NewReader(`{"id":"bob"}`))
+	req.Header.Add(httpx.HeaderIdempotencyKey, "a1")
+	req.Header.Add(httpx.HeaderIdempotencyKey, "a2")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r := (response{status: resp.StatusCode, body: body}); r.status != 400 || r.code() != runtime.CodeBadIdempotencyKey {
+		t.Errorf("two Idempotency-Key headers: %d %s, want 400 %s", r.status, r.body, runtime.CodeBadIdempotencyKey)
+	}
 	if a, d := c.snapshotOf(nd); a != applied || d != digest {
 		t.Fatalf("refused keys changed the state: applied %d→%d", applied, a)
 	}
@@ -368,6 +381,10 @@ func TestAnOnlyOnceHandlerThatPanicsInAReadSectionReleasesTheState(t *testing.T)
 		r := c.do(leader, "GET", "/accounts/panic", "", key)
 		if r.status != 500 || r.code() != runtime.CodeHandlerPanic || strings.Contains(string(r.body), "handler bug") {
 			t.Fatalf("key %q: %d %s, want 500 %s without the panic value", key, r.status, r.body, runtime.CodeHandlerPanic)
+		}
+		// Not "undone": what an onlyonce handler did outside may stand.
+		if strings.Contains(string(r.body), "undone") || !strings.Contains(string(r.body), "may have happened") {
+			t.Fatalf("key %q: %s: an onlyonce panic is not a replicated call's", key, r.body)
 		}
 	}
 	// The read lock was released: entries are still applied on the leader.
@@ -595,4 +612,40 @@ func TestStorageFullIsADefiniteAnswerWithItsOwnCode(t *testing.T) {
 	}
 	var acct ledgerAccount
 	mustJSON(t, c.mustDo(nd, "GET", "/accounts/a0", "").body, &acct)
+}
+
+// A replica whose peer secret differs from the leader's cannot forward:
+// the call it was sent is answered at once with its own code (nothing was
+// ordered), and the replica logs what to fix, instead of every call
+// waiting out the request timeout as if no leader were known.
+func TestAReplicaWithAnotherPeerSecretSaysSoAtOnce(t *testing.T) {
+	c := startClusterWith(t, 3, clusterConfig{options: func(nd *testNode, o *replica.Options) {
+		auth, err := peer.NewAuth(nd.id, []byte("a-secret-of-its-own-"+nd.id+"-0123456789"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.PeerAuth = auth
+	}})
+	leader := c.waitLeader()
+	var follower *testNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			follower = nd
+			break
+		}
+	}
+	for range 2 {
+		r := c.do(follower, "POST", "/accounts", `{"id":"a1"}`, "")
+		if r.status != 503 || r.code() != runtime.CodePeerRefused {
+			t.Fatalf("a call through %s: %d %s, want 503 %s", follower.id, r.status, r.body, runtime.CodePeerRefused)
+		}
+	}
+	if !strings.Contains(follower.logs.String(), "peer secrets differ") || !strings.Contains(follower.logs.String(), "BR2K_PEER_SECRET") {
+		t.Fatalf("%s did not log what to fix:\n%s", follower.id, follower.logs.String())
+	}
+	if st := c.status(leader); st.Applied != 0 {
+		t.Fatalf("the leader applied %d entries", st.Applied)
+	}
+	// The leader itself still serves.
+	c.mustDo(leader, "POST", "/accounts", `{"id":"a1"}`)
 }

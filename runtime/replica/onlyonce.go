@@ -146,7 +146,7 @@ func (r *Replica) runHandler(ctx context.Context, t *term, call runtime.Call, ke
 				r.logger.Error("onlyonce handler panicked", "op", call.Op, "panic", fmt.Sprint(v), "stack", string(debug.Stack()),
 					"panics_not_logged_since_last", dropped)
 			}
-			out, panicked = apply.PanicOutcome(call.Op), true
+			out, panicked = apply.OncePanicOutcome(call.Op), true
 		}
 	}()
 	section := &readSection{r: r, op: call.Op}

@@ -305,6 +305,7 @@ type Replica struct {
 	// for the refusals of a full etcd, which last as long as it stays full.
 	panicLog, slowReadLog, noSpaceLog logLimit
 	absentLog                         logLimit // noteAbsentPublishers
+	peerRefusedLog                    logLimit // forwards the leader refused
 
 	// beforeRepair, if set (tests), runs before a diverged replica repairs
 	// its state.
@@ -353,7 +354,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
 	}
 	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
-	r.noSpaceLog.period, r.absentLog.period = 10*time.Second, absentLogEvery
+	r.noSpaceLog.period, r.absentLog.period, r.peerRefusedLog.period = 10*time.Second, absentLogEvery, 10*time.Second
 	r.views = viewReads{fetch: r.readView, timeout: time.Second}
 	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}
 	r.machine = apply.New(svc, applyOpts)

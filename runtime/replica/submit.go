@@ -28,14 +28,33 @@ func (r *Replica) Submit(w http.ResponseWriter, req *http.Request, call runtime.
 // that answer gives within the request timeout.
 func (r *Replica) serveCall(w http.ResponseWriter, req *http.Request, answer func(ctx context.Context, key string) httpx.Answer) {
 	key := req.Header.Get(httpx.HeaderIdempotencyKey)
+	if n := len(req.Header.Values(httpx.HeaderIdempotencyKey)); n > 1 {
+		// Which one a retry sends is anyone's guess: refuse, rather than
+		// pick one.
+		runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadIdempotencyKey,
+			"Idempotency-Key appears %d times; send it once", n))
+		return
+	}
 	if err := checkKey(key); err != nil {
 		runtime.WriteError(w, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
 	defer cancel()
-	httpx.WriteAnswer(w, answer(ctx, key))
+	a := answer(ctx, key)
+	if a.Signal == httpx.SignalOutcomeUnknown && key == "" {
+		// The usual advice (retry with the same key) does not apply.
+		w.Header().Set(httpx.HeaderSignal, a.Signal.String())
+		runtime.WriteError(w, errOutcomeUnknownNoKey)
+		return
+	}
+	httpx.WriteAnswer(w, a)
 }
+
+// errOutcomeUnknownNoKey is BR2K_OUTCOME_UNKNOWN for a call sent without an
+// Idempotency-Key.
+var errOutcomeUnknownNoKey = runtime.NewError(http.StatusServiceUnavailable, runtime.CodeOutcomeUnknown,
+	"the call may or may not have been applied; it had no Idempotency-Key, so a retry may apply it twice: read the state to find out, or send calls with an Idempotency-Key")
 
 // checkKey refuses an Idempotency-Key that is too long to be recorded or
 // that is not printable ASCII (it is echoed in messages and logs).
@@ -75,6 +94,16 @@ func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Cal
 			switch {
 			case err == nil:
 				a = resp
+			case errors.Is(err, peer.ErrCredentialsRefused):
+				// A configuration error no retry gets past: say so at
+				// once, loudly, rather than wait out the request.
+				if ok, dropped := r.peerRefusedLog.allow(); ok {
+					r.logger.Error("the leader refused this replica's signature: the replicas' peer secrets differ, and calls sent to this replica cannot be forwarded",
+						"leader", leader.ID, "err", err, "refusals_not_logged_since_last", dropped,
+						"fix", "give every replica the same replica.peer-secret (or BR2K_PEER_SECRET) and restart the one that differs")
+				}
+				return httpx.ErrorAnswer(runtime.NewError(http.StatusServiceUnavailable, runtime.CodePeerRefused,
+					"leader %s refused this replica's forwarded call: their peer secrets differ (a configuration error); nothing was ordered: send the request to another replica", leader.ID))
 			case errors.Is(err, peer.ErrNotDelivered) || key != "":
 				// Not delivered, or delivered with a key: retrying cannot
 				// run the call twice.
