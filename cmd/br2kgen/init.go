@@ -46,7 +46,9 @@ func initCmd(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		fmt.Fprintf(stdout, "created %s\n", rel(f))
 	}
-	fmt.Fprintf(stdout, "next: cd %s && go generate ./... && go build ./...\n", rel(filepath.Dir(files[0])))
+	// The scaffold imports packages the module does not require yet:
+	// go generate refuses to run until go.mod has them.
+	fmt.Fprintf(stdout, "next: go mod tidy && cd %s && go generate ./... && go build ./...\n", rel(filepath.Dir(files[0])))
 	return 0
 }
 

@@ -58,9 +58,27 @@ func (c Command) Main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	switch os.Args[1] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(os.Stdout, usage)
+		return
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The first SIGTERM or Ctrl-C stops the replica gracefully, and says
+	// so: an operator sees when the stop began and (below) when it ended.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			logger.Info("signal received; stopping", "signal", s.String())
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	var err error
 	switch os.Args[1] {
 	case "dev":
@@ -78,6 +96,9 @@ func (c Command) Main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
 		os.Exit(1)
+	}
+	if ctx.Err() != nil {
+		logger.Info("stopped")
 	}
 }
 
