@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,8 @@ type Conn struct {
 	MaxBody int
 
 	nc       net.Conn
+	cur      atomic.Value // net.Conn: nc, for Interrupt
+	stopped  atomic.Bool  // Interrupt was called
 	r        *bufio.Reader
 	buf      []byte
 	deadline time.Time // for the next Do only; zero: timeout
@@ -70,6 +73,19 @@ var ErrNoResponse = errors.New("h1: connection ended before the response")
 // SetDeadline bounds the next Do with t instead of the timeout.
 func (c *Conn) SetDeadline(t time.Time) { c.deadline = t }
 
+// ErrInterrupted is the error of a Do that Interrupt ended.
+var ErrInterrupted = errors.New("h1: interrupted")
+
+// Interrupt ends the Do in progress, or the next one, at once with an
+// error wrapping ErrInterrupted; the connection is not usable after it.
+// Unlike the other methods, it may be called from another goroutine.
+func (c *Conn) Interrupt() {
+	c.stopped.Store(true)
+	if nc, _ := c.cur.Load().(net.Conn); nc != nil {
+		nc.SetDeadline(time.Unix(1, 0)) // in the past: blocked reads and writes return
+	}
+}
+
 // Open reports whether a connection is open: the next Do reuses it.
 func (c *Conn) Open() bool { return c.nc != nil }
 
@@ -97,6 +113,7 @@ func (c *Conn) Do(method, path string, body []byte, extra []string, want ...stri
 			return Response{}, err
 		}
 		c.nc, c.r = nc, bufio.NewReaderSize(nc, 16<<10)
+		c.cur.Store(nc)
 	}
 	switch {
 	case !c.deadline.IsZero():
@@ -106,6 +123,12 @@ func (c *Conn) Do(method, path string, body []byte, extra []string, want ...stri
 		c.nc.SetDeadline(time.Now().Add(c.timeout))
 	default:
 		c.nc.SetDeadline(time.Time{})
+	}
+	// Checked after the deadline is set: an Interrupt before it is seen
+	// here, one after it moves the deadline to the past.
+	if c.stopped.Load() {
+		c.Close()
+		return Response{}, ErrInterrupted
 	}
 	b := append(c.buf[:0], method...)
 	b = append(b, ' ')

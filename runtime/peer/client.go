@@ -179,11 +179,23 @@ func (c *Client) Forward(ctx context.Context, leaderURL string, call Call) (http
 	if body == nil {
 		body = []byte{} // a Content-Length of 0, as the leader's route expects a body it may decode
 	}
+	// ctx may end before its deadline (the caller gave up on this
+	// leader): the exchange ends then too.
+	stop := context.AfterFunc(ctx, cn.Interrupt)
 	resp, err := cn.Do(call.Method, call.URI, body, extra, append([]string{HeaderID, HeaderRefusal}, httpx.AnswerHeaders...)...)
+	if !stop() && err == nil {
+		// Interrupted as the answer came: the answer (read already)
+		// stands, the connection is not kept.
+		cn.Close()
+	}
 	if err != nil {
 		cn.Close()
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, h1.ErrInterrupted) {
+			// Refused, or stopped before the request was written.
 			return httpx.Answer{}, fmt.Errorf("%w: %v", ErrNotDelivered, err)
+		}
+		if cause := context.Cause(ctx); cause != nil {
+			return httpx.Answer{}, fmt.Errorf("%w (%w)", err, cause)
 		}
 		return httpx.Answer{}, err
 	}

@@ -210,11 +210,27 @@ func (r *Replica) endTerm(t *term) {
 func (r *Replica) watchApply(t *term) {
 	tick := time.NewTicker(max(r.opts.StallTimeout/10, 10*time.Millisecond))
 	defer tick.Stop()
+	last := time.Now()
+	var grace time.Time // no stall counts before it
 	for {
 		select {
 		case <-t.ctx.Done():
 			return
 		case <-tick.C:
+		}
+		// A gap between ticks means this process itself did not run (a
+		// SIGSTOP, a frozen VM, starved of CPU): nothing applied meanwhile,
+		// through no handler's fault. The apply loop gets a StallTimeout to
+		// move before it counts as stalled.
+		now := time.Now()
+		if gap := now.Sub(last); gap > r.opts.StallTimeout/2 {
+			grace = now.Add(r.opts.StallTimeout)
+			r.logger.Warn("this process did not run for a while (paused, or starved of CPU); the apply loop is given time to move before it counts as stalled",
+				"gap", gap.Round(time.Millisecond))
+		}
+		last = now
+		if now.Before(grace) {
+			continue
 		}
 		head := t.head.Load()
 		applied, since, stuck := r.stalled(head)

@@ -286,7 +286,8 @@ type Replica struct {
 	appliedAt   time.Time            // when applied last advanced
 	progress    chan struct{}        // closed and replaced whenever applied advances
 	leader      peerInfo             // last observed leader
-	leaderCh    chan struct{}        // closed and replaced whenever leader changes
+	leaderEpoch context.Context      // cancelled and replaced whenever leader changes
+	endEpoch    context.CancelFunc   // cancels leaderEpoch
 	term        *term                // non-nil while this replica leads
 	waiters     map[uint64]*proposal // proposals in flight, by the index they were given
 	inflight    map[string]*onceCall // keyed onlyonce calls running on this leader
@@ -337,7 +338,6 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		fwd:         peer.NewClient(opts.PeerAuth, opts.PeerTLS),
 		logger:      opts.Logger.With("replica", opts.ID),
 		progress:    make(chan struct{}),
-		leaderCh:    make(chan struct{}),
 		waiters:     map[uint64]*proposal{},
 		inflight:    map[string]*onceCall{},
 		refuses:     refuses,
@@ -356,6 +356,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
 	r.noSpaceLog.period, r.absentLog.period, r.peerRefusedLog.period = 10*time.Second, absentLogEvery, 10*time.Second
 	r.views = viewReads{fetch: r.readView, timeout: time.Second}
+	r.leaderEpoch, r.endEpoch = context.WithCancel(context.Background())
 	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}
 	r.machine = apply.New(svc, applyOpts)
 	if opts.Shadow != nil {
@@ -585,16 +586,23 @@ func (r *Replica) setLeader(p peerInfo) {
 		return
 	}
 	r.leader = p
-	close(r.leaderCh)
-	r.leaderCh = make(chan struct{})
+	r.endEpoch()
+	r.leaderEpoch, r.endEpoch = context.WithCancel(context.Background())
 }
 
 // currentLeader returns the observed leader, the term if this replica leads,
 // and a channel closed at the next leader change.
 func (r *Replica) currentLeader() (peerInfo, *term, <-chan struct{}) {
+	leader, t, epoch := r.leaderAndEpoch()
+	return leader, t, epoch.Done()
+}
+
+// leaderAndEpoch is currentLeader with a context that ends at the next
+// leader change.
+func (r *Replica) leaderAndEpoch() (peerInfo, *term, context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.leader, r.term, r.leaderCh
+	return r.leader, r.term, r.leaderEpoch
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/br2k/br2k/runtime"
@@ -78,7 +79,8 @@ func checkKey(key string) error {
 func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Call, key string) httpx.Answer {
 	backoff := 20 * time.Millisecond
 	for {
-		leader, t, changed := r.currentLeader()
+		leader, t, epoch := r.leaderAndEpoch()
+		changed := epoch.Done()
 		var a httpx.Answer
 		switch {
 		case t != nil:
@@ -88,9 +90,11 @@ func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Cal
 			// after it lost leadership: wait for the next one.
 			a = httpx.SignalAnswer(httpx.SignalNoLeader)
 		default:
-			resp, err := r.fwd.Forward(ctx, leader.Peer, peer.Call{
+			fctx, cancel := forwardContext(ctx, epoch)
+			resp, err := r.fwd.Forward(fctx, leader.Peer, peer.Call{
 				Method: req.Method, URI: req.URL.RequestURI(), Body: capturedBody(req), IdempotencyKey: key,
 			})
+			cancel()
 			switch {
 			case err == nil:
 				a = resp
@@ -130,6 +134,39 @@ func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Cal
 		}
 		timer.Stop()
 		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// forwardGrace is how long a call forwarded to a leader may still wait for
+// its answer after another leader was observed: a leader that resigned
+// answers the calls it holds within its drain (DrainTimeout, 1 s); one that
+// was paused or cut off would hold them until the request timeout.
+const forwardGrace = time.Second
+
+// errLeaderChanged ends a forward to a leader that was replaced.
+var errLeaderChanged = errors.New("the leader changed while the call was forwarded to it")
+
+// forwardContext is ctx, also cancelled (with errLeaderChanged as the cause)
+// forwardGrace after epoch ends.
+func forwardContext(ctx, epoch context.Context) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(epoch, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if fctx.Err() == nil {
+			timer = time.AfterFunc(forwardGrace, func() { cancel(errLeaderChanged) })
+		}
+	})
+	return fctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel(context.Canceled)
 	}
 }
 
