@@ -126,7 +126,7 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 		return
 	}
 	r.lastDefragLook = time.Now()
-	defrag := func() ([]rlog.DefragReport, error) { return rlog.Defragment(ctx, r.opts.Client, r.opts.DefragMinFree) }
+	defragment, minFree := rlog.Defragment, r.opts.DefragMinFree
 	if alarmed {
 		// The space of the batches just deleted is still held by the
 		// history Compact keeps: give it all up now, from every member
@@ -134,9 +134,9 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 		if err := rlog.CompactHistory(ctx, r.opts.Client); err != nil {
 			r.logger.Warn("etcd history compaction", "err", err)
 		}
-		defrag = func() ([]rlog.DefragReport, error) { return rlog.DefragmentFull(ctx, r.opts.Client, fullDefragMinFree) }
+		defragment, minFree = rlog.DefragmentFull, fullDefragMinFree
 	}
-	reps, err := defrag()
+	reps, err := defragment(ctx, r.opts.Client, minFree)
 	freed := false
 	for _, d := range reps {
 		if !d.Skipped {

@@ -320,7 +320,7 @@ func (r *Replica) saveVersionFile(index uint64, body io.Reader, fileSHA256 strin
 	if err := os.MkdirAll(r.opts.StatePath, 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(r.opts.StatePath, tempPatterns[1])
+	tmp, err := os.CreateTemp(r.opts.StatePath, fetchTempPattern)
 	if err != nil {
 		return err
 	}

@@ -464,12 +464,6 @@ func (r *Replica) committed(t *term, entries []*runtime.Entry) (ok bool, got []*
 	return true, got, nil
 }
 
-// isCommitted is committed's verdict alone.
-func (r *Replica) isCommitted(t *term, entries []*runtime.Entry) bool {
-	ok, _, _ := r.committed(t, entries)
-	return ok
-}
-
 // failWaiters answers the proposals of entries that were certainly not
 // appended.
 func (r *Replica) failWaiters(entries []*runtime.Entry, a httpx.Answer) {

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/br2k/br2k/runtime"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/apply"
 	rlog "github.com/br2k/br2k/runtime/log"
 )

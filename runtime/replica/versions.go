@@ -123,7 +123,7 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, tempPatterns[0])
+	tmp, err := os.CreateTemp(dir, versionTempPattern)
 	if err != nil {
 		return "", err
 	}
@@ -315,15 +315,19 @@ func (r *Replica) loadVersion() uint64 {
 	return 0
 }
 
-// tempPatterns name the temporary files of version writes and downloads
-// (os.CreateTemp patterns), renamed when complete.
-var tempPatterns = []string{".version-*.tmp", ".fetch-*.tmp"}
+// The temporary files of version writes and downloads (os.CreateTemp
+// patterns), renamed when complete; removeTempFiles removes those a killed
+// process left.
+const (
+	versionTempPattern = ".version-*.tmp"
+	fetchTempPattern   = ".fetch-*.tmp"
+)
 
 // removeTempFiles removes what a process that died while writing or
 // downloading a version left in StatePath (each up to a state's size).
 // It runs at start, before this process writes any.
 func (r *Replica) removeTempFiles() {
-	for _, p := range tempPatterns {
+	for _, p := range []string{versionTempPattern, fetchTempPattern} {
 		left, _ := filepath.Glob(filepath.Join(r.opts.StatePath, p))
 		for _, f := range left {
 			if err := os.Remove(f); err != nil {
