@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -45,9 +46,34 @@ func NewRouter(log *slog.Logger) chi.Router {
 		runtime.WriteError(w, runtime.NewError(http.StatusNotFound, runtime.CodeNotFound, "no route for %s %s", req.Method, req.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		setAllow(w, r, req)
 		runtime.WriteError(w, runtime.NewError(http.StatusMethodNotAllowed, runtime.CodeMethodNotAllowed, "method %s is not allowed on %s", req.Method, req.URL.Path))
 	})
 	return r
+}
+
+// routedMethods are the methods a br2k route can have, in the order an
+// Allow header lists them.
+var routedMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// setAllow sets the Allow header of a 405 to the methods r routes req's path
+// for (RFC 9110 section 15.5.6 requires it). chi passes those methods only
+// to its own 405 handler, so they are looked up again; a 405 is rare enough
+// that five lookups do not matter.
+func setAllow(w http.ResponseWriter, r chi.Router, req *http.Request) {
+	path := req.URL.RawPath
+	if path == "" {
+		path = req.URL.Path
+	}
+	var allowed []string
+	for _, m := range routedMethods {
+		if r.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+	}
 }
 
 func recoverJSON(log *slog.Logger) func(http.Handler) http.Handler {

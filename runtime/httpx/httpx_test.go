@@ -32,6 +32,25 @@ func TestRouterAnswersEveryFailureInTheJSONShape(t *testing.T) {
 	}
 }
 
+func TestA405NamesTheMethodsThePathHas(t *testing.T) {
+	r := NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Post("/ok", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })
+	r.Get("/accounts/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })
+	r.Put("/accounts/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })
+	for _, tt := range []struct{ method, path, allow string }{
+		{"GET", "/ok", "POST"},
+		{"HEAD", "/ok", "POST"},
+		{"DELETE", "/accounts/a%2Fb", "GET, PUT"},
+		{"POST", "/accounts/alice", "GET, PUT"},
+	} {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, nil))
+		if w.Code != 405 || w.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q", tt.method, tt.path, w.Code, w.Header().Get("Allow"), tt.allow)
+		}
+	}
+}
+
 func TestAnAnswerCrossesTheWireWithItsSignalAndHeaders(t *testing.T) {
 	handlerErr := runtime.ErrorOutcome(runtime.NewError(503, runtime.CodeNotLeader, "a handler pretending"))
 	for _, a := range []Answer{
