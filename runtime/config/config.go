@@ -96,6 +96,11 @@ type Replica struct {
 	// MaxBatch is the most requests the leader orders in one etcd
 	// transaction (one log batch, also cut at 1 MiB). Default 256; 1..1024.
 	MaxBatch int `json:"max-batch"`
+	// MaxOnlyOnce is the most onlyonce handlers that run at once on the
+	// leader; more calls get 429 BR2K_TOO_MANY_REQUESTS with nothing run.
+	// A handler that waits on I/O keeps its place until it returns.
+	// Default 256; 1..65536.
+	MaxOnlyOnce int `json:"max-onlyonce"`
 }
 
 // Etcd says how to reach the etcd cluster that orders requests. Exactly one of
@@ -412,6 +417,7 @@ func (c *Config) fill(present map[string]bool) {
 	dur("replica.leader-probe", &r.LeaderProbe, 100*time.Millisecond)
 	dur("replica.stall-timeout", &r.StallTimeout, 3*time.Second)
 	num("replica.max-batch", &r.MaxBatch, 256)
+	num("replica.max-onlyonce", &r.MaxOnlyOnce, 256)
 
 	s := &c.ServiceRegistry
 	str("service-registry.type", &s.Type, RegistryTest)

@@ -60,7 +60,7 @@ func sec(d time.Duration) Duration { return Duration{d} }
 func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 	want := &Config{
 		Replica: Replica{RequestTimeout: sec(10 * time.Second), ReadTimeout: sec(10 * time.Second), WriteTimeout: sec(15 * time.Second),
-			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256},
+			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256, MaxOnlyOnce: 256},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default", TestPath: "registry.jsonl"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
@@ -93,6 +93,7 @@ func TestParseFillsDefaults(t *testing.T) {
 			func(c *Config) any { return c.Replica.AdvertiseURL }, "https://a.example"},
 		{"request-timeout 10s", minimal, func(c *Config) any { return c.Replica.RequestTimeout.Duration }, 10 * time.Second},
 		{"max-batch 256", minimal, func(c *Config) any { return c.Replica.MaxBatch }, 256},
+		{"max-onlyonce 256", minimal, func(c *Config) any { return c.Replica.MaxOnlyOnce }, 256},
 		{"prefix without registry id", minimal, func(c *Config) any { return c.Etcd.Prefix }, "/br2k/default/"},
 		{"prefix from registry id", `{"replica": {"id": "r1", "listen": "127.0.0.1:8081", "peer-listen": "127.0.0.1:9081", "peer-secret": "cluster-secret-0123456789"}, "etcd": {"endpoints": ["http://e:2379"]}, "service-registry": {"id": "ledger"}, ` + backup + `}`,
 			func(c *Config) any { return c.Etcd.Prefix }, "/br2k/ledger/"},
@@ -241,6 +242,8 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		}, "etcd.embed.initial-cluster", `member "r1" is listed twice`},
 		{"max-batch zero", func(c *Config) { c.Replica.MaxBatch = 0 }, "replica.max-batch", "1..1024"},
 		{"max-batch too big", func(c *Config) { c.Replica.MaxBatch = 1025 }, "replica.max-batch", "1..1024"},
+		{"max-onlyonce zero", func(c *Config) { c.Replica.MaxOnlyOnce = 0 }, "replica.max-onlyonce", "1..65536"},
+		{"max-onlyonce too big", func(c *Config) { c.Replica.MaxOnlyOnce = 65537 }, "replica.max-onlyonce", "1..65536"},
 		{"listen-peer-url not a URL", func(c *Config) {
 			c.Etcd.Endpoints = nil
 			c.Etcd.Embed = &Embed{Name: "r1", DataDir: "d", ClientURL: "http://127.0.0.1:2379", PeerURL: "http://127.0.0.1:2380",

@@ -107,6 +107,9 @@ func (c *Config) Validate() error {
 	if r.MaxBatch < 1 || r.MaxBatch > 1024 {
 		v.add("replica.max-batch", "must be 1..1024, got %d", r.MaxBatch)
 	}
+	if r.MaxOnlyOnce < 1 || r.MaxOnlyOnce > 65536 {
+		v.add("replica.max-onlyonce", "must be 1..65536, got %d", r.MaxOnlyOnce)
+	}
 
 	e := c.Etcd
 	switch {

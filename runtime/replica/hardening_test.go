@@ -649,3 +649,61 @@ func TestAReplicaWithAnotherPeerSecretSaysSoAtOnce(t *testing.T) {
 	// The leader itself still serves.
 	c.mustDo(leader, "POST", "/accounts", `{"id":"a1"}`)
 }
+
+func TestOnlyOnceHandlersRunningAtOnceAreBoundedAndARefusedCallLeavesNothing(t *testing.T) {
+	notary := &blockingNotary{started: make(chan struct{}, 4), release: make(chan struct{})}
+	c := startClusterWith(t, 3, clusterConfig{
+		service: func(nd *testNode) runtime.Service { return ledger.NewService(ledger.New(notary)) },
+		options: func(_ *testNode, o *replica.Options) { o.MaxOnlyOnce = 2 },
+	})
+	leader := c.waitLeader()
+	var follower *testNode
+	for _, nd := range c.alive() {
+		if nd != leader {
+			follower = nd
+		}
+	}
+	c.mustDo(leader, "POST", "/accounts", `{"id":"alice"}`)
+	c.mustDo(leader, "POST", "/accounts/alice/mints", `{"amount":100}`)
+	c.mustDo(leader, "POST", "/mints/1/approve", "")
+	done := make(chan response, 2)
+	go func() { done <- c.do(leader, "POST", "/mints/1/receipt", "", "") }()
+	go func() { done <- c.do(follower, "POST", "/mints/1/receipt", "", "k1") }()
+	<-notary.started
+	<-notary.started
+
+	// Both places are taken by handlers that wait on the notary: further
+	// onlyonce calls are refused at once, keyed or not, through the leader
+	// or a follower, and replicated calls go on.
+	for _, tt := range []struct {
+		nd   *testNode
+		path string
+		key  string
+	}{{leader, "/mints/1/receipt", "k2"}, {follower, "/mints/1/receipt", "k2"}, {follower, "/mints/1/receipt", ""}} {
+		r := c.do(tt.nd, "POST", tt.path, "", tt.key)
+		if r.status != http.StatusTooManyRequests || r.code() != runtime.CodeTooManyRequests || r.replayed {
+			t.Fatalf("onlyonce call %s (key %q) on %s with every place taken: %d %s replayed=%v", tt.path, tt.key, tt.nd.id, r.status, r.body, r.replayed)
+		}
+	}
+	if r := c.do(leader, "GET", "/accounts/alice", "", ""); r.status != http.StatusTooManyRequests {
+		t.Fatalf("onlyonce read with every place taken: %d %s", r.status, r.body)
+	}
+	c.mustDo(follower, "POST", "/accounts", `{"id":"bob"}`)
+	if !strings.Contains(leader.logs.String(), "every onlyonce place is taken") {
+		t.Fatalf("the leader's log does not say why it refused:\n%s", leader.logs.String())
+	}
+
+	close(notary.release)
+	for range 2 {
+		if r := <-done; r.status != 200 {
+			t.Fatalf("receipt: %d %s", r.status, r.body)
+		}
+	}
+	// The refused keyed call left no start behind: its retry runs (not
+	// 409, not a replay), and again the places are free.
+	r := c.do(follower, "POST", "/mints/1/receipt", "", "k2")
+	if r.status != 200 || r.replayed {
+		t.Fatalf("retry of the refused call: %d %s replayed=%v", r.status, r.body, r.replayed)
+	}
+	c.mustDo(leader, "GET", "/accounts/alice", "")
+}

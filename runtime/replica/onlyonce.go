@@ -50,6 +50,11 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 		if err := r.waitApplied(ctx, index); err != nil {
 			return httpx.SignalAnswer(httpx.SignalUnavailable) // nothing ran
 		}
+		release, full := r.takeOncePlace(call.Op)
+		if full != nil {
+			return *full
+		}
+		defer release()
 		out, _ := r.runHandler(ctx, t, call, "", index)
 		return httpx.Answer{Outcome: out, Index: index, ServedBy: r.opts.ID}
 	}
@@ -60,7 +65,9 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 		select {
 		case <-c.done:
 			a := c.answer
-			a.Replayed = a.Signal == httpx.SignalNone
+			// Index 0: refused before its start was logged (413, 429),
+			// nothing to replay.
+			a.Replayed = a.Signal == httpx.SignalNone && a.Index > 0
 			return a
 		case <-ctx.Done():
 			return httpx.SignalAnswer(httpx.SignalOutcomeUnknown)
@@ -89,6 +96,14 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 			"the call encodes to %d bytes with its outcome record; a log entry holds at most %d", n, rlog.MaxAppendBytes))
 		return c.answer
 	}
+	// Take the handler's place before its start is logged: a call refused
+	// for want of one must leave no start behind (a retry would get 409).
+	release, full := r.takeOncePlace(call.Op)
+	if full != nil {
+		c.answer = *full
+		return c.answer
+	}
+	defer release() // after the outcome is logged: a handler's place bounds its whole call
 	// Log the start first: should this leader be lost after the handler
 	// ran but before its outcome is logged, a retry finds the start and is
 	// refused instead of running the handler again.
@@ -126,6 +141,24 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 	return a
 }
 
+// takeOncePlace takes one of the Options.MaxOnlyOnce places for an
+// onlyonce handler to run in, and returns its release; when all are taken
+// it returns instead the 429 answer for the call, of which nothing ran.
+func (r *Replica) takeOncePlace(op string) (release func(), full *httpx.Answer) {
+	if n := r.onceRunning.Add(1); n > int64(r.opts.MaxOnlyOnce) {
+		r.onceRunning.Add(-1)
+		if ok, dropped := r.onceFullLog.allow(); ok {
+			r.logger.Warn("every onlyonce place is taken; refusing onlyonce calls with 429 until handlers return",
+				"op", op, "max", r.opts.MaxOnlyOnce, "refusals_not_logged_since_last", dropped,
+				"hint", "handlers that wait on I/O should pass ctx.Context() to their clients, so that they end with their request")
+		}
+		a := httpx.ErrorAnswer(runtime.NewError(http.StatusTooManyRequests, runtime.CodeTooManyRequests,
+			"%d onlyonce calls are running on the leader already; nothing ran: retry later", r.opts.MaxOnlyOnce))
+		return nil, &a
+	}
+	return func() { r.onceRunning.Add(-1) }, nil
+}
+
 // runHandler runs onlyonce handler call.Op outside the state lock, with the
 // state's read lock for its read sections, recovering a panic into
 // apply.PanicOutcome. readIndex is the index its state is read at or after.
@@ -140,6 +173,18 @@ func (r *Replica) runHandler(ctx context.Context, t *term, call runtime.Call, ke
 		Index: readIndex, Term: t.lead.Term, Kind: runtime.KindOnlyOnce, Op: call.Op,
 		Subject: runtime.Subject{ID: r.opts.ID}, Time: now, Seed: rand.Uint64(), Key: key, Payload: call.Payload,
 	}
+	// A handler still running when its request has timed out ignores its
+	// context (a client call without ctx.Context()): its caller has its
+	// answer, but it keeps one of the MaxOnlyOnce places. Say which.
+	started := time.Now()
+	long := time.AfterFunc(r.opts.RequestTimeout, func() {
+		if ok, dropped := r.onceLongLog.allow(); ok {
+			r.logger.Warn("an onlyonce handler is still running after the request timeout; it holds one of the onlyonce places until it returns",
+				"op", call.Op, "running", time.Since(started).Round(time.Millisecond), "max_onlyonce", r.opts.MaxOnlyOnce,
+				"not_logged_since_last", dropped, "hint", "pass ctx.Context() to the clients the handler calls")
+		}
+	})
+	defer long.Stop()
 	defer func() {
 		if v := recover(); v != nil {
 			if ok, dropped := r.panicLog.allow(); ok {

@@ -156,6 +156,13 @@ type Options struct {
 	// MaxWaiters bounds the GET /br2k/wait calls waiting at once; more get
 	// 429. Default 1024.
 	MaxWaiters int
+	// MaxOnlyOnce bounds the onlyonce handlers running at once on the
+	// leader; more calls get 429 before anything of them runs or is
+	// logged. A handler that waits on I/O without a deadline holds its
+	// place until it returns, whatever became of its request, so this is
+	// what bounds the goroutines and bodies a stuck chain can pile up.
+	// Default 256.
+	MaxOnlyOnce int
 	// SlowRead is how long an onlyonce handler's read section may hold the
 	// state before the replica logs a warning naming the handler (it holds
 	// up applying entries while it runs). Default 100ms.
@@ -210,6 +217,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxWaiters <= 0 {
 		o.MaxWaiters = 1024
+	}
+	if o.MaxOnlyOnce <= 0 {
+		o.MaxOnlyOnce = 256
 	}
 	if o.SlowRead <= 0 {
 		o.SlowRead = 100 * time.Millisecond
@@ -295,7 +305,8 @@ type Replica struct {
 	stopFollow  context.CancelFunc   // stops the current Follow (to install a peer's version)
 	running     bool
 
-	waiting atomic.Int64 // GET /br2k/wait calls in progress
+	waiting     atomic.Int64 // GET /br2k/wait calls in progress
+	onceRunning atomic.Int64 // onlyonce handlers running (Options.MaxOnlyOnce)
 	// versionStallMax is the longest the apply loop was held up by taking a
 	// state version since Run started, in nanoseconds.
 	versionStallMax atomic.Int64
@@ -305,6 +316,7 @@ type Replica struct {
 	// Log limits for lines a buggy handler could repeat on every call, and
 	// for the refusals of a full etcd, which last as long as it stays full.
 	panicLog, slowReadLog, noSpaceLog logLimit
+	onceFullLog, onceLongLog          logLimit // onlyonce handlers: all places taken; one runs past the request timeout
 	absentLog                         logLimit // noteAbsentPublishers
 	peerRefusedLog                    logLimit // forwards the leader refused
 
@@ -355,6 +367,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 	}
 	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
 	r.noSpaceLog.period, r.absentLog.period, r.peerRefusedLog.period = 10*time.Second, absentLogEvery, 10*time.Second
+	r.onceFullLog.period, r.onceLongLog.period = 10*time.Second, 10*time.Second
 	r.views = viewReads{fetch: r.readView, timeout: time.Second}
 	r.leaderEpoch, r.endEpoch = context.WithCancel(context.Background())
 	applyOpts := apply.Options{Self: opts.ID, KeyTTL: opts.KeyTTL, OnPanic: r.logPanic, KeepFailedChanges: opts.KeepFailedChanges}

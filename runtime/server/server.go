@@ -176,7 +176,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	n.Replica, err = replica.New(svc, replica.Options{
 		ID: r.ID, AdvertiseURL: n.AdvertiseURL, PeerURL: n.PeerAdvertiseURL, PeerAuth: auth, PeerTLS: peerClientTLS,
 		Client: n.cli, Prefix: cfg.Etcd.Prefix, LocalMember: localMember,
-		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: r.MaxBatch,
+		SessionTTL: cfg.Etcd.SessionTTL.Duration, MaxBatch: r.MaxBatch, MaxOnlyOnce: r.MaxOnlyOnce,
 		RequestTimeout: r.RequestTimeout.Duration, LeaderProbe: leaderProbe(r.LeaderProbe.Duration),
 		StallTimeout:      r.StallTimeout.Duration,
 		KeepFailedChanges: cfg.StateConfig.StateMode == config.StateModeDefault,
