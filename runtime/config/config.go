@@ -101,6 +101,12 @@ type Replica struct {
 	// A handler that waits on I/O keeps its place until it returns.
 	// Default 256; 1..65536.
 	MaxOnlyOnce int `json:"max-onlyonce"`
+	// MaxConnections is the most connections each listener (public, peer)
+	// holds open. When all are taken, a new connection replaces the one
+	// idle the longest; with none idle it waits. It keeps a stranger's
+	// connections from taking the file descriptors the process's etcd
+	// member and state files need. Default 4096; 16..1000000.
+	MaxConnections int `json:"max-connections"`
 }
 
 // Etcd says how to reach the etcd cluster that orders requests. Exactly one of
@@ -418,6 +424,7 @@ func (c *Config) fill(present map[string]bool) {
 	dur("replica.stall-timeout", &r.StallTimeout, 3*time.Second)
 	num("replica.max-batch", &r.MaxBatch, 256)
 	num("replica.max-onlyonce", &r.MaxOnlyOnce, 256)
+	num("replica.max-connections", &r.MaxConnections, 4096)
 
 	s := &c.ServiceRegistry
 	str("service-registry.type", &s.Type, RegistryTest)

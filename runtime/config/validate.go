@@ -110,6 +110,9 @@ func (c *Config) Validate() error {
 	if r.MaxOnlyOnce < 1 || r.MaxOnlyOnce > 65536 {
 		v.add("replica.max-onlyonce", "must be 1..65536, got %d", r.MaxOnlyOnce)
 	}
+	if r.MaxConnections < 16 || r.MaxConnections > 1000000 {
+		v.add("replica.max-connections", "must be 16..1000000, got %d", r.MaxConnections)
+	}
 
 	e := c.Etcd
 	switch {

@@ -52,8 +52,10 @@ type Node struct {
 	cli      *clientv3.Client
 	srv      *http.Server
 	ln       net.Listener
+	lim      *connLimit // under ln
 	peerSrv  *http.Server
 	peerLn   net.Listener
+	peerLim  *connLimit // under peerLn
 	backup   backup.Storage
 	registry registry.Registry
 	// joinCli reaches the running cluster a joining member (etcd.embed.join)
@@ -92,7 +94,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	if err != nil {
 		return nil, err
 	}
-	if n.ln, n.URL, err = listen("replica.listen", r.Listen, pubTLS); err != nil {
+	if n.ln, n.lim, n.URL, err = listen("replica.listen", r.Listen, pubTLS, r.MaxConnections); err != nil {
 		return nil, err
 	}
 	n.AdvertiseURL = r.AdvertiseURL
@@ -103,7 +105,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	if err != nil {
 		return nil, err
 	}
-	if n.peerLn, n.PeerURL, err = listen("replica.peer-listen", r.PeerListen, peerServerTLS); err != nil {
+	if n.peerLn, n.peerLim, n.PeerURL, err = listen("replica.peer-listen", r.PeerListen, peerServerTLS, r.MaxConnections); err != nil {
 		return nil, err
 	}
 	n.PeerAdvertiseURL = r.PeerAdvertiseURL
@@ -197,15 +199,16 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 			return nil, err
 		}
 	}
-	n.srv = n.httpServer(n.Replica.Handler(), "public")
-	n.peerSrv = n.httpServer(n.Replica.PeerHandler(), "peer")
+	n.srv = n.httpServer(n.Replica.Handler(), "public", n.lim)
+	n.peerSrv = n.httpServer(n.Replica.PeerHandler(), "peer", n.peerLim)
 	ok = true
 	return n, nil
 }
 
 // httpServer is an HTTP server with every timeout set: a client that sends
-// slowly, never reads, or idles cannot hold a connection for long.
-func (n *Node) httpServer(h http.Handler, name string) *http.Server {
+// slowly, never reads, or idles cannot hold a connection for long. lim,
+// under its listener, learns from it which connections are idle.
+func (n *Node) httpServer(h http.Handler, name string, lim *connLimit) *http.Server {
 	r := n.cfg.Replica
 	return &http.Server{
 		Handler:           h,
@@ -214,6 +217,7 @@ func (n *Node) httpServer(h http.Handler, name string) *http.Server {
 		WriteTimeout:      r.WriteTimeout.Duration,
 		IdleTimeout:       r.IdleTimeout.Duration,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         lim.connState,
 		// Handshake failures and broken connections are a stranger's
 		// doing, not the operator's business at every occurrence.
 		ErrorLog: slog.NewLogLogger(n.logger.With("listener", name).Handler(), slog.LevelDebug),
@@ -227,17 +231,19 @@ func memberTLS(t *config.MemberTLS) *member.TLS {
 	return &member.TLS{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile, ClientCertAuth: t.ClientCertAuth}
 }
 
-// listen binds addr, with TLS when tlsConfig is set, and returns the
-// listener and its URL.
-func listen(key, addr string, tlsConfig *tls.Config) (net.Listener, string, error) {
-	ln, err := net.Listen("tcp", addr)
+// listen binds addr, holding at most maxConns connections open, with TLS
+// when tlsConfig is set, and returns the listener, its connection limit
+// and its URL.
+func listen(key, addr string, tlsConfig *tls.Config, maxConns int) (net.Listener, *connLimit, string, error) {
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", key, err)
+		return nil, nil, "", fmt.Errorf("%s: %w", key, err)
 	}
+	lim := newConnLimit(raw, maxConns)
 	if tlsConfig != nil {
-		return tls.NewListener(ln, tlsConfig), "https://" + ln.Addr().String(), nil
+		return tls.NewListener(lim, tlsConfig), lim, "https://" + raw.Addr().String(), nil
 	}
-	return ln, "http://" + ln.Addr().String(), nil
+	return lim, lim, "http://" + raw.Addr().String(), nil
 }
 
 func port(hostPort string) string {

@@ -244,6 +244,48 @@ func TestListenersCloseConnectionsThatReadSlowlyOrIdle(t *testing.T) {
 	}
 }
 
+func TestAStrangersIdleConnectionsDoNotKeepOthersOut(t *testing.T) {
+	cfg := singleMemberConfig(t)
+	cfg.Replica.MaxConnections = 16
+	n, stop := runNode(t, cfg)
+	defer stop()
+	// 40 connections, each idle after one request (as a keep-alive client
+	// leaves them, for replica.idle-timeout): more than the listener holds.
+	addr := strings.TrimPrefix(n.URL, "http://")
+	var conns []net.Conn
+	for i := range 40 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "GET /br2k/status HTTP/1.1\r\nHost: r\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+	// A new client is served at once.
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(n.URL + "/br2k/status")
+	if err != nil {
+		t.Fatalf("a new client, with 40 idle connections held by another: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status: %s", resp.Status)
+	}
+	// The listener holds 16: the first connections were closed to make
+	// room, long before the idle timeout.
+	conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conns[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the first idle connection is still open (read: %v); the listener holds more than replica.max-connections", err)
+	}
+}
+
 func TestAReplicaConnectsToAnEtcdWithAuthByUserAndPassword(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
