@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"sort"
@@ -130,11 +131,19 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	// The whole file's size and SHA-256, for the backup upload, which
 	// then need not read the file through once more before it streams it.
-	whole := sha256.New()
+	// Only the leader uploads; a follower that leads later reads the file
+	// through (checkVersionFile) rather than hash every version it writes.
+	_, leading, _ := r.currentLeader()
+	var whole hash.Hash
+	if leading != nil {
+		whole = sha256.New()
+	}
 	var size int64
 	bufs := [][]byte{head, {'\n'}, v.machine, v.state}
 	for _, b := range bufs {
-		whole.Write(b)
+		if whole != nil {
+			whole.Write(b)
+		}
 		size += int64(len(b))
 	}
 	if err := writePaced(tmp, bufs, versionIORate, func() bool { return len(r.versions) > 0 }); err != nil {
@@ -151,7 +160,9 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, versionName(v.index))); err != nil {
 		return "", err
 	}
-	r.noteFileSum(v.index, fileSum{size: size, sha256: hex.EncodeToString(whole.Sum(nil))})
+	if whole != nil {
+		r.noteFileSum(v.index, fileSum{size: size, sha256: hex.EncodeToString(whole.Sum(nil))})
+	}
 	// Make the rename itself durable.
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
