@@ -139,6 +139,9 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		if err != nil {
 			return nil, fmt.Errorf("etcd.embed: %w", err)
 		}
+		for _, p := range openEtcdPorts(e) {
+			n.logger.Warn(p.key+" serves whoever reaches it: "+p.risk, "url", p.url, "fix", p.fix)
+		}
 		n.member = m
 		endpoints = []string{m.ClientURL()}
 		if n.joinCli != nil {
