@@ -13,6 +13,11 @@ func SetProbe(r *Replica, refuses func(base string, timeout time.Duration) bool)
 // block to hold the repair back). Call it before Run.
 func SetBeforeRepair(r *Replica, f func()) { r.beforeRepair = f }
 
+// SetBeforeLogRestore makes RestoreFromBackup call f after it loaded the
+// version and before it starts the log at its index (another replica
+// restoring first, say).
+func SetBeforeLogRestore(r *Replica, f func()) { r.beforeLogRestore = f }
+
 // WaitApplied waits until r has applied index.
 func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
 	return r.waitApplied(ctx, index)

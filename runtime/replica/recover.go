@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/runtime/backup"
+	rlog "github.com/br2k/br2k/runtime/log"
 	"github.com/br2k/br2k/runtime/registry"
 )
 
@@ -150,9 +151,18 @@ func (r *Replica) RestoreFromBackup(ctx context.Context) (uint64, error) {
 		}
 		return 0, fmt.Errorf("restore: stored version %d (index %d, access key %s): %w%s", rec.Version, rec.Index, rec.Storage.BackupAccessKey, err, more)
 	}
+	if r.beforeLogRestore != nil {
+		r.beforeLogRestore()
+	}
 	if err := restorer.Restore(ctx, rec.Index); err != nil {
 		// Another replica restored first: Run follows whatever it chose.
 		os.Remove(filepath.Join(r.opts.StatePath, versionName(rec.Index)))
+		if errors.Is(err, rlog.ErrNotEmpty) {
+			// It lost the race with another replica started with
+			// -restore at the same time: as if it had found the log
+			// restored, which a caller takes as success.
+			return 0, fmt.Errorf("restore: %w (%w)", ErrLogNotEmpty, err)
+		}
 		return 0, fmt.Errorf("restore: %w", err)
 	}
 	r.logger.Warn("log restored from a stored state version: calls acknowledged after it by the lost cluster are gone",

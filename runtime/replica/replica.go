@@ -323,6 +323,9 @@ type Replica struct {
 	// beforeRepair, if set (tests), runs before a diverged replica repairs
 	// its state.
 	beforeRepair func()
+	// beforeLogRestore, if set (tests), runs in RestoreFromBackup after the
+	// version is loaded, before the log is started at its index.
+	beforeLogRestore func()
 
 	// refuses is the leader probe (refuses in watchdog.go); tests replace
 	// it to make one follower's network fail.
