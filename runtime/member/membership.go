@@ -28,7 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,6 +152,25 @@ func AddLearner(ctx context.Context, cli *clientv3.Client, name, peerURL string)
 		}
 		return ic, newID, nil
 	}
+}
+
+// HasData reports whether dir holds an etcd member's data (its write-ahead
+// log): a member started from it has the identity recorded there, whatever
+// the configuration says.
+func HasData(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "member", "wal"))
+	return err == nil && st.IsDir()
+}
+
+// IsMember reports whether the cluster cli reaches has a member with peer
+// URL peerURL (named name, or not started yet).
+func IsMember(ctx context.Context, cli *clientv3.Client, name, peerURL string) (bool, error) {
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		return false, fmt.Errorf("member: is %s (%s) a member: listing the members: %w", name, peerURL, err)
+	}
+	self, err := findJoining(list.Members, name, peerURL)
+	return self != nil, err
 }
 
 // findJoining returns the member with peer URL peerURL, nil if there is
@@ -442,6 +464,16 @@ func RemoveByName(ctx context.Context, cli *clientv3.Client, name string) (id ui
 	for _, m := range list.Members {
 		if m.Name == name {
 			target = m
+		}
+	}
+	if id, err := strconv.ParseUint(name, 16, 64); target == nil && err == nil {
+		// A member by its id, as the errors name one that has not
+		// started (and so has no name): a learner added for a replica
+		// that never came up blocks every other join until removed.
+		for _, m := range list.Members {
+			if m.ID == id {
+				target = m
+			}
 		}
 	}
 	if name == "" || target == nil {

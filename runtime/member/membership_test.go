@@ -162,6 +162,35 @@ func TestMembershipAddLearnerPromoteAndRemove(t *testing.T) {
 	if err := PromoteWhenReady(ctx, cli, removed, 0); err == nil || !strings.Contains(err.Error(), "not a member") {
 		t.Fatalf("promoting a removed member: %v", err)
 	}
+
+	// A learner that never starts has no name; it is removed by the id
+	// the errors give for it.
+	port5, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id5, err := AddLearner(ctx, cli, "m5", fmt.Sprintf("http://127.0.0.1:%d", port5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err = cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := memberNames(list.Members)
+	if !strings.Contains(names, fmt.Sprintf("%x", id5)) {
+		t.Fatalf("the members list the unstarted learner as %s; want its id %x", names, id5)
+	}
+	if got, err := RemoveByName(ctx, cli, fmt.Sprintf("%x", id5)); err != nil || got != id5 {
+		t.Fatalf("RemoveByName(%x), the unstarted learner: %x, %v", id5, got, err)
+	}
+	list, err = cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := memberNames(list.Members); got != "m1, m2, m4" {
+		t.Fatalf("members after removing the unstarted learner: %s", got)
+	}
 }
 
 // TestMembershipRemoveRefusesToBreakQuorum checks that RemoveByName refuses

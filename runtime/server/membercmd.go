@@ -21,17 +21,17 @@ import (
 // (etcd.embed.join) and serve joins it.
 func memberCommand(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] != "remove" {
-		return errors.New("member: want \"member remove -config FILE -replica ID [-member NAME]\" (a replica joins with etcd.embed.join in its own config)")
+		return errors.New("member: want \"member remove -config FILE -replica ID [-member NAME]\" or \"member remove -config FILE -member NAME|ID\" (a replica joins with etcd.embed.join in its own config)")
 	}
 	fs := flag.NewFlagSet("member remove", flag.ContinueOnError)
 	path := fs.String("config", "", "the config file of any replica of the cluster (for its etcd endpoints, TLS and prefix)")
 	id := fs.String("replica", "", "the id (replica.id) of the replica to remove")
-	name := fs.String("member", "", "the name of its embedded etcd member (etcd.embed.name); empty: it embeds none, stop it first")
+	name := fs.String("member", "", "the name of its embedded etcd member (etcd.embed.name), or the id (hex) of a member that never started; empty: it embeds none, stop it first")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *path == "" || *id == "" {
-		return errors.New("member remove: -config and -replica are required")
+	if *path == "" || *id == "" && *name == "" {
+		return errors.New("member remove: -config and -replica (or -member alone, for an etcd member without a replica) are required")
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -41,7 +41,8 @@ func memberCommand(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // RemoveReplica removes replica id from the cluster cfg (any replica's
-// config) belongs to, for good: first its etcd member memberName, if it
+// config) belongs to, for good (with id empty, only etcd member memberName,
+// as one that never started): first its etcd member memberName, if it
 // embeds one (etcd's order: remove, then stop; a 2-member cluster could not
 // remove a member that is already down), which stops that replica; then,
 // once its roster place is gone, its published version digests, so that it
@@ -73,7 +74,11 @@ func RemoveReplica(ctx context.Context, cfg *config.Config, id, memberName strin
 		if err != nil {
 			return fmt.Errorf("member remove: etcd member %s: %w", memberName, err)
 		}
-		fmt.Fprintf(out, "etcd member %s (%x) removed; replica %s stops with it\n", memberName, mid, id)
+		if id == "" {
+			fmt.Fprintf(out, "etcd member %s (%x) removed\n", memberName, mid)
+			return nil
+		}
+		fmt.Fprintf(out, "etcd member %s (%x) removed; replica %s, if it runs, stops with it\n", memberName, mid, id)
 	}
 	// The replica's roster key goes with its lease once it stopped.
 	roster := rlog.NewRoster(cli, cfg.Etcd.Prefix, cfg.Etcd.SessionTTL.Duration)

@@ -112,4 +112,18 @@ func TestAReplicaJoinsByConfigAndIsRemovedByCommand(t *testing.T) {
 	if code, body := post(t, n1.URL+"/accounts", `{"id":"carol"}`); code != 200 {
 		t.Fatalf("write after the removal: %d %s", code, body)
 	}
+
+	// Started again as it was (a supervisor restarting it), the removed
+	// replica is refused before anything changes: no learner is added
+	// that would never start and would block every later join.
+	if n, err := server.Start(ctx, cfg2, ledger.NewService(ledger.New(nil)), slog.New(slog.NewTextHandler(logs, nil))); err == nil {
+		n.Close()
+		t.Fatal("the removed replica started again with its old etcd data")
+	} else if !strings.Contains(err.Error(), "etcd.embed.data-dir") || !strings.Contains(err.Error(), "no longer has") {
+		t.Errorf("restart of the removed replica: %v; want an error naming etcd.embed.data-dir and the removal", err)
+	}
+	ml, err = cli.MemberList(context.Background())
+	if err != nil || len(ml.Members) != 1 {
+		t.Fatalf("members after the removed replica's restart: %v, %v", ml, err)
+	}
 }

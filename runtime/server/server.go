@@ -422,6 +422,19 @@ func (n *Node) join(ctx context.Context, cfg *config.Config, cliTLS *tls.Config)
 	n.joinCli = cli
 	actx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	if member.HasData(e.DataDir) {
+		// A restart: the member's identity is in its data. If the
+		// cluster no longer has it (removed), adding a learner would
+		// leave one that never starts, blocking every later join, and
+		// the member would stop at once.
+		is, err := member.IsMember(actx, cli, e.Name, e.PeerURL)
+		if err != nil {
+			return "", fmt.Errorf("etcd.embed.join: %w", err)
+		}
+		if !is {
+			return "", fmt.Errorf("etcd.embed.data-dir: %s holds the data of etcd member %s, which the cluster no longer has (removed with member remove?); it cannot come back with it: to add this replica again, empty etcd.embed.data-dir and state-config.state-path, and start it with etcd.embed.join", e.DataDir, e.Name)
+		}
+	}
 	initial, id, err := member.AddLearner(actx, cli, e.Name, e.PeerURL)
 	if err != nil {
 		return "", fmt.Errorf("etcd.embed.join: add member %s as a learner: %w", e.Name, err)
