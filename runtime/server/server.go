@@ -46,18 +46,20 @@ type Node struct {
 	// replicas reach them (the config's, or the bound URL for port 0).
 	AdvertiseURL, PeerAdvertiseURL string
 
-	cfg      *config.Config
-	logger   *slog.Logger
-	member   *member.Member
-	cli      *clientv3.Client
-	srv      *http.Server
-	ln       net.Listener
-	lim      *connLimit // under ln
-	peerSrv  *http.Server
-	peerLn   net.Listener
-	peerLim  *connLimit // under peerLn
-	backup   backup.Storage
-	registry registry.Registry
+	cfg    *config.Config
+	logger *slog.Logger
+	member *member.Member
+	cli    *clientv3.Client
+	srv    *http.Server
+	ln     net.Listener
+	lim    *connLimit // under ln
+	// unlockState releases the lock on state-config.state-path.
+	unlockState func()
+	peerSrv     *http.Server
+	peerLn      net.Listener
+	peerLim     *connLimit // under peerLn
+	backup      backup.Storage
+	registry    registry.Registry
 	// joinCli reaches the running cluster a joining member (etcd.embed.join)
 	// was added to as a learner, with joinID its member id; Run promotes
 	// it. Nil otherwise.
@@ -88,6 +90,13 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		}
 	}()
 	r := cfg.Replica
+	if cfg.StateConfig.StatePath != "" {
+		unlock, err := lockStatePath(cfg.StateConfig.StatePath)
+		if err != nil {
+			return nil, err
+		}
+		n.unlockState = unlock
+	}
 
 	// Bind first: with port 0 the advertised URLs are known only now.
 	pubTLS, err := publicTLS(r.TLS)
@@ -381,6 +390,9 @@ func (n *Node) Close() {
 	}
 	if n.backup != nil {
 		n.backup.Close()
+	}
+	if n.unlockState != nil {
+		n.unlockState()
 	}
 }
 

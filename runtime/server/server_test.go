@@ -103,6 +103,10 @@ func singleMemberConfig(t *testing.T) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The state and backups go to the test's directory, not the package's.
+	dir := t.TempDir()
+	cfg.StateConfig.StatePath = filepath.Join(dir, "state")
+	cfg.StateConfig.BackupStoragePath = filepath.Join(dir, "backup")
 	return cfg
 }
 

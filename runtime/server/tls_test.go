@@ -76,6 +76,8 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		}
 		// The registry's files go to the test's directory, not the package's.
 		cfg.ServiceRegistry.TestPath = filepath.Join(registryDir, "registry.jsonl")
+		cfg.StateConfig.StatePath = filepath.Join(registryDir, "state", id)
+		cfg.StateConfig.BackupStoragePath = filepath.Join(registryDir, "backup")
 		if cfg.Replica.AdvertiseURL[:8] != "https://" || cfg.Replica.PeerAdvertiseURL[:8] != "https://" {
 			t.Fatalf("advertised URLs are not https: %s %s", cfg.Replica.AdvertiseURL, cfg.Replica.PeerAdvertiseURL)
 		}
@@ -323,7 +325,10 @@ func TestAReplicaConnectsToAnEtcdWithAuthByUserAndPassword(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.ServiceRegistry.TestPath = filepath.Join(t.TempDir(), "registry.jsonl")
+		dir := t.TempDir()
+		cfg.ServiceRegistry.TestPath = filepath.Join(dir, "registry.jsonl")
+		cfg.StateConfig.StatePath = filepath.Join(dir, "state")
+		cfg.StateConfig.BackupStoragePath = filepath.Join(dir, "backup")
 		return cfg
 	}
 	if _, err := server.Start(ctx, withPassword("wrong"), ledger.NewService(ledger.New(nil)), quiet); err == nil || !strings.Contains(err.Error(), "etcd") {
