@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/client/pkg/v3/types"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -554,10 +555,25 @@ func (m *Member) forwardErrors() {
 			select {
 			case <-m.closing:
 			default:
-				m.report(fmt.Errorf("member %s: etcd server stopped", m.cfg.Name))
+				if m.removed() {
+					m.report(fmt.Errorf("member %s: %w", m.cfg.Name, ErrRemoved))
+				} else {
+					m.report(fmt.Errorf("member %s: etcd server stopped", m.cfg.Name))
+				}
 			}
 		}
 	}
+}
+
+// ErrRemoved is reported on Err when the member stopped because the cluster
+// removed it (member remove): it will not come back with its data.
+var ErrRemoved = errors.New("removed from the etcd cluster")
+
+// removed reports whether the member's own view of the cluster has it
+// removed.
+func (m *Member) removed() bool {
+	c, ok := m.etcd.Server.Cluster().(interface{ IsIDRemoved(types.ID) bool })
+	return ok && c.IsIDRemoved(m.etcd.Server.MemberID())
 }
 
 func (m *Member) report(err error) {

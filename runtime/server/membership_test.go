@@ -90,8 +90,8 @@ func TestAReplicaJoinsByConfigAndIsRemovedByCommand(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "etcd member") {
-			t.Errorf("the removed replica's Run returned %v, want its member's end", err)
+		if err != nil || !strings.Contains(logs.String(), "etcd member was removed from the cluster") {
+			t.Errorf("the removed replica's Run returned %v, want nil and a line saying it was removed:\n%s", err, logs.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the removed replica still runs")

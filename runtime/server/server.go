@@ -323,6 +323,13 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	n.Close()
+	if errors.Is(err, member.ErrRemoved) {
+		// member remove: the end the operator asked for, not a failure a
+		// supervisor should restart (a restart is refused anyway).
+		n.logger.Warn("this replica's etcd member was removed from the cluster (member remove): the replica stopped for good",
+			"member", n.member.Name(), "to add it again", "empty etcd.embed.data-dir and state-config.state-path, and start it with etcd.embed.join")
+		return nil
+	}
 	return err
 }
 
