@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -146,7 +147,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		}
 		m, err := member.Start(ctx, mc)
 		if err != nil {
-			return nil, fmt.Errorf("etcd.embed: %w", err)
+			return nil, fmt.Errorf("%s: %w", memberErrorKey(e, err), err)
 		}
 		for _, p := range openEtcdPorts(e) {
 			n.logger.Warn(p.key+" serves whoever reaches it: "+p.risk, "url", p.url, "fix", p.fix)
@@ -241,6 +242,26 @@ func memberTLS(t *config.MemberTLS) *member.TLS {
 		return nil
 	}
 	return &member.TLS{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile, ClientCertAuth: t.ClientCertAuth}
+}
+
+// memberErrorKey is the config key an embedded member's start error is
+// about: the URL whose address could not be bound (taken by another
+// process, say), else etcd.embed.
+func memberErrorKey(e *config.Embed, err error) string {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "listen" || op.Addr == nil {
+		return "etcd.embed"
+	}
+	peerKey, peer := "etcd.embed.peer-url", e.PeerURL
+	if e.ListenPeerURL != "" {
+		peerKey, peer = "etcd.embed.listen-peer-url", e.ListenPeerURL
+	}
+	for _, u := range []struct{ key, url string }{{"etcd.embed.client-url", e.ClientURL}, {peerKey, peer}} {
+		if p, perr := url.Parse(u.url); perr == nil && port(p.Host) != "" && port(p.Host) == port(op.Addr.String()) {
+			return u.key
+		}
+	}
+	return "etcd.embed"
 }
 
 // listen binds addr, holding at most maxConns connections open, with TLS
