@@ -437,6 +437,10 @@ func TestParseRejectsUnknownKeysWithFullPath(t *testing.T) {
 			`f.json:1:52: service-registry.access-perm.contract.addresss: unknown key (did you mean "address"?)`},
 		{"no suggestion when nothing is close", `{"webpack-config": {"entry": "x"}}`, `f.json:1:21: webpack-config.entry: unknown key`},
 		{"duplicate key", `{"replica": {"id": "a", "id": "b"}}`, `f.json:1:25: replica.id: duplicate key`},
+		{"a key in the wrong section", `{"state-config": {"session-ttl": "2s"}}`,
+			`f.json:1:19: state-config.session-ttl: unknown key here (it is etcd.session-ttl)`},
+		{"a key of many sections", `{"webpack-config": {"cert-file": "c"}}`,
+			`f.json:1:21: webpack-config.cert-file: unknown key here (it is etcd.embed.client-tls.cert-file or etcd.embed.peer-tls.cert-file or etcd.tls.cert-file or ...)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -88,6 +89,11 @@ func (d *decoder) object(v reflect.Value, prefix string) error {
 			msg := "unknown key"
 			if s := suggestKey(name, fields); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			} else if elsewhere := keysNamed(name); len(elsewhere) > 0 {
+				if len(elsewhere) > 3 {
+					elsewhere = append(elsewhere[:3], "...")
+				}
+				msg += fmt.Sprintf(" here (it is %s)", strings.Join(elsewhere, " or "))
 			}
 			d.errorAt(line, col, key, msg)
 		case seen[name]:
@@ -314,6 +320,35 @@ func join(prefix, name string) string {
 		return name
 	}
 	return prefix + "." + name
+}
+
+// keysNamed returns the key paths of Config whose last part is name: a
+// key put in the wrong section is named where it belongs.
+func keysNamed(name string) []string {
+	var paths []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			n := jsonName(f)
+			if n == "" {
+				continue
+			}
+			if n == name {
+				paths = append(paths, join(prefix, n))
+			}
+			walk(f.Type, join(prefix, n))
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	sort.Strings(paths)
+	return paths
 }
 
 // suggestKey returns the known key closest to name if it is a likely typo:
