@@ -241,11 +241,13 @@ func (r *Replica) fetchVersion(ctx context.Context, peerURL string, index uint64
 	watch := time.AfterFunc(fetchStall, func() { stalled.Store(true); cancel() })
 	defer watch.Stop()
 	req = req.WithContext(ctx)
+	// No ResponseHeaderTimeout: watch covers the wait for the headers too,
+	// and a second timer of the same length would race it and lose the
+	// "sent nothing" in the error.
 	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:       r.opts.PeerTLS,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: fetchStall,
+		TLSClientConfig:     r.opts.PeerTLS,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
 	}}
 	defer client.CloseIdleConnections()
 	stallErr := func(err error) error {
