@@ -633,9 +633,14 @@ func (m *Member) close(hard bool) error {
 		m.muted.Store(true)
 		select {
 		case <-m.etcd.Server.ReadyNotify():
-			if hard {
-				m.etcd.Server.HardStop()
+			if !hard {
+				m.handOver(handOverTimeout)
 			}
+			// etcd's own Stop would try the hand-over again for up to
+			// its request timeout (7s with the default election
+			// timeout), which is what it takes when the others are
+			// stopping too: a whole cluster stopped at once.
+			m.etcd.Server.HardStop()
 		default:
 			// embed.Etcd.Close waits for its client servers, which wait
 			// for the server to be ready or stopping: a member that never
@@ -647,6 +652,39 @@ func (m *Member) close(hard bool) error {
 	})
 	<-m.forwarded
 	return nil
+}
+
+// handOverTimeout bounds the raft leadership hand-over of a member that
+// stops: long enough for a caught-up follower (a few heartbeats), short
+// enough that stopping every member at once, when nobody can take over,
+// does not wait long.
+const handOverTimeout = time.Second
+
+// handOver moves raft leadership to another voting member if this member
+// holds it, trying each in turn with an equal share of timeout (a member
+// that is down never answers, so it must not take all of it), so that the
+// others go on without waiting out an election timeout. A failure only
+// costs them that election.
+func (m *Member) handOver(timeout time.Duration) {
+	s := m.etcd.Server
+	self := uint64(s.MemberID())
+	if s.Lead() != self {
+		return
+	}
+	var others []uint64
+	for _, o := range s.Cluster().Members() {
+		if uint64(o.ID) != self && !o.IsLearner {
+			others = append(others, uint64(o.ID))
+		}
+	}
+	for _, id := range others {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout/time.Duration(len(others)))
+		err := s.MoveLeader(ctx, self, id)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
 }
 
 // ClientTLSConfig returns a TLS configuration for a clientv3 client of the

@@ -273,3 +273,56 @@ func TestStartHonoursContext(t *testing.T) {
 		t.Fatalf("got %v, want a deadline error", err)
 	}
 }
+
+// A member that stops while it leads raft hands leadership to another
+// member first, so the others have a leader when Close returns instead of
+// waiting out an election. When every member stops at once (no one can
+// take over), the hand-over is given up after handOverTimeout rather than
+// etcd's request timeout (7s); the test logs how long that stop took (7.0s
+// before, 2.0s with the bound, here).
+func TestAStoppingLeaderHandsRaftLeadershipOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ms, err := StartCluster(ctx, t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(ms)
+	if _, err := newClient(t, ms[0].ClientURL()).Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	leader := func() (*Member, []*Member) {
+		lead := ms[0].etcd.Server.Lead()
+		var rest []*Member
+		var l *Member
+		for _, m := range ms {
+			if uint64(m.etcd.Server.MemberID()) == lead {
+				l = m
+			} else if m.etcd.Server.Lead() != 0 {
+				rest = append(rest, m)
+			}
+		}
+		return l, rest
+	}
+	old, rest := leader()
+	if old == nil || len(rest) != 2 {
+		t.Fatalf("no leader among the members: %v", ms[0].etcd.Server.Lead())
+	}
+	old.Close()
+	// At once, the others follow another member: no election timeout
+	// passed (a hard stop would leave them naming the stopped member).
+	for _, m := range rest {
+		if lead := m.etcd.Server.Lead(); lead == 0 || lead == uint64(old.etcd.Server.MemberID()) {
+			t.Fatalf("right after the leader stopped, %s follows %x (the stopped leader is %x)", m.Name(), lead, uint64(old.etcd.Server.MemberID()))
+		}
+	}
+
+	// The two left stop at once; the leader's hand-over cannot happen.
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, m := range rest {
+		wg.Go(func() { m.Close() })
+	}
+	wg.Wait()
+	t.Logf("the last two members stopped at once in %v", time.Since(start).Round(time.Millisecond))
+}
