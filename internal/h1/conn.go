@@ -76,9 +76,12 @@ func (c *Conn) SetDeadline(t time.Time) { c.deadline = t }
 // ErrInterrupted is the error of a Do that Interrupt ended.
 var ErrInterrupted = errors.New("h1: interrupted")
 
-// Interrupt ends the Do in progress, or the next one, at once with an
-// error wrapping ErrInterrupted; the connection is not usable after it.
-// Unlike the other methods, it may be called from another goroutine.
+// Interrupt ends the Do in progress, or the next one, at once; the
+// connection is not usable after it. A Do that had not begun writing its
+// request returns ErrInterrupted (nothing was sent); one already under way
+// returns the error of its cut read or write, and the request may have
+// been delivered. Unlike the other methods, it may be called from another
+// goroutine.
 func (c *Conn) Interrupt() {
 	c.stopped.Store(true)
 	if nc, _ := c.cur.Load().(net.Conn); nc != nil {

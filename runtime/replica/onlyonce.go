@@ -145,8 +145,7 @@ func (r *Replica) runOnce(ctx context.Context, t *term, call runtime.Call, key s
 // onlyonce handler to run in, and returns its release; when all are taken
 // it returns instead the 429 answer for the call, of which nothing ran.
 func (r *Replica) takeOncePlace(op string) (release func(), full *httpx.Answer) {
-	if n := r.onceRunning.Add(1); n > int64(r.opts.MaxOnlyOnce) {
-		r.onceRunning.Add(-1)
+	if !r.oncePlaces.take(r.opts.MaxOnlyOnce) {
 		if ok, dropped := r.onceFullLog.allow(); ok {
 			r.logger.Warn("every onlyonce place is taken; refusing onlyonce calls with 429 until handlers return",
 				"op", op, "max", r.opts.MaxOnlyOnce, "refusals_not_logged_since_last", dropped,
@@ -156,7 +155,7 @@ func (r *Replica) takeOncePlace(op string) (release func(), full *httpx.Answer) 
 			"%d onlyonce calls are running on the leader already; nothing ran: retry later", r.opts.MaxOnlyOnce))
 		return nil, &a
 	}
-	return func() { r.onceRunning.Add(-1) }, nil
+	return r.oncePlaces.give, nil
 }
 
 // runHandler runs onlyonce handler call.Op outside the state lock, with the

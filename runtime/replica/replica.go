@@ -305,8 +305,8 @@ type Replica struct {
 	stopFollow  context.CancelFunc   // stops the current Follow (to install a peer's version)
 	running     bool
 
-	waiting     atomic.Int64 // GET /br2k/wait calls in progress
-	onceRunning atomic.Int64 // onlyonce handlers running (Options.MaxOnlyOnce)
+	waitPlaces places // GET /br2k/wait calls in progress (Options.MaxWaiters)
+	oncePlaces places // onlyonce handlers running (Options.MaxOnlyOnce)
 	// versionStallMax is the longest the apply loop was held up by taking a
 	// state version since Run started, in nanoseconds.
 	versionStallMax atomic.Int64

@@ -295,12 +295,11 @@ func (r *Replica) serveWait(w http.ResponseWriter, req *http.Request) {
 		}
 		timeout = d
 	}
-	if r.waiting.Add(1) > int64(r.opts.MaxWaiters) {
-		r.waiting.Add(-1)
+	if !r.waitPlaces.take(r.opts.MaxWaiters) {
 		runtime.WriteError(w, runtime.NewError(http.StatusTooManyRequests, runtime.CodeTooManyRequests, "%d calls are waiting already; retry later", r.opts.MaxWaiters))
 		return
 	}
-	defer r.waiting.Add(-1)
+	defer r.waitPlaces.give()
 	// The server's write timeout is sized for calls, not for long waits.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)

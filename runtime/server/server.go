@@ -47,20 +47,18 @@ type Node struct {
 	// replicas reach them (the config's, or the bound URL for port 0).
 	AdvertiseURL, PeerAdvertiseURL string
 
-	cfg    *config.Config
-	logger *slog.Logger
-	member *member.Member
-	cli    *clientv3.Client
-	srv    *http.Server
-	ln     net.Listener
-	lim    *connLimit // under ln
+	cfg      *config.Config
+	logger   *slog.Logger
+	member   *member.Member
+	cli      *clientv3.Client
+	srv      *http.Server
+	ln       net.Listener
+	peerSrv  *http.Server
+	peerLn   net.Listener
+	backup   backup.Storage
+	registry registry.Registry
 	// unlockState releases the lock on state-config.state-path.
 	unlockState func()
-	peerSrv     *http.Server
-	peerLn      net.Listener
-	peerLim     *connLimit // under peerLn
-	backup      backup.Storage
-	registry    registry.Registry
 	// joinCli reaches the running cluster a joining member (etcd.embed.join)
 	// was added to as a learner, with joinID its member id; Run promotes
 	// it. Nil otherwise.
@@ -104,7 +102,8 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	if err != nil {
 		return nil, err
 	}
-	if n.ln, n.lim, n.URL, err = listen("replica.listen", r.Listen, pubTLS, r.MaxConnections); err != nil {
+	var lim, peerLim *connLimit // under ln and peerLn, told by their servers which connections idle
+	if n.ln, lim, n.URL, err = listen("replica.listen", r.Listen, pubTLS, r.MaxConnections); err != nil {
 		return nil, err
 	}
 	n.AdvertiseURL = r.AdvertiseURL
@@ -115,7 +114,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 	if err != nil {
 		return nil, err
 	}
-	if n.peerLn, n.peerLim, n.PeerURL, err = listen("replica.peer-listen", r.PeerListen, peerServerTLS, r.MaxConnections); err != nil {
+	if n.peerLn, peerLim, n.PeerURL, err = listen("replica.peer-listen", r.PeerListen, peerServerTLS, r.MaxConnections); err != nil {
 		return nil, err
 	}
 	n.PeerAdvertiseURL = r.PeerAdvertiseURL
@@ -212,8 +211,8 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 			return nil, err
 		}
 	}
-	n.srv = n.httpServer(n.Replica.Handler(), "public", n.lim)
-	n.peerSrv = n.httpServer(n.Replica.PeerHandler(), "peer", n.peerLim)
+	n.srv = n.httpServer(n.Replica.Handler(), "public", lim)
+	n.peerSrv = n.httpServer(n.Replica.PeerHandler(), "peer", peerLim)
 	ok = true
 	return n, nil
 }
