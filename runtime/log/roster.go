@@ -244,6 +244,45 @@ func (m *Membership) Versions(ctx context.Context) (map[uint64]map[string]string
 	return out, nil
 }
 
+func (r *Roster) needKey(id string) string { return r.prefix + "needs/" + id }
+
+// NeedLog records that this replica needs the log's entries from index
+// from on (it is catching up: replaying after a restart, or about to
+// install a version at from-1), under P+"needs/<id>", bound to its place's
+// lease so that the record goes when the replica stops or dies. The leader
+// holds compaction back for it, within a bound. from 0 withdraws the
+// record.
+func (m *Membership) NeedLog(ctx context.Context, from uint64) error {
+	key := m.r.needKey(m.id)
+	var err error
+	if from == 0 {
+		_, err = m.r.cli.Delete(ctx, key)
+	} else {
+		_, err = m.r.cli.Put(ctx, key, strconv.FormatUint(from, 10), clientv3.WithLease(m.session().Lease()))
+	}
+	if err != nil {
+		return fmt.Errorf("log: roster: need the log from %d: %w", from, err)
+	}
+	return nil
+}
+
+// LogNeeds reads what the replicas recorded with NeedLog: the first index
+// each needs, by id.
+func (m *Membership) LogNeeds(ctx context.Context) (map[string]uint64, error) {
+	p := m.r.prefix + "needs/"
+	resp, err := m.r.cli.Get(ctx, p, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("log: roster: read the replicas' log needs: %w", err)
+	}
+	out := map[string]uint64{}
+	for _, kv := range resp.Kvs {
+		if from, err := strconv.ParseUint(string(kv.Value), 10, 64); err == nil && from > 0 {
+			out[strings.TrimPrefix(string(kv.Key), p)] = from
+		}
+	}
+	return out, nil
+}
+
 // Replicas reads the roster: the running replicas' values, by id.
 func (m *Membership) Replicas(ctx context.Context) (map[string]string, error) {
 	p := m.r.prefix + "replicas/"

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"math"
+	"strings"
 	"time"
 
 	rlog "github.com/br2k/br2k/runtime/log"
@@ -83,12 +84,21 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 			return
 		}
 	}
+	limit := r.holdLimit(ctx)
 	for _, av := range avs {
 		if av.index <= r.compactedBelow {
 			break
 		}
 		if av.index > stored {
 			continue // not in the backup storage yet: the log keeps it
+		}
+		if av.index > limit {
+			// A replica that catches up needs entries below it.
+			if ids, fresh := r.holds.holding(av.index); len(fresh) > 0 {
+				r.logger.Info("log compaction held back for replicas that catch up", "replicas", strings.Join(ids, ","),
+					"up_to_version", av.index, "max_hold", r.opts.MaxLogHold)
+			}
+			continue
 		}
 		if r.opts.CanCompact != nil && !r.opts.CanCompact(ctx, av.index) {
 			continue // not backed up yet: try an older version
@@ -105,6 +115,29 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 		break
 	}
 	r.maybeDefragment(ctx)
+}
+
+// holdLimit reads the catching-up replicas' records and returns the highest
+// index the log may be compacted below for them (logHolds.limit). Without
+// the records (an error) nothing is held: compaction goes on as before.
+func (r *Replica) holdLimit(ctx context.Context) uint64 {
+	r.mu.Lock()
+	m := r.member
+	r.mu.Unlock()
+	if m == nil {
+		return math.MaxUint64
+	}
+	needs, err := m.LogNeeds(ctx)
+	if err != nil {
+		r.logger.Warn("log compaction: read the log the replicas that catch up need", "err", err)
+		return math.MaxUint64
+	}
+	limit, expired := r.holds.limit(needs, time.Now(), r.opts.MaxLogHold)
+	for _, id := range expired {
+		r.logger.Warn("a replica has been catching up for longer than the log is held for it; compacting past it (it installs a newer version if it still needs one)",
+			"replica", id, "needs_from", needs[id], "max_hold", r.opts.MaxLogHold)
+	}
+	return limit
 }
 
 // maybeDefragment defragments the etcd members that have enough space to

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,4 +223,114 @@ func failingTransferBatch(n int) string {
 	}
 	b.WriteString(`]}`)
 	return b.String()
+}
+
+// TestACatchingUpReplicaHoldsTheLogUntilItHasCaughtUp runs three replicas
+// with a version every 10 entries. r3 is down while the log is compacted
+// past its state, restarts, installs a peer's version, and is held there
+// (a slow replay) while the others write five more versions, which the
+// leader would compact the log below. r3's record holds the entries after
+// its version: the leader says so, they stay readable, and r3 goes on from
+// them with one install (without the hold it finds them deleted and
+// installs again, and again under load). Once r3 has caught up, its record
+// is withdrawn and the log is compacted past it.
+func TestACatchingUpReplicaHoldsTheLogUntilItHasCaughtUp(t *testing.T) {
+	base := t.TempDir()
+	installed := make(chan uint64, 8)
+	release := make(chan struct{})
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath = 10, filepath.Join(base, nd.id)
+		},
+		prepare: func(nd *testNode) {
+			if nd.id == "r3" {
+				replica.SetAfterInstall(nd.rep, func(index uint64) { installed <- index; <-release })
+			}
+		},
+	})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before the cluster stops: r3 must not stay held
+	r1, r2, r3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	setupAccounts(c, 4, 1000) // 12 entries
+	c.waitApplied(r3, 12)
+	c.crash(r3)
+	transfer := func(i int) {
+		c.mustDo(c.nodes[i%2], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4))
+	}
+	for i := range 50 {
+		transfer(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	l := rlog.New(r1.cli, c.prefix)
+	readable := func(index uint64) bool {
+		t.Helper()
+		_, _, err := l.Read(ctx, index, index)
+		if err != nil && !errors.Is(err, rlog.ErrCompacted) {
+			t.Fatalf("read entry %d: %v", index, err)
+		}
+		return err == nil
+	}
+	for readable(11) {
+		if ctx.Err() != nil {
+			t.Fatalf("the log was not compacted past 11\nr1:\n%s\nr2:\n%s", r1.logs.String(), r2.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	m, err := member.Start(ctx, r3.member.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.member = m
+	c.startReplica(r3)
+	var at uint64
+	select {
+	case at = <-installed:
+	case <-ctx.Done():
+		t.Fatalf("r3 installed no version:\n%s", r3.logs.String())
+	}
+
+	for i := range 50 {
+		transfer(i)
+	}
+	// Wait until the leader looked at compaction after the versions past
+	// r3's: it either held back for r3 or compacted.
+	held := regexp.MustCompile(`msg="log compaction held back for replicas that catch up" .*replicas=r3 `)
+	compacted := regexp.MustCompile(`msg="log compacted" .*below_version=(\d+)`)
+	compactedPast := func(logs string) bool {
+		for _, m := range compacted.FindAllStringSubmatch(logs, -1) {
+			if below, _ := strconv.ParseUint(m[1], 10, 64); below > at+1 {
+				return true
+			}
+		}
+		return false
+	}
+	for logs := r1.logs.String() + r2.logs.String(); !held.MatchString(logs) && !compactedPast(logs); logs = r1.logs.String() + r2.logs.String() {
+		if ctx.Err() != nil {
+			t.Fatalf("the leader neither compacted nor held back after r3 installed at %d\nr1:\n%s\nr2:\n%s", at, r1.logs.String(), r2.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !readable(at + 1) {
+		t.Fatalf("entry %d, after the version r3 installed, was compacted while r3 caught up\nr1:\n%s\nr2:\n%s", at+1, r1.logs.String(), r2.logs.String())
+	}
+	letGo()
+	if err := replica.WaitServing(ctx, r3.rep); err != nil {
+		t.Fatalf("r3 did not catch up: %v\n%s", err, r3.logs.String())
+	}
+	c.waitConverged()
+	if n := strings.Count(r3.logs.String(), `msg="installed a peer's state version"`); n != 1 {
+		t.Fatalf("r3 installed %d versions, want 1:\n%s", n, r3.logs.String())
+	}
+
+	// r3 caught up, so its record is gone and compaction goes on.
+	for i := 0; readable(at + 1); i++ {
+		if ctx.Err() != nil {
+			t.Fatalf("the log was not compacted past %d after r3 caught up\nr1:\n%s\nr2:\n%s", at+1, r1.logs.String(), r2.logs.String())
+		}
+		transfer(i)
+	}
+	c.waitConverged()
 }

@@ -18,6 +18,11 @@ func SetBeforeRepair(r *Replica, f func()) { r.beforeRepair = f }
 // restoring first, say).
 func SetBeforeLogRestore(r *Replica, f func()) { r.beforeLogRestore = f }
 
+// SetAfterInstall makes r call f with the index of each peer's version it
+// installed, before it follows the log from there (f may block to hold it
+// back). Call it before Run.
+func SetAfterInstall(r *Replica, f func(index uint64)) { r.afterInstall = f }
+
 // WaitApplied waits until r has applied index.
 func WaitApplied(ctx context.Context, r *Replica, index uint64) error {
 	return r.waitApplied(ctx, index)

@@ -202,6 +202,7 @@ func (r *Replica) recoverFromPeer(ctx context.Context, atLeast uint64, why strin
 				continue // itself, or not running
 			}
 			start := time.Now()
+			gen := r.needLog(ctx, av.index+1)
 			v, err := r.fetchVersion(ctx, p.Peer, av.index, av.digest)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("version %d from %s: %w", av.index, id, err))
@@ -212,6 +213,10 @@ func (r *Replica) recoverFromPeer(ctx context.Context, atLeast uint64, why strin
 			}
 			r.logger.Info("installed a peer's state version", "why", why, "index", av.index, "from", id,
 				"bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
+			go r.releaseLogOnceCaughtUp(ctx, gen)
+			if r.afterInstall != nil {
+				r.afterInstall(av.index)
+			}
 			return nil
 		}
 	}

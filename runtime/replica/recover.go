@@ -54,6 +54,7 @@ func (r *Replica) recoverFromBackup(ctx context.Context, atLeast uint64, why str
 			break
 		}
 		start := time.Now()
+		gen := r.needLog(ctx, rec.Index+1)
 		v, digest, err := r.loadStoredVersion(ctx, rec)
 		if err == nil {
 			err = r.installLive(v, digest)
@@ -67,6 +68,7 @@ func (r *Replica) recoverFromBackup(ctx context.Context, atLeast uint64, why str
 		}
 		r.logger.Info("installed a stored state version", "why", why, "index", rec.Index, "version", rec.Version,
 			"bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
+		go r.releaseLogOnceCaughtUp(ctx, gen)
 		return nil
 	}
 	if len(errs) == 0 {

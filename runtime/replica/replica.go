@@ -107,6 +107,13 @@ type Options struct {
 	// MaxVersionBytes bounds a state version fetched from a peer. Default
 	// 16 GiB.
 	MaxVersionBytes int64
+	// MaxLogHold bounds how long the leader keeps the log's entries for a
+	// replica that is catching up (it records the first entry it needs
+	// while it replays after a restart or installs a peer's version): past
+	// it, that replica's record no longer holds compaction back, and if it
+	// is still behind it installs a newer version. Default 2m; the log may
+	// grow by this long's writes beyond its usual bound meanwhile.
+	MaxLogHold time.Duration
 	// CanCompact, if set, is asked before the log is compacted below a
 	// version that most replicas hold: false keeps the entries (backups
 	// hook in here: not before the version is stored and recorded).
@@ -212,6 +219,9 @@ func (o *Options) setDefaults() error {
 	if o.MaxVersionBytes <= 0 {
 		o.MaxVersionBytes = 16 << 30
 	}
+	if o.MaxLogHold <= 0 {
+		o.MaxLogHold = 2 * time.Minute
+	}
 	if o.DefragMinFree == 0 {
 		o.DefragMinFree = 16 << 20
 	}
@@ -270,6 +280,11 @@ type Replica struct {
 	lastDefrag     time.Time
 	lastDefragLook time.Time
 	lastDisarm     time.Time // of etcd's NOSPACE alarm
+	holds          logHolds  // the catching-up replicas' records, as the compactor saw them
+	// needMu serialises this replica's own log-need records (loghold.go);
+	// needGen counts them.
+	needMu  sync.Mutex
+	needGen uint64
 	// storedIndex is the newest version in Options.Backup (0: not known
 	// yet); written by the compactor.
 	storedIndex atomic.Uint64
@@ -326,6 +341,9 @@ type Replica struct {
 	// beforeLogRestore, if set (tests), runs in RestoreFromBackup after the
 	// version is loaded, before the log is started at its index.
 	beforeLogRestore func()
+	// afterInstall, if set (tests), runs after a peer's version at index
+	// was installed, before the replica follows the log from it.
+	afterInstall func(index uint64)
 
 	// refuses is the leader probe (refuses in watchdog.go); tests replace
 	// it to make one follower's network fail.
@@ -467,6 +485,8 @@ func (r *Replica) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// Until it has caught up, the entries after its state must stay.
+	needGen := r.needLog(ctx, r.appliedIndex()+1)
 	fatal := make(chan error, 2)
 	wg.Add(6)
 	go func() {
@@ -482,7 +502,7 @@ func (r *Replica) Run(ctx context.Context) error {
 		}
 	}()
 	wg.Add(1)
-	go func() { defer wg.Done(); r.waitCaughtUp(ctx) }()
+	go func() { defer wg.Done(); r.waitCaughtUp(ctx); r.releaseLogOnceCaughtUp(ctx, needGen) }()
 	go func() { defer wg.Done(); r.compactor(ctx) }()
 	go func() { defer wg.Done(); r.campaign(ctx) }()
 	go func() { defer wg.Done(); r.observe(ctx) }()

@@ -170,6 +170,12 @@ type Membership interface {
 	// Replicas returns the running replicas' values (what they joined
 	// with), by id.
 	Replicas(ctx context.Context) (map[string]string, error)
+	// NeedLog records that this replica needs the log from index from on
+	// (0 withdraws it); the record goes with the place. The leader does not
+	// compact past it, for a while (Options.MaxLogHold).
+	NeedLog(ctx context.Context, from uint64) error
+	// LogNeeds returns the records NeedLog made, by replica id.
+	LogNeeds(ctx context.Context) (map[string]uint64, error)
 }
 
 var (

@@ -80,6 +80,9 @@ type Cluster struct {
 	suspect map[int64]map[string]bool
 	// versions holds the published version digests: id → index → digest.
 	versions map[string]map[uint64]string
+	// needs holds what the replicas in the roster need of the log: id →
+	// first index (Membership.NeedLog).
+	needs map[string]uint64
 
 	gated  bool
 	grants map[string]int // Elect grants per Conn name
@@ -98,7 +101,7 @@ type entry struct {
 // New returns an empty cluster: no entries, no leader, no replicas.
 func New() *Cluster {
 	return &Cluster{changed: make(chan struct{}), first: 1, members: map[string]*member{},
-		suspect: map[int64]map[string]bool{}, grants: map[string]int{}, versions: map[string]map[uint64]string{}}
+		suspect: map[int64]map[string]bool{}, grants: map[string]int{}, versions: map[string]map[uint64]string{}, needs: map[string]uint64{}}
 }
 
 // changeLocked records a change: a new revision, and a wake-up for

@@ -3,6 +3,7 @@ package memlog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	rlog "github.com/br2k/br2k/runtime/log"
@@ -72,6 +73,7 @@ func (m *Membership) dropLocked() {
 	for _, s := range c.suspect {
 		delete(s, m.id)
 	}
+	delete(c.needs, m.id)
 	if m.done != nil {
 		select {
 		case <-m.done:
@@ -187,6 +189,34 @@ func (m *Membership) Replicas(ctx context.Context) (map[string]string, error) {
 		out[id] = mb.value
 	}
 	return out, nil
+}
+
+// NeedLog records that the replica needs the log from index from on; 0
+// withdraws the record. It goes with the place.
+func (m *Membership) NeedLog(ctx context.Context, from uint64) error {
+	if err := m.conn.check(ctx); err != nil {
+		return fmt.Errorf("memlog: roster: need the log from %d: %w", from, err)
+	}
+	c := m.conn.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if from == 0 {
+		delete(c.needs, m.id)
+	} else if held := c.members[m.id]; held != nil && held.holder == m {
+		c.needs[m.id] = from
+	}
+	return nil
+}
+
+// LogNeeds returns the records NeedLog made, by replica id.
+func (m *Membership) LogNeeds(ctx context.Context) (map[string]uint64, error) {
+	if err := m.conn.check(ctx); err != nil {
+		return nil, fmt.Errorf("memlog: roster: read the replicas' log needs: %w", err)
+	}
+	c := m.conn.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.needs), nil
 }
 
 var (
