@@ -295,6 +295,9 @@ type StateConfig struct {
 	StatePath string `json:"state-path"`
 	// MaxStateVersion is how many state versions are kept. Default 10; >= 1.
 	MaxStateVersion int `json:"max-state-version"`
+	// MaxLogHold is how long, at most, the log is kept for a replica that
+	// catches up (replica.Options.MaxLogHold). Default 2m; > 0.
+	MaxLogHold Duration `json:"max-log-hold"`
 	// StateMode says what becomes of a replicated call's changes when it
 	// fails or panics. "rollback" (the default): they are undone, by the
 	// handler's backup and rollback hooks if it has them, else by restoring
@@ -454,6 +457,7 @@ func (c *Config) fill(present map[string]bool) {
 	num("state-config.version-up-size", &st.VersionUpSize, 50000)
 	str("state-config.state-path", &st.StatePath, "state")
 	num("state-config.max-state-version", &st.MaxStateVersion, 10)
+	dur("state-config.max-log-hold", &st.MaxLogHold, 2*time.Minute)
 	str("state-config.state-mode", &st.StateMode, StateModeRollback)
 	str("state-config.backup-storage-type", &st.BackupStorageType, BackupFile)
 	str("state-config.backup-storage-path", &st.BackupStoragePath, "backup")

@@ -63,7 +63,7 @@ func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256, MaxOnlyOnce: 256, MaxConnections: 4096},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default", TestPath: "registry.jsonl"},
-		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10,
+		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10, MaxLogHold: sec(2 * time.Minute),
 			StateMode: "rollback", BackupStorageType: "file", BackupStoragePath: "backup"},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
@@ -296,6 +296,7 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"version-up-size negative", func(c *Config) { c.StateConfig.VersionUpSize = -5 }, "state-config.version-up-size", "> 0, got -5"},
 		{"state-path empty", func(c *Config) { c.StateConfig.StatePath = "" }, "state-config.state-path", "required"},
 		{"max-state-version zero", func(c *Config) { c.StateConfig.MaxStateVersion = 0 }, "state-config.max-state-version", ">= 1"},
+		{"max-log-hold zero", func(c *Config) { c.StateConfig.MaxLogHold = sec(0) }, "state-config.max-log-hold", "> 0"},
 		{"state-mode bad", func(c *Config) { c.StateConfig.StateMode = "replay" }, "state-config.state-mode", "default, rollback"},
 		{"backup type bad", func(c *Config) { c.StateConfig.BackupStorageType = "s3" }, "state-config.backup-storage-type", "file, mysql"},
 		{"file backup without a path", func(c *Config) {

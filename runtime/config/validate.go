@@ -187,6 +187,7 @@ func (c *Config) Validate() error {
 	if st.MaxStateVersion < 1 {
 		v.add("state-config.max-state-version", "must be >= 1, got %d", st.MaxStateVersion)
 	}
+	v.positive("state-config.max-log-hold", st.MaxLogHold)
 	v.oneOf("state-config.state-mode", st.StateMode, StateModeDefault, StateModeRollback)
 	v.oneOf("state-config.backup-storage-type", st.BackupStorageType, BackupFile, BackupMySQL)
 	if st.BackupStorageType == BackupFile {

@@ -198,6 +198,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		Shadow:            shadow,
 		StatePath:         cfg.StateConfig.StatePath,
 		MaxStateVersion:   cfg.StateConfig.MaxStateVersion,
+		MaxLogHold:        cfg.StateConfig.MaxLogHold.Duration,
 		Backup:            n.backup,
 		Registry:          n.registry,
 		BackupLocation:    loc,
