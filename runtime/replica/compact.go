@@ -137,6 +137,14 @@ func (r *Replica) holdLimit(ctx context.Context) uint64 {
 		r.logger.Warn("a replica has been catching up for longer than the log is held for it; compacting past it (it installs a newer version if it still needs one)",
 			"replica", id, "needs_from", needs[id], "max_hold", r.opts.MaxLogHold)
 	}
+	if limit != math.MaxUint64 && r.opts.Client != nil {
+		// A full etcd refuses every write: the service comes before a
+		// replica that catches up (it installs a newer version).
+		if alarmed, err := rlog.NoSpaceAlarmed(ctx, r.opts.Client); err == nil && alarmed {
+			r.logger.Warn("etcd is full (NOSPACE): compacting past the log the replicas that catch up need", "needs", needs)
+			return math.MaxUint64
+		}
+	}
 	return limit
 }
 

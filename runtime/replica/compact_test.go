@@ -86,7 +86,8 @@ func TestAReplicaBelowTheCompactedLogInstallsAPeersVersion(t *testing.T) {
 // that has not landed would hold it), until appends answer 507
 // BR2K_STORAGE_FULL. Once compaction is allowed the leader compacts the log,
 // defragments the members and disarms etcd's NOSPACE alarm by itself, and
-// writes succeed again.
+// writes succeed again, though a replica that catches up asks for the
+// whole log.
 func TestTheServiceWritesAgainAfterNOSPACEOnceTheLogIsCompacted(t *testing.T) {
 	base := t.TempDir()
 	var allow atomic.Bool
@@ -98,6 +99,16 @@ func TestTheServiceWritesAgainAfterNOSPACEOnceTheLogIsCompacted(t *testing.T) {
 		},
 	})
 	setupAccounts(c, 2, 100)
+	// A replica that catches up (r9, only a roster place) needs the whole
+	// log, for longer than this test: a full etcd must not wait for it.
+	nine, err := rlog.NewRoster(c.nodes[0].cli, c.prefix, 2*time.Second).Join(context.Background(), "r9", "{}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nine.Leave()
+	if err := nine.NeedLog(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
 	// A batch whose first transfer fails: it changes nothing, but its
 	// entry (about 450 KB) stays in the log.
 	batch := failingTransferBatch(12000)
@@ -131,6 +142,22 @@ func TestTheServiceWritesAgainAfterNOSPACEOnceTheLogIsCompacted(t *testing.T) {
 				logs.WriteString(nd.logs.String())
 			}
 			t.Fatalf("writes did not resume within 60s of allowing compaction: %d %s\n%s", r.status, r.body, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The log itself was compacted, r9's record notwithstanding.
+	l := rlog.New(c.nodes[0].cli, c.prefix)
+	for {
+		_, _, err := l.Read(context.Background(), 2, 2)
+		if errors.Is(err, rlog.ErrCompacted) {
+			break
+		}
+		if time.Now().After(deadline) {
+			var logs strings.Builder
+			for _, nd := range c.nodes {
+				logs.WriteString(nd.logs.String())
+			}
+			t.Fatalf("the log was not compacted within 60s of allowing compaction with etcd full (read: %v)\n%s", err, logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
