@@ -84,7 +84,10 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 			return
 		}
 	}
-	limit := r.holdLimit(ctx)
+	limit := uint64(math.MaxUint64)
+	if len(avs) > 0 && avs[0].index > r.compactedBelow {
+		limit = r.holdLimit(ctx) // only when there is something to compact
+	}
 	for _, av := range avs {
 		if av.index <= r.compactedBelow {
 			break
