@@ -62,6 +62,7 @@ type Membership struct {
 
 	mu   sync.Mutex
 	sess *concurrency.Session
+	need uint64 // the last NeedLog, put again with a new lease on Rejoin
 }
 
 // Join puts this replica's key with value (its URLs), bound to a new lease.
@@ -152,6 +153,14 @@ func (m *Membership) Rejoin(ctx context.Context) error {
 			nm, jerr := m.r.Join(ctx, m.id, m.value)
 			if jerr == nil {
 				m.setSession(nm.session())
+				// The record of the log this replica needs went with the
+				// old lease.
+				m.mu.Lock()
+				need := m.need
+				m.mu.Unlock()
+				if need != 0 {
+					m.NeedLog(ctx, need) // best effort: the hold is an optimisation
+				}
 				return nil
 			}
 			var dup *DuplicateError
@@ -263,6 +272,9 @@ func (m *Membership) NeedLog(ctx context.Context, from uint64) error {
 	if err != nil {
 		return fmt.Errorf("log: roster: need the log from %d: %w", from, err)
 	}
+	m.mu.Lock()
+	m.need = from
+	m.mu.Unlock()
 	return nil
 }
 
