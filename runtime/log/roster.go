@@ -62,7 +62,11 @@ type Membership struct {
 
 	mu   sync.Mutex
 	sess *concurrency.Session
-	need uint64 // the last NeedLog, put again with a new lease on Rejoin
+
+	// needMu serialises NeedLog and Rejoin's putting need back, so that a
+	// withdrawal is never undone by a rejoin under way.
+	needMu sync.Mutex
+	need   uint64 // the last NeedLog, put again with a new lease on Rejoin
 }
 
 // Join puts this replica's key with value (its URLs), bound to a new lease.
@@ -155,12 +159,11 @@ func (m *Membership) Rejoin(ctx context.Context) error {
 				m.setSession(nm.session())
 				// The record of the log this replica needs went with the
 				// old lease.
-				m.mu.Lock()
-				need := m.need
-				m.mu.Unlock()
-				if need != 0 {
-					m.NeedLog(ctx, need) // best effort: the hold is an optimisation
+				m.needMu.Lock()
+				if m.need != 0 {
+					m.putNeed(ctx, m.need) // best effort: the hold is an optimisation
 				}
+				m.needMu.Unlock()
 				return nil
 			}
 			var dup *DuplicateError
@@ -262,6 +265,14 @@ func (r *Roster) needKey(id string) string { return r.prefix + "needs/" + id }
 // holds compaction back for it, within a bound. from 0 withdraws the
 // record.
 func (m *Membership) NeedLog(ctx context.Context, from uint64) error {
+	m.needMu.Lock()
+	defer m.needMu.Unlock()
+	m.need = from // what Rejoin puts back, whether or not this write lands
+	return m.putNeed(ctx, from)
+}
+
+// putNeed writes (or, for 0, deletes) the record. The caller holds needMu.
+func (m *Membership) putNeed(ctx context.Context, from uint64) error {
 	key := m.r.needKey(m.id)
 	var err error
 	if from == 0 {
@@ -272,9 +283,6 @@ func (m *Membership) NeedLog(ctx context.Context, from uint64) error {
 	if err != nil {
 		return fmt.Errorf("log: roster: need the log from %d: %w", from, err)
 	}
-	m.mu.Lock()
-	m.need = from
-	m.mu.Unlock()
 	return nil
 }
 
