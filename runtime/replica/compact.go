@@ -124,9 +124,7 @@ func (r *Replica) maybeCompact(ctx context.Context) {
 // index the log may be compacted below for them (logHolds.limit). Without
 // the records (an error) nothing is held: compaction goes on as before.
 func (r *Replica) holdLimit(ctx context.Context) uint64 {
-	r.mu.Lock()
-	m := r.member
-	r.mu.Unlock()
+	m := r.membership()
 	if m == nil {
 		return math.MaxUint64
 	}

@@ -114,9 +114,7 @@ type agreedVersion struct {
 // and returns the versions a majority agrees on (majorityVersions) and the
 // running replicas' values.
 func (r *Replica) agreedVersions(ctx context.Context) ([]agreedVersion, map[string]string, error) {
-	r.mu.Lock()
-	m := r.member
-	r.mu.Unlock()
+	m := r.membership()
 	if m == nil {
 		return nil, nil, errors.New("not in the roster")
 	}

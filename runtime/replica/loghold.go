@@ -19,6 +19,14 @@ import (
 // before the lowest record, each record for at most Options.MaxLogHold:
 // a replica that never catches up cannot keep the log growing for good.
 
+// membership returns this replica's place in the roster (nil before Run
+// joined it).
+func (r *Replica) membership() Membership {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.member
+}
+
 // needLog records that this replica needs the log from index from on, and
 // returns the record's generation for releaseLogOnceCaughtUp. A failed
 // record is logged and otherwise ignored: the replica may then have to
@@ -27,9 +35,7 @@ func (r *Replica) needLog(ctx context.Context, from uint64) uint64 {
 	r.needMu.Lock()
 	defer r.needMu.Unlock()
 	r.needGen++
-	r.mu.Lock()
-	m := r.member
-	r.mu.Unlock()
+	m := r.membership()
 	if m != nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := m.NeedLog(cctx, from); err != nil && ctx.Err() == nil {
@@ -53,9 +59,7 @@ func (r *Replica) releaseLogOnceCaughtUp(ctx context.Context, gen uint64) {
 	}
 	r.needMu.Lock()
 	defer r.needMu.Unlock()
-	r.mu.Lock()
-	m := r.member
-	r.mu.Unlock()
+	m := r.membership()
 	if r.needGen != gen || m == nil {
 		return
 	}
