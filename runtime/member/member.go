@@ -335,7 +335,7 @@ func checkClusterSchemes(cluster string, secure bool) error {
 }
 
 // embedConfig turns a checked Config into etcd's.
-func (c Config) embedConfig(muted *atomic.Bool) (*embed.Config, error) {
+func (c Config) embedConfig(muted *atomic.Bool, gate *rpcGate) (*embed.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = c.Name
 	ec.Dir = c.Dir
@@ -397,6 +397,7 @@ func (c Config) embedConfig(muted *atomic.Bool) (*embed.Config, error) {
 		return &mutableCore{Core: core, muted: muted}
 	}))
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
+	ec.GRPCAdditionalServerOptions = gate.serverOptions()
 	return ec, nil
 }
 
@@ -492,6 +493,7 @@ type Member struct {
 	closeOnce sync.Once
 	closing   chan struct{} // closed when Close starts
 	muted     *atomic.Bool  // set when Close starts: etcd's logs are dropped
+	gate      *rpcGate      // shut when Close starts: client requests are refused
 }
 
 // Start starts a member and returns when it is ready to serve clients: it
@@ -504,8 +506,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	muted := new(atomic.Bool)
-	ec, err := c.embedConfig(muted)
+	muted, gate := new(atomic.Bool), newRPCGate()
+	ec, err := c.embedConfig(muted, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -516,6 +518,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	m := &Member{
 		cfg:       c,
 		muted:     muted,
+		gate:      gate,
 		etcd:      e,
 		errc:      make(chan error, 1),
 		forwarded: make(chan struct{}),
@@ -631,6 +634,10 @@ func (m *Member) close(hard bool) error {
 	m.closeOnce.Do(func() {
 		close(m.closing)
 		m.muted.Store(true)
+		// Clients first: nothing may reach the backend once it is closed
+		// (see rpcGate). Raft traffic, on the peer listener, goes on for
+		// the hand-over.
+		m.gate.shutAndWait(drainTimeout)
 		select {
 		case <-m.etcd.Server.ReadyNotify():
 			if !hard {
@@ -653,6 +660,11 @@ func (m *Member) close(hard bool) error {
 	<-m.forwarded
 	return nil
 }
+
+// drainTimeout bounds how long a stopping member waits for the client
+// requests under way: reads and status calls take milliseconds; a write
+// waiting for a raft commit that cannot come is cut short by the stop.
+const drainTimeout = 500 * time.Millisecond
 
 // handOverTimeout bounds the raft leadership hand-over of a member that
 // stops: long enough for a caught-up follower (a few heartbeats), short
