@@ -46,9 +46,19 @@ func initCmd(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		fmt.Fprintf(stdout, "created %s\n", rel(f))
 	}
-	// The scaffold imports packages the module does not require yet:
-	// go generate refuses to run until go.mod has them.
-	fmt.Fprintf(stdout, "next: go mod tidy && cd %s && go generate ./... && go build ./...\n", rel(filepath.Dir(files[0])))
+	// The scaffold imports packages the module does not require yet: go
+	// generate refuses to run until go.mod has them, and the generated
+	// file imports more. The same sequence as the README's.
+	run := "."
+	for _, f := range files {
+		if filepath.Base(f) == "main.go" {
+			run = rel(filepath.Dir(f))
+		}
+	}
+	if !filepath.IsAbs(run) {
+		run = "./" + filepath.ToSlash(run)
+	}
+	fmt.Fprintf(stdout, "next, from the module's root: go mod tidy && go generate ./... && go mod tidy && go run %s dev\n", run)
 	return 0
 }
 
