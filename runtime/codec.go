@@ -78,9 +78,10 @@ type Codec struct {
 	w     writer
 	r     reader
 	depth int
-	memo  memo  // encoding
-	refs  []any // decoding: the pointers and maps met so far, by number
-	room  int   // decoding: bytes that slices and maps may still take up front (see prealloc)
+	memo  memo                 // encoding
+	refs  []any                // decoding: the pointers and maps met so far, by number
+	room  int                  // decoding: bytes that slices and maps may still take up front (see prealloc)
+	slabs map[reflect.Type]any // decoding: the slab of each pointed-to type (see newValue)
 	// split allows an encoding pass to encode half of a large map in a
 	// second goroutine (see encodeMapSplit); set on a snapshot's pass, off
 	// on the half's own pass and while the other half is encoded.
@@ -366,7 +367,7 @@ func decodePtr[P ~*T, T any](c *Codec, v *P, elem func(*Codec, *T)) {
 	case c.r.err != nil, tag == 0:
 		*v = nil
 	case tag == 1:
-		p := new(T)
+		p := newValue[T](c)
 		c.refs = append(c.refs, p)
 		if c.enter() {
 			elem(c, p)
@@ -385,6 +386,46 @@ func decodePtr[P ~*T, T any](c *Codec, v *P, elem func(*Codec, *T)) {
 		}
 		*v = P(p)
 	}
+}
+
+// slabBytes bounds the bytes of one slab's array; slabMin is its first
+// length (a slab doubles up to the bound, so that a few values of a type
+// do not take a whole array).
+const (
+	slabBytes = 32 << 10
+	slabMin   = 8
+)
+
+// slab hands out the elements of an array of T in turn (see stringArena for
+// why).
+type slab[T any] struct {
+	items []T
+	next  int
+}
+
+// newValue returns a new zero T for a decoded pointer, from the pass's slab
+// of T. A T larger than a slab's bound, or of no size, is allocated alone.
+func newValue[T any](c *Codec) *T {
+	size := unsafe.Sizeof(*new(T))
+	if size == 0 || size > slabBytes/slabMin {
+		return new(T)
+	}
+	key := reflect.TypeFor[T]()
+	s, _ := c.slabs[key].(*slab[T])
+	if s == nil || s.next == len(s.items) {
+		n := slabMin
+		if s != nil {
+			n = min(2*len(s.items), int(slabBytes/size))
+		}
+		s = &slab[T]{items: make([]T, n)}
+		if c.slabs == nil {
+			c.slabs = make(map[reflect.Type]any)
+		}
+		c.slabs[key] = s
+	}
+	p := &s.items[s.next]
+	s.next++
+	return p
 }
 
 // PtrTo returns the function that codes a *T whose value elem codes (with
@@ -1224,10 +1265,11 @@ func (w *writer) bigInt(v *big.Int) {
 // reader reads encoded values from in, checking every length against what
 // is left. Its error is sticky: after the first, reads return zero values.
 type reader struct {
-	in   []byte
-	off  int
-	err  error
-	last string // the last string read, returned again for equal bytes
+	in    []byte
+	off   int
+	err   error
+	last  string // the last string read, returned again for equal bytes
+	arena stringArena
 }
 
 // fail records the first error and moves to the end of the input, so that
@@ -1352,9 +1394,50 @@ func (r *reader) string() string {
 	// A string often repeats the one before it (a map key and the ID
 	// field of its value): share it rather than allocate it again.
 	if string(b) != r.last {
-		r.last = string(b)
+		r.last = r.arena.string(b)
 	}
 	return r.last
+}
+
+// A decoded state lives long and is marked by every garbage collection,
+// whose cost grows with the number of objects it holds more than with their
+// bytes: a million accounts decoded one allocation per string and per
+// pointer are four million objects to mark, in each of the state's two
+// copies (the live state and its shadow), at every cycle. The decoder
+// therefore puts small strings in shared blocks (stringArena) and the values
+// that pointers point to in shared arrays (slab), which the collector marks
+// as one object each.
+//
+// The price is memory held longer: a block lives while any string or value
+// in it does, so one that the handlers replaced or deleted frees its bytes
+// only with the rest of its block. That is bounded by the state as it was
+// decoded; the blocks are small (arenaBlock, slabBytes) so that a state that
+// keeps a few values of many blocks does not hold much.
+
+// arenaBlock is the size of a stringArena block, and arenaMaxString the
+// longest string put in one (a longer one is an allocation of its own).
+const (
+	arenaBlock     = 32 << 10
+	arenaMaxString = 1 << 10
+)
+
+// stringArena hands out strings that share blocks. Bytes once handed out are
+// never written again, so the strings are immutable.
+type stringArena struct{ block []byte }
+
+func (a *stringArena) string(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return ""
+	case len(b) > arenaMaxString:
+		return string(b)
+	}
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, arenaBlock)
+	}
+	start := len(a.block)
+	a.block = append(a.block, b...)
+	return unsafe.String(&a.block[start], len(b))
 }
 
 // maxZoneOffset bounds a time's zone offset: real ones are within ±14h.

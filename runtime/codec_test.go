@@ -913,3 +913,63 @@ func TestDecodeBoundsTheMemoryOfClaimedLengths(t *testing.T) {
 		})
 	}
 }
+
+// Decoded strings and pointed-to values share blocks (stringArena, slab):
+// every decoded pointer is still a value of its own, that changing one
+// value or string changes no other, and that strings longer than a block
+// and values of two types met in turn decode intact.
+func TestDecodedValuesInSharedBlocksAreIndependent(t *testing.T) {
+	const n = 3000 // several slabs and string blocks
+	s := &codecState{Accounts: map[string]*codecAccount{}}
+	var ring *codecNode
+	for i := range n {
+		id := fmt.Sprintf("acct-%05d-%s", i, strings.Repeat("x", i%40))
+		if i%997 == 0 {
+			id += strings.Repeat("long", arenaMaxString) // alone, not in a block
+		}
+		s.Accounts[id] = &codecAccount{ID: id, Balance: int64(i)}
+		if i%3 == 0 {
+			ring = &codecNode{Name: id, Next: ring} // another type, in turn
+		}
+	}
+	s.Ring = ring
+	snap := encode(t, s)
+	var got codecState
+	if err := DecodeSnapshot(snap, &got, codeCodecState); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[*codecAccount]bool{}
+	for k, a := range got.Accounts {
+		if seen[a] {
+			t.Fatalf("account %q shares its value with another", k)
+		}
+		seen[a] = true
+		if a.ID != k || s.Accounts[k].Balance != a.Balance {
+			t.Fatalf("account %q decoded as %+v", k, *a)
+		}
+	}
+	if len(got.Accounts) != n {
+		t.Fatalf("%d accounts, want %d", len(got.Accounts), n)
+	}
+	// Change every value and string; then every other still reads as it did.
+	for k, a := range got.Accounts {
+		a.Balance = -a.Balance - 1
+		a.ID = strings.ToUpper(a.ID)
+		_ = k
+	}
+	for k, a := range got.Accounts {
+		if a.Balance != -s.Accounts[k].Balance-1 || a.ID != strings.ToUpper(k) {
+			t.Fatalf("account %q is %+v after every account changed its own", k, *a)
+		}
+	}
+	nodes := 0
+	for x, y := got.Ring, s.Ring; y != nil; x, y = x.Next, y.Next {
+		if x == nil || x.Name != y.Name {
+			t.Fatalf("ring node %d decoded as %+v, want %q", nodes, x, y.Name)
+		}
+		nodes++
+	}
+	if want := (n + 2) / 3; nodes != want {
+		t.Fatalf("%d ring nodes, want %d", nodes, want)
+	}
+}
