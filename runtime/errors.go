@@ -15,6 +15,7 @@ const (
 	CodeBadQueryParam       = "BR2K_BAD_QUERY_PARAM"      // 400: a query parameter is malformed, repeated, missing though required, or does not parse as its field's type
 	CodeUnknownQueryParam   = "BR2K_UNKNOWN_QUERY_PARAM"  // 400: the query string has a parameter the input type does not bind
 	CodeBadRequest          = "BR2K_BAD_REQUEST"          // 400: other malformed request
+	CodeHeadersTooLarge     = "BR2K_HEADERS_TOO_LARGE"    // 431: the request's headers are over 64 KiB
 	CodeBodyTooLarge        = "BR2K_BODY_TOO_LARGE"       // 413: body over the route's limit
 	CodeNotFound            = "BR2K_NOT_FOUND"            // 404: no route for the path
 	CodeMethodNotAllowed    = "BR2K_METHOD_NOT_ALLOWED"   // 405: the path exists for other methods

@@ -129,6 +129,18 @@ type limitedConn struct {
 	done bool
 }
 
+// Write sends p, or the JSON form of net/http's own plain-text error
+// answers (see jsonCannedError).
+func (c *limitedConn) Write(p []byte) (int, error) {
+	if j, ok := jsonCannedError(p); ok {
+		if _, err := c.Conn.Write(j); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {

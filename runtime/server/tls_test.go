@@ -160,8 +160,8 @@ func TestAClusterWithTLSEverywhereServesAndForwardsAndRefusesPlainText(t *testin
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "HTTPS server") {
-				t.Errorf("plain HTTP to %s: %d %s, want the TLS server's 400", url, resp.StatusCode, b)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"BR2K_BAD_REQUEST"`) || !strings.Contains(string(b), "HTTPS") {
+				t.Errorf("plain HTTP to %s: %d %s, want 400 BR2K_BAD_REQUEST naming HTTPS", url, resp.StatusCode, b)
 			}
 		}
 	}
