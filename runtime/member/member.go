@@ -384,6 +384,9 @@ func (c Config) embedConfig(muted *atomic.Bool, gate *rpcGate) (*embed.Config, e
 		zc.OutputPaths = []string{"stderr"}
 		zc.ErrorOutputPaths = []string{"stderr"}
 		zc.Sampling = nil
+		// An error (a port taken, say) is one line: its cause is in the
+		// message, and br2k reports it again naming the config key.
+		zc.DisableStacktrace = true
 		var err error
 		if lg, err = zc.Build(); err != nil {
 			return nil, fmt.Errorf("member %s: logger: %w", c.Name, err)
