@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/br2k/br2k/internal/testcerts"
 	"github.com/br2k/br2k/runtime"
 )
 
@@ -102,18 +101,7 @@ func TestRequestsNetHTTPCannotReadGetJSONErrors(t *testing.T) {
 
 // Plain HTTP to a TLS port gets the JSON error too.
 func TestPlainHTTPToATLSPortGetsAJSONError(t *testing.T) {
-	ca, err := testcerts.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.Issue("server", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsConfig, err := ca.ServerTLS(pair, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tlsConfig := loopbackTLS(t)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

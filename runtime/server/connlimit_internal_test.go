@@ -73,7 +73,10 @@ func (k *kept) get(path string, d time.Duration) error {
 	return err
 }
 
-func TestAFullListenerClosesTheLongestIdleConnectionForANewOne(t *testing.T) {
+// loopbackTLS returns a new test CA and a server TLS configuration for
+// 127.0.0.1 that it issued.
+func loopbackTLS(t *testing.T) (*testcerts.CA, *tls.Config) {
+	t.Helper()
 	ca, err := testcerts.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +89,11 @@ func TestAFullListenerClosesTheLongestIdleConnectionForANewOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ca, serverTLS
+}
+
+func TestAFullListenerClosesTheLongestIdleConnectionForANewOne(t *testing.T) {
+	ca, serverTLS := loopbackTLS(t)
 	clientTLS, err := ca.ClientTLS(nil)
 	if err != nil {
 		t.Fatal(err)
