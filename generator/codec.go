@@ -163,5 +163,41 @@ func (c *coder) function(name string, t types.Type) jen.Code {
 	if types.Identical(t, c.e.m.state) {
 		fn = jen.Comment(fmt.Sprintf("%s encodes or decodes the replicated fields of v (runtime.Codec).", name)).Line()
 	}
-	return fn.Func().Id(name).Params(jen.Id("c").Op("*").Add(c.e.rt("Codec")), v().Op("*").Add(c.e.typ(t))).Block(body...)
+	fn = fn.Func().Id(name).Params(jen.Id("c").Op("*").Add(c.e.rt("Codec")), v().Op("*").Add(c.e.typ(t))).Block(body...)
+	if guard := c.fieldsGuard(t); guard != nil {
+		return jen.Add(fn, jen.Line(), jen.Line(), guard)
+	}
+	return fn
+}
+
+// fieldsGuard is a function that does not compile once struct type t has
+// fields that the codec function written for it does not know: a field
+// added to a state type without go generate would otherwise be left out of
+// every snapshot, silently, and lost at the next restart from a version.
+// It lists every field of t in a positional composite literal, which must
+// name them all, in order. Only for a named struct type of the generated
+// package without blank fields, whose every field the literal can name.
+func (c *coder) fieldsGuard(t types.Type) jen.Code {
+	named, ok := types.Unalias(t).(*types.Named)
+	if !ok || named.Obj().Pkg() != c.e.m.pkg {
+		return nil
+	}
+	st, ok := named.Underlying().(*types.Struct)
+	if !ok || st.NumFields() == 0 {
+		return nil
+	}
+	var fields []jen.Code
+	for i := 0; i < st.NumFields(); i++ {
+		f := st.Field(i)
+		if f.Name() == "_" {
+			return nil
+		}
+		fields = append(fields, jen.Id("v").Dot(f.Name()))
+	}
+	return jen.Commentf("If this does not compile, %s's fields changed after this file was", named.Obj().Name()).Line().
+		Comment("written: run go generate, or snapshots would leave the new ones out.").Line().
+		Func().Id("_").Params().Block(
+		jen.Var().Id("v").Add(c.e.typ(t)),
+		jen.Id("_").Op("=").Add(c.e.typ(t)).Values(fields...),
+	)
 }

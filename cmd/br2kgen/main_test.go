@@ -79,6 +79,23 @@ func TestGenerateThenCheck(t *testing.T) {
 		t.Error("regenerated file does not have the renamed handler")
 	}
 	testmod.Go(t, dir, "build", "./ledger")
+
+	// A field added to a state type without go generate is a compile
+	// error (the file's field guard), not a field that snapshots silently
+	// leave out.
+	regenerated, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withVenue := strings.Replace(string(regenerated), "\tBalance uint64 ", "\tVenue   string\n\tBalance uint64 ", 1)
+	if withVenue == string(regenerated) {
+		t.Fatal("Account has no Balance field to add one before")
+	}
+	testmod.WriteFile(t, src, withVenue)
+	out, err := testmod.GoErr(dir, "build", "./ledger")
+	if err == nil || !strings.Contains(out, generator.FileName) || !strings.Contains(out, "too few values in struct literal of type Account") {
+		t.Fatalf("build with a field added after go generate: %v\n%s", err, out)
+	}
 }
 
 func TestDiagnosticsAreVetStyleRelativeToTheWorkingDirectory(t *testing.T) {

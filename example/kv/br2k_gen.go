@@ -132,6 +132,13 @@ func br2kCodeStore(c *runtime.Codec, v *Store) {
 	runtime.Map(c, &v.Accounts, runtime.Uint[uint64])
 }
 
+// If this does not compile, Store's fields changed after this file was
+// written: run go generate, or snapshots would leave the new ones out.
+func _() {
+	var v Store
+	_ = Store{v.Values, v.Accounts, v.effects}
+}
+
 // br2kCopyStore deep-copies the replicated fields of src; the other fields
 // are shared. c, begun on src (runtime.Begin), serves the whole copy: a
 // pointer or map reached twice is copied once, a cycle copies to a cycle,

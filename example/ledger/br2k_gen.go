@@ -140,11 +140,25 @@ func br2kCodeLedger(c *runtime.Codec, v *Ledger) {
 	runtime.Uint(c, &v.Supply)
 }
 
+// If this does not compile, Ledger's fields changed after this file was
+// written: run go generate, or snapshots would leave the new ones out.
+func _() {
+	var v Ledger
+	_ = Ledger{v.Accounts, v.Mints, v.Supply, v.notary}
+}
+
 func br2kCodeAccount(c *runtime.Codec, v *Account) {
 	runtime.String(c, &v.ID)
 	runtime.String(c, &v.Owner)
 	runtime.Uint(c, &v.Balance)
 	runtime.Time(c, &v.Opened)
+}
+
+// If this does not compile, Account's fields changed after this file was
+// written: run go generate, or snapshots would leave the new ones out.
+func _() {
+	var v Account
+	_ = Account{v.ID, v.Owner, v.Balance, v.Opened}
 }
 
 func br2kCodeMintRequest(c *runtime.Codec, v *MintRequest) {
@@ -154,6 +168,13 @@ func br2kCodeMintRequest(c *runtime.Codec, v *MintRequest) {
 	runtime.Bool(c, &v.Approved)
 	runtime.Time(c, &v.Requested)
 	runtime.String(c, &v.Ticket)
+}
+
+// If this does not compile, MintRequest's fields changed after this file was
+// written: run go generate, or snapshots would leave the new ones out.
+func _() {
+	var v MintRequest
+	_ = MintRequest{v.ID, v.Account, v.Amount, v.Approved, v.Requested, v.Ticket}
 }
 
 // br2kCopyLedger deep-copies the replicated fields of src; the other fields

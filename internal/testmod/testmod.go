@@ -102,12 +102,19 @@ func CopyGoFiles(t testing.TB, src, dst string) {
 // go command complete the throwaway go.mod if the repository's needs more.
 func Go(t testing.TB, dir string, args ...string) string {
 	t.Helper()
+	out, err := GoErr(dir, args...)
+	if err != nil {
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return out
+}
+
+// GoErr is Go for a command that may fail: it returns the output and the
+// error.
+func GoErr(dir string, args ...string) (string, error) {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return string(out)
+	return string(out), err
 }
