@@ -85,6 +85,8 @@ func (a *vetter) root(e ast.Expr) (v *types.Var, dep bool) {
 			e = x.X
 		case *ast.StarExpr:
 			e = x.X
+		case *ast.TypeAssertExpr:
+			e = x.X
 		case *ast.SliceExpr:
 			e = x.X
 		case *ast.UnaryExpr:
@@ -102,6 +104,20 @@ func (a *vetter) root(e ast.Expr) (v *types.Var, dep bool) {
 			return nil, dep
 		}
 	}
+}
+
+// commaOK reports whether lhs = rhs is a two-value map index or type
+// assertion (v, ok := m[k]; v, ok := x.(T)), whose first value is the
+// indexed or asserted one.
+func commaOK(lhs, rhs []ast.Expr) bool {
+	if len(lhs) != 2 || len(rhs) != 1 {
+		return false
+	}
+	switch ast.Unparen(rhs[0]).(type) {
+	case *ast.IndexExpr, *ast.TypeAssertExpr:
+		return true
+	}
+	return false
 }
 
 // write is one place where a function writes through a root.
@@ -147,12 +163,16 @@ func (a *vetter) scanWrites(body ast.Node, rs roots) []write {
 					for i := range n.Lhs {
 						alias(n.Lhs[i], n.Rhs[i])
 					}
+				} else if commaOK(n.Lhs, n.Rhs) {
+					alias(n.Lhs[0], n.Rhs[0]) // acc, ok := s.Accounts[id]
 				}
 			case *ast.ValueSpec:
 				if len(n.Names) == len(n.Values) {
 					for i := range n.Names {
 						alias(n.Names[i], n.Values[i])
 					}
+				} else if len(n.Names) == 2 && commaOK([]ast.Expr{n.Names[0], n.Names[1]}, n.Values) {
+					alias(n.Names[0], n.Values[0])
 				}
 			case *ast.RangeStmt:
 				if n.Value != nil {

@@ -32,7 +32,8 @@ func TestGoVetRunsTheAnalysis(t *testing.T) {
 	}
 	for _, want := range []string{
 		"testdata/errors/onlyonce_writes/svc.go:30:3: BR2K150: onlyonce handler Mint writes the state: it assigns s.N[in.ID]",
-		"testdata/errors/onlyonce_writes/svc.go:39:9: BR2K150: onlyonce handler Mint calls replicated handler Deposit directly",
+		"testdata/errors/onlyonce_writes/svc.go:39:4: BR2K150: onlyonce handler Mint writes the state: it assigns acc2.Balance",
+		"testdata/errors/onlyonce_writes/svc.go:44:9: BR2K150: onlyonce handler Mint calls replicated handler Deposit directly",
 		"testdata/errors/near_miss/svc.go:15:1: BR2K151: \"// br2k:replicate POST /a\" is not a directive as written",
 		"testdata/errors/near_miss/svc.go:41:1: BR2K151: \"//br2k :onlyonce GET /g\" is not a directive as written",
 	} {

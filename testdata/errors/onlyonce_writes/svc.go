@@ -35,6 +35,11 @@ func (s *Svc) Mint(ctx *br2k.Ctx, in In) (int, error) {
 		acc.Balance = 0
 		s.bump()
 		inc(s.N, in.ID)
+		if acc2, ok := s.Accounts[in.ID]; ok { // a two-value lookup aliases too
+			acc2.Balance = 1
+		}
+		var acc3, _ = s.Accounts[in.ID]
+		acc3.Balance++
 	})
 	return s.Deposit(ctx, in)
 }
