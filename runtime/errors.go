@@ -16,6 +16,7 @@ const (
 	CodeUnknownQueryParam   = "BR2K_UNKNOWN_QUERY_PARAM"  // 400: the query string has a parameter the input type does not bind
 	CodeBadRequest          = "BR2K_BAD_REQUEST"          // 400: other malformed request
 	CodeHeadersTooLarge     = "BR2K_HEADERS_TOO_LARGE"    // 431: the request's headers are over 64 KiB
+	CodeRequestTimeout      = "BR2K_REQUEST_TIMEOUT"      // 408: the request's body did not arrive within replica.read-timeout
 	CodeBodyTooLarge        = "BR2K_BODY_TOO_LARGE"       // 413: body over the route's limit
 	CodeNotFound            = "BR2K_NOT_FOUND"            // 404: no route for the path
 	CodeMethodNotAllowed    = "BR2K_METHOD_NOT_ALLOWED"   // 405: the path exists for other methods
@@ -34,7 +35,7 @@ const (
 	CodeDiverged            = "BR2K_DIVERGED"             // 503: this replica's state differs from the majority's; it stopped serving; another replica answers
 	CodeCatchingUp          = "BR2K_CATCHING_UP"          // 503: this replica is still loading its state or replaying the log; another replica answers
 	CodeTooManyRequests     = "BR2K_TOO_MANY_REQUESTS"    // 429: a bounded runtime resource (waiters) is full; retry later
-	CodeBadIdempotencyKey   = "BR2K_BAD_IDEMPOTENCY_KEY"  // 400: Idempotency-Key over 256 bytes or not printable ASCII
+	CodeBadIdempotencyKey   = "BR2K_BAD_IDEMPOTENCY_KEY"  // 400: Idempotency-Key over 256 bytes or not printable ASCII without spaces
 	CodeUnauthorized        = "BR2K_UNAUTHORIZED"         // 401: a peer request without valid credentials
 	CodePeerRefused         = "BR2K_PEER_REFUSED"         // 503: the leader refused this replica's forwarded call: their peer secrets differ; nothing was ordered; another replica may answer
 )

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,21 @@ import (
 // maxbody option: 1 MiB.
 const DefaultMaxBody int64 = 1 << 20
 
+// BodyReadError is the answer to a request whose body could not be read:
+// 408 when it did not arrive in time (a slow or stalled client, cut off by
+// replica.read-timeout), else 400. The message says which, without the
+// connection's addresses that the network error names.
+func BodyReadError(err error) *Error {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return NewError(http.StatusRequestTimeout, CodeRequestTimeout, "the request body did not arrive in time (replica.read-timeout)")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return NewError(http.StatusBadRequest, CodeBadRequest, "the request body ended before its Content-Length")
+	}
+	return NewError(http.StatusBadRequest, CodeBadRequest, "the request body could not be read: the connection failed")
+}
+
 // DecodeJSON reads r's body, at most maxBody bytes, into v. An empty body
 // leaves v as it is (inputs may come from path parameters alone). Unknown
 // fields, trailing data and type mismatches are rejected with a 4xx *Error
@@ -22,7 +38,7 @@ const DefaultMaxBody int64 = 1 << 20
 func DecodeJSON(r *http.Request, maxBody int64, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return NewError(http.StatusBadRequest, CodeBadRequest, "read body: %v", err)
+		return BodyReadError(err)
 	}
 	if int64(len(body)) > maxBody {
 		return NewError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body exceeds the limit of %d bytes", maxBody)

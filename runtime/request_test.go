@@ -1,10 +1,15 @@
 package runtime
 
 import (
+	"bufio"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 type transferIn struct {
@@ -71,5 +76,54 @@ func TestPathParamsParseOrNameTheParameter(t *testing.T) {
 		if !errors.As(err, &e) || e.Status != 400 || e.Code != CodeBadPathParam || !strings.Contains(e.Message, "path parameter") {
 			t.Errorf("err = %v, want 400 %s naming the parameter", err, CodeBadPathParam)
 		}
+	}
+}
+
+// A body that stalls gets 408 BR2K_REQUEST_TIMEOUT once the server's read
+// timeout cuts it off, and one cut short gets 400; neither message carries
+// the connection's addresses.
+func TestABodyThatDoesNotArriveIsAnsweredWithoutAddresses(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v struct{ A int }
+		if err := DecodeJSON(r, DefaultMaxBody, &v); err != nil {
+			WriteError(w, err)
+		}
+	}))
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, c := range []struct {
+		name     string
+		halfShut bool
+		status   int
+		code     string
+	}{
+		{"stalled", false, http.StatusRequestTimeout, CodeRequestTimeout},
+		{"cut short", true, http.StatusBadRequest, CodeBadRequest},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(conn, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{\"A\":")
+			if c.halfShut {
+				conn.(*net.TCPConn).CloseWrite()
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.status || !strings.Contains(string(body), c.code) {
+				t.Fatalf("answer %d %s, want %d %s", resp.StatusCode, body, c.status, c.code)
+			}
+			if strings.Contains(string(body), "127.0.0.1") {
+				t.Fatalf("the answer names the connection's addresses: %s", body)
+			}
+		})
 	}
 }

@@ -59,7 +59,7 @@ func Authenticate(auth *Auth, maxBody int64, log *slog.Logger) func(http.Handler
 			}
 			body, ok, err := readBody(r.Body, maxBody)
 			if err != nil {
-				runtime.WriteError(w, runtime.NewError(http.StatusBadRequest, runtime.CodeBadRequest, "read body: %v", err))
+				runtime.WriteError(w, runtime.BodyReadError(err))
 				return
 			}
 			if !ok {
