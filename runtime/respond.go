@@ -5,6 +5,11 @@ import "net/http"
 // WriteOutcome writes o to w as a JSON response.
 func WriteOutcome(w http.ResponseWriter, o Outcome) {
 	w.Header().Set("Content-Type", "application/json")
+	if o.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// A bounded resource is full (waiters, onlyonce calls): say when
+		// to come back, as HTTP clients and proxies look for.
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(o.Status)
 	w.Write(o.Body)
 	w.Write([]byte{'\n'})

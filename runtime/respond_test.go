@@ -39,3 +39,17 @@ func TestWriteErrorUsesTheOneJSONShape(t *testing.T) {
 		t.Fatalf("%d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body)
 	}
 }
+
+// A 429 says when to come back.
+func TestTooManyRequestsCarriesRetryAfter(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, NewError(http.StatusTooManyRequests, CodeTooManyRequests, "full"))
+	if got := rec.Header().Get("Retry-After"); rec.Code != 429 || got != "1" {
+		t.Fatalf("429 answer: status %d, Retry-After %q; want 429 and 1", rec.Code, got)
+	}
+	rec = httptest.NewRecorder()
+	WriteError(rec, NewError(http.StatusBadRequest, CodeBadRequest, "bad"))
+	if got := rec.Header().Get("Retry-After"); got != "" {
+		t.Fatalf("400 answer has Retry-After %q", got)
+	}
+}

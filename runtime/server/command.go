@@ -93,7 +93,13 @@ func (c Command) Main() {
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n%s", c.Name, os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
+	var badArgs usageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return // -h: the command's flags were printed
+	case errors.As(err, &badArgs):
+		os.Exit(2) // the flag package printed what was wrong and the usage
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
 		os.Exit(1)
 	}
@@ -102,12 +108,27 @@ func (c Command) Main() {
 	}
 }
 
+// usageError is a command line that the flag package refused; it has
+// printed the error and the command's usage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// parseFlags parses args into fs, a ContinueOnError flag set.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 func (c Command) dev(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	replicas := fs.Int("replicas", 3, "number of replicas")
 	port := fs.Int("port", 8081, "HTTP port of the first replica (0: any free ports)")
 	dir := fs.String("dir", "", "data directory (default: a temporary one, removed on exit)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	newService := func(string) runtime.Service { return c.NewService("") }
@@ -130,7 +151,7 @@ func (c Command) serve(ctx context.Context, args []string, logger *slog.Logger) 
 	if c.FileFlag != "" {
 		file = fs.String(c.FileFlag, c.FileDefault, c.FileUsage)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {

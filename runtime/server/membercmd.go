@@ -27,7 +27,7 @@ func memberCommand(ctx context.Context, args []string, out io.Writer) error {
 	path := fs.String("config", "", "the config file of any replica of the cluster (for its etcd endpoints, TLS and prefix)")
 	id := fs.String("replica", "", "the id (replica.id) of the replica to remove")
 	name := fs.String("member", "", "the name of its embedded etcd member (etcd.embed.name), or the id (hex) of a member that never started; empty: it embeds none, stop it first")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if *path == "" || *id == "" && *name == "" {

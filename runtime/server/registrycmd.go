@@ -43,7 +43,7 @@ func registryCommand(ctx context.Context, args []string, out io.Writer) error {
 	switch args[0] {
 	case "deploy":
 		endpoint := fs.String("endpoint", "", "the chain node's JSON-RPC URL")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
 		key, err := managerKey(nil)
@@ -62,7 +62,7 @@ func registryCommand(ctx context.Context, args []string, out io.Writer) error {
 	case "register":
 		description := fs.String("description", "", "what the service is")
 		endpoints := fs.String("endpoints", "", "the replicas' public URLs, comma-separated")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
 		cfg, opts, err := chainConfig(*path)
@@ -86,7 +86,7 @@ func registryCommand(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case "logs", "leader":
 		n := fs.Int("n", 10, "how many records, newest first")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
 		_, opts, err := chainConfig(*path)
