@@ -29,6 +29,11 @@ type Roster struct {
 	cli    *clientv3.Client
 	prefix string // P
 	ttl    int    // lease TTL, whole seconds
+
+	// Waiting, if set, is called once by a Join that finds its id's key
+	// held, with the holder's value and how long Join will wait for it
+	// to go: a wait of seconds should not pass in silence.
+	Waiting func(id, held string, upTo time.Duration)
 }
 
 // NewRoster returns the roster under prefix. ttl is rounded up to whole
@@ -84,7 +89,9 @@ func (r *Roster) Join(ctx context.Context, id, value string) (*Membership, error
 		return nil, fmt.Errorf("log: roster: lease: %w", err)
 	}
 	key := r.key(id)
-	deadline := time.Now().Add(3*time.Duration(r.ttl)*time.Second + 2*time.Second)
+	wait := 3*time.Duration(r.ttl)*time.Second + 2*time.Second
+	deadline := time.Now().Add(wait)
+	told := false
 	for {
 		resp, err := r.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
@@ -106,6 +113,10 @@ func (r *Roster) Join(ctx context.Context, id, value string) (*Membership, error
 		if time.Now().After(deadline) {
 			sess.Close()
 			return nil, &DuplicateError{ID: id, Value: held}
+		}
+		if !told && r.Waiting != nil {
+			told = true
+			r.Waiting(id, held, wait)
 		}
 		// Wait for the key to be deleted (its lease expiring), or a
 		// second, whichever comes first.

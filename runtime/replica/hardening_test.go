@@ -512,9 +512,10 @@ func TestASecondReplicaWithARunningReplicasIDIsRefused(t *testing.T) {
 	c.waitLeader()
 	nd := c.nodes[1]
 	auth, _ := peer.NewAuth("r1", c.secret)
+	logs := &syncbuf.Buffer{}
 	dup, err := replica.New(ledger.NewService(ledger.New(nil)), replica.Options{
 		ID: "r1", AdvertiseURL: "http://127.0.0.1:1", PeerURL: "http://127.0.0.1:2", PeerAuth: auth,
-		Client: nd.cli, Prefix: c.prefix, Logger: testLogger(&syncbuf.Buffer{}),
+		Client: nd.cli, Prefix: c.prefix, Logger: testLogger(logs),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -524,6 +525,10 @@ func TestASecondReplicaWithARunningReplicasIDIsRefused(t *testing.T) {
 	err = dup.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), `replica id "r1" is already taken by a running replica`) {
 		t.Fatalf("Run of a second r1: %v", err)
+	}
+	// The seconds it waited for the id's lease were not silent.
+	if n := strings.Count(logs.String(), "another replica holds this replica's id in etcd: waiting"); n != 1 {
+		t.Fatalf("%d log lines about the wait for the id, want 1:\n%s", n, logs.String())
 	}
 }
 

@@ -384,7 +384,12 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		r.elect = rlog.NewElection(opts.Client, opts.Prefix, opts.SessionTTL)
 	}
 	if r.roster == nil {
-		r.roster = etcdRoster{rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)}
+		roster := rlog.NewRoster(opts.Client, opts.Prefix, opts.SessionTTL)
+		roster.Waiting = func(id, held string, upTo time.Duration) {
+			r.logger.Info("another replica holds this replica's id in etcd: waiting for its lease to expire (a crashed earlier run of this replica), or failing if it is a running replica with the same id",
+				"replica", id, "held_by", held, "up_to", upTo)
+		}
+		r.roster = etcdRoster{roster}
 	}
 	r.panicLog.period, r.slowReadLog.period, r.backupLog.period = time.Second, time.Second, 30*time.Second
 	r.noSpaceLog.period, r.absentLog.period, r.peerRefusedLog.period = 10*time.Second, absentLogEvery, 10*time.Second
