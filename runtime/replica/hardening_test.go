@@ -526,6 +526,12 @@ func TestASecondReplicaWithARunningReplicasIDIsRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `replica id "r1" is already taken by a running replica`) {
 		t.Fatalf("Run of a second r1: %v", err)
 	}
+	// The followers' peer credentials check passed quietly.
+	for _, nd := range c.nodes {
+		if strings.Contains(nd.logs.String(), "peer credentials") {
+			t.Fatalf("%s logged about its peer credentials in a cluster of one secret:\n%s", nd.id, nd.logs.String())
+		}
+	}
 	// The seconds it waited for the id's lease were not silent.
 	if n := strings.Count(logs.String(), "another replica holds this replica's id in etcd: waiting"); n != 1 {
 		t.Fatalf("%d log lines about the wait for the id, want 1:\n%s", n, logs.String())
@@ -617,6 +623,31 @@ func TestStorageFullIsADefiniteAnswerWithItsOwnCode(t *testing.T) {
 	}
 	var acct ledgerAccount
 	mustJSON(t, c.mustDo(nd, "GET", "/accounts/a0", "").body, &acct)
+}
+
+// A follower whose peer secret differs from the leader's says so at start,
+// before any call needs forwarding.
+func TestAReplicaWithAnotherPeerSecretSaysSoBeforeAnyCall(t *testing.T) {
+	c := startClusterWith(t, 3, clusterConfig{options: func(nd *testNode, o *replica.Options) {
+		auth, err := peer.NewAuth(nd.id, []byte("a-secret-of-its-own-"+nd.id+"-0123456789"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.PeerAuth = auth
+	}})
+	leader := c.waitLeader()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, nd := range c.nodes {
+		if nd == leader {
+			continue
+		}
+		for !strings.Contains(nd.logs.String(), "the leader refused this replica's peer credentials") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not report the leader's refusal of its credentials:\n%s", nd.id, nd.logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 // A replica whose peer secret differs from the leader's cannot forward:

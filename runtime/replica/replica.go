@@ -508,6 +508,8 @@ func (r *Replica) Run(ctx context.Context) error {
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); r.waitCaughtUp(ctx); r.releaseLogOnceCaughtUp(ctx, needGen) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.checkPeerCredentials(ctx) }()
 	go func() { defer wg.Done(); r.compactor(ctx) }()
 	go func() { defer wg.Done(); r.campaign(ctx) }()
 	go func() { defer wg.Done(); r.observe(ctx) }()
