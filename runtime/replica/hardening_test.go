@@ -625,16 +625,21 @@ func TestStorageFullIsADefiniteAnswerWithItsOwnCode(t *testing.T) {
 	mustJSON(t, c.mustDo(nd, "GET", "/accounts/a0", "").body, &acct)
 }
 
-// A follower whose peer secret differs from the leader's says so at start,
-// before any call needs forwarding.
-func TestAReplicaWithAnotherPeerSecretSaysSoBeforeAnyCall(t *testing.T) {
-	c := startClusterWith(t, 3, clusterConfig{options: func(nd *testNode, o *replica.Options) {
+// secretPerReplica gives every replica a peer secret of its own.
+func secretPerReplica(t *testing.T) clusterConfig {
+	return clusterConfig{options: func(nd *testNode, o *replica.Options) {
 		auth, err := peer.NewAuth(nd.id, []byte("a-secret-of-its-own-"+nd.id+"-0123456789"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		o.PeerAuth = auth
-	}})
+	}}
+}
+
+// A follower whose peer secret differs from the leader's says so at start,
+// before any call needs forwarding.
+func TestAReplicaWithAnotherPeerSecretSaysSoBeforeAnyCall(t *testing.T) {
+	c := startClusterWith(t, 3, secretPerReplica(t))
 	leader := c.waitLeader()
 	deadline := time.Now().Add(15 * time.Second)
 	for _, nd := range c.nodes {
@@ -655,13 +660,7 @@ func TestAReplicaWithAnotherPeerSecretSaysSoBeforeAnyCall(t *testing.T) {
 // ordered), and the replica logs what to fix, instead of every call
 // waiting out the request timeout as if no leader were known.
 func TestAReplicaWithAnotherPeerSecretSaysSoAtOnce(t *testing.T) {
-	c := startClusterWith(t, 3, clusterConfig{options: func(nd *testNode, o *replica.Options) {
-		auth, err := peer.NewAuth(nd.id, []byte("a-secret-of-its-own-"+nd.id+"-0123456789"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.PeerAuth = auth
-	}})
+	c := startClusterWith(t, 3, secretPerReplica(t))
 	leader := c.waitLeader()
 	var follower *testNode
 	for _, nd := range c.nodes {
