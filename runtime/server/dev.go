@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/config"
@@ -131,6 +134,13 @@ func Dev(ctx context.Context, opts DevOptions, newService func(id string) runtim
 	for i, n := range nodes {
 		fmt.Fprintf(opts.Out, "  r%d  %s   (peer %s, etcd %s)\n", i+1, n.URL, n.PeerURL, members[i].ClientURL())
 	}
+	// The routes come from the running router, so that they are always
+	// the service's own (a banner is text its author keeps up to date).
+	fmt.Fprintln(opts.Out, "routes (on every replica):")
+	chi.Walk(nodes[0].Replica.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		fmt.Fprintf(opts.Out, "  %-6s %s\n", method, route)
+		return nil
+	})
 	if opts.Banner != "" {
 		fmt.Fprintf(opts.Out, opts.Banner, nodes[0].URL)
 	}

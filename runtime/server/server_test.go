@@ -65,6 +65,12 @@ func TestDevClusterServesOnEveryReplicaAndStopsOnCancel(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(out.String(), "try "+lines[0][1]) {
 		t.Fatalf("dev output does not list 3 replicas and the banner:\n%s", out.String())
 	}
+	// And the service's routes, as the router has them.
+	for _, route := range []string{"  POST   /accounts\n", "  GET    /accounts/{id}\n", "  GET    /br2k/status\n"} {
+		if !strings.Contains(out.String(), route) {
+			t.Fatalf("dev output does not list the route %q:\n%s", route, out.String())
+		}
+	}
 	// A write through one replica is readable through every other.
 	if code, body := post(t, lines[1][1]+"/accounts", `{"id":"alice"}`); code != 200 {
 		t.Fatalf("open account via r2: %d %s", code, body)
