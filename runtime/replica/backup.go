@@ -47,9 +47,13 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			r.warnBackup("list the backup storage", err, av.index)
 			return 0, false
 		}
-		if len(ms) > 0 {
-			r.storedMeta, r.storedEnd = ms[0], time.Time{}
-			r.storedIndex.Store(ms[0].Index)
+		m, ok, foreign := r.newestOwnStored(ms, av.index)
+		if foreign != nil {
+			r.warnBackup("read the backup storage", foreign, av.index)
+		}
+		if ok {
+			r.storedMeta, r.storedEnd = m, time.Time{}
+			r.storedIndex.Store(m.Index)
 		}
 	}
 	if stored := r.storedIndex.Load(); av.index > stored && !time.Now().Before(r.uploadRetryAt) {
@@ -64,6 +68,8 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			r.uploadFailures, r.uploadRetryAt = 0, time.Time{}
 		}
 		switch {
+		case errors.Is(err, errForeignVersion):
+			r.warnBackup("upload a state version", err, av.index)
 		case errors.Is(err, backup.ErrExists):
 			// Another leader stored it: its Meta came back with the error.
 			r.storedMeta, r.storedEnd = m, time.Time{}
@@ -199,8 +205,70 @@ func (r *Replica) uploadVersion(ctx context.Context, av agreedVersion) (backup.M
 	}
 	// Both streams share one pace (pace.go): an upload is never urgent.
 	p := newPacer(versionIORate)
-	return r.opts.Backup.Put(ctx, backup.Meta{Index: av.index, StateSize: size, StateSHA256: sum},
+	m, err := r.opts.Backup.Put(ctx, backup.Meta{Index: av.index, StateSize: size, StateSHA256: sum},
 		&pacedReader{f, p}, &pacedReader{etcd, p})
+	if errors.Is(err, backup.ErrExists) && (m.StateSHA256 != sum || m.StateSize != size) {
+		return m, fmt.Errorf("%w: the stored version %d (SHA-256 %s) is not this log's (%s)", errForeignVersion, av.index, m.StateSHA256, sum)
+	}
+	return m, err
+}
+
+// errForeignVersion: the backup storage holds, at a version's index, a
+// version of another history, which a cluster lost before a -restore
+// stored and did not record. It is never counted as stored nor recorded;
+// the log waits for the next version, which is stored beside it.
+var errForeignVersion = errors.New("the backup storage holds another history's version at this index (stored by a cluster lost before a restore?); it is not counted, and compaction waits for the next version")
+
+// newestOwnStored returns the newest of the stored versions ms (newest
+// first) that belongs to this log: at most the newest agreed index, and
+// byte for byte this replica's file of that version. A stored version
+// above the agreed ones, or one that differs, is another history's (see
+// errForeignVersion), reported in foreign; one whose file this replica no
+// longer has cannot be told apart and is passed over (the newest agreed
+// version is uploaded instead). At most a few files are read.
+func (r *Replica) newestOwnStored(ms []backup.Meta, agreed uint64) (own backup.Meta, ok bool, foreign error) {
+	checked := 0
+	for _, m := range ms {
+		if m.Index > agreed {
+			foreign = fmt.Errorf("%w: version %d is above every version the replicas agree on (%d)", errForeignVersion, m.Index, agreed)
+			continue
+		}
+		if checked == 3 {
+			break
+		}
+		checked++
+		size, sum, ok := r.localFileSum(m.Index)
+		if !ok {
+			continue
+		}
+		if size == m.StateSize && sum == m.StateSHA256 {
+			return m, true, foreign
+		}
+		foreign = fmt.Errorf("%w: the stored version %d (SHA-256 %s) differs from this replica's file of it (%s)", errForeignVersion, m.Index, m.StateSHA256, sum)
+	}
+	return backup.Meta{}, false, foreign
+}
+
+// localFileSum is the size and SHA-256 of this replica's file of version
+// index, as written or read through now; ok is false without one.
+func (r *Replica) localFileSum(index uint64) (int64, string, bool) {
+	r.mu.Lock()
+	known, ok := r.fileSums[index]
+	r.mu.Unlock()
+	if ok {
+		return known.size, known.sha256, true
+	}
+	f, err := os.Open(filepath.Join(r.opts.StatePath, versionName(index)))
+	if err != nil {
+		return 0, "", false
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", false
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), true
 }
 
 // checkVersionFile reads a version file through once and returns its size

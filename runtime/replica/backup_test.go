@@ -1,7 +1,10 @@
 package replica_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/br2k/br2k/runtime/backup"
 	rlog "github.com/br2k/br2k/runtime/log"
+	"github.com/br2k/br2k/runtime/registry"
 	"github.com/br2k/br2k/runtime/replica"
 )
 
@@ -135,5 +139,65 @@ func TestVersionsAreBackedUpAndCompactionWaitsForTheStorage(t *testing.T) {
 	}
 	if st := c.status(leader); st.Backup != ms[0].Index {
 		t.Errorf("leader status backup = %d, want %d", st.Backup, ms[0].Index)
+	}
+}
+
+// A version that another history stored (a cluster lost before a
+// -restore: stored, never recorded) is neither counted as stored nor
+// recorded in the registry, though its index is above the cluster's
+// versions at start and later one of them; the cluster's own versions are
+// stored and recorded around it.
+func TestAnotherHistorysStoredVersionIsNeitherCountedNorRecorded(t *testing.T) {
+	base := t.TempDir()
+	files, err := backup.OpenFile(filepath.Join(base, "backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.OpenFile(filepath.Join(base, "registry.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	foreign := []byte("a state of a history this cluster never had")
+	sum := sha256.Sum256(foreign)
+	const foreignIndex = 20
+	if _, err := files.Put(ctx, backup.Meta{Index: foreignIndex, StateSize: int64(len(foreign)), StateSHA256: hex.EncodeToString(sum[:])},
+		bytes.NewReader(foreign), strings.NewReader("")); err != nil {
+		t.Fatal(err)
+	}
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath, o.MaxStateVersion = 10, filepath.Join(base, nd.id), 5
+			o.Backup, o.Registry = files, reg
+		},
+	})
+	setupAccounts(c, 4, 1000)
+	// Past the foreign version's index and two versions more.
+	for i := 0; c.status(c.nodes[0]).Applied < foreignIndex+25; i++ {
+		c.mustDo(c.nodes[i%3], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4))
+	}
+	c.waitConverged()
+	var recs []registry.Record
+	for {
+		if recs, err = reg.Latest(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 && recs[0].Index > foreignIndex {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no version above %d recorded: %+v\n%s", foreignIndex, recs, c.waitLeader().logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, rec := range recs {
+		if rec.Index == foreignIndex {
+			t.Fatalf("the other history's version was recorded: %+v", rec)
+		}
+	}
+	leader := c.waitLeader()
+	if !strings.Contains(leader.logs.String(), "another history") {
+		t.Errorf("the leader did not say why it passed the stored version %d over:\n%s", foreignIndex, leader.logs.String())
 	}
 }
