@@ -248,6 +248,18 @@ func memberTLS(t *config.MemberTLS) *member.TLS {
 // about: the URL whose address could not be bound (taken by another
 // process, say), else etcd.embed.
 func memberErrorKey(e *config.Embed, err error) string {
+	// The member names its TLS settings by their Go fields: the keys they
+	// come from.
+	for field, key := range map[string]string{
+		"ClientTLS.CertFile": "etcd.embed.client-tls.cert-file", "ClientTLS.KeyFile": "etcd.embed.client-tls.key-file",
+		"ClientTLS.TrustedCAFile": "etcd.embed.client-tls.ca-file",
+		"PeerTLS.CertFile":        "etcd.embed.peer-tls.cert-file", "PeerTLS.KeyFile": "etcd.embed.peer-tls.key-file",
+		"PeerTLS.TrustedCAFile": "etcd.embed.peer-tls.ca-file",
+	} {
+		if strings.Contains(err.Error(), "member: config: "+field+":") {
+			return key
+		}
+	}
 	var op *net.OpError
 	if !errors.As(err, &op) || op.Op != "listen" || op.Addr == nil {
 		return "etcd.embed"
