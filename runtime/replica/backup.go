@@ -68,8 +68,6 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			r.uploadFailures, r.uploadRetryAt = 0, time.Time{}
 		}
 		switch {
-		case errors.Is(err, errForeignVersion):
-			r.warnBackup("upload a state version", err, av.index)
 		case errors.Is(err, backup.ErrExists):
 			// Another leader stored it: its Meta came back with the error.
 			r.storedMeta, r.storedEnd = m, time.Time{}
