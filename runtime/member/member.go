@@ -137,29 +137,44 @@ type TLS struct {
 	ClientCertAuth bool
 }
 
+// ConfigError is a Config field that does not check out. Field is its Go
+// path ("PeerURL", "ClientTLS.CertFile"), which a caller that built the
+// Config from its own settings maps back to their names.
+type ConfigError struct {
+	Field string
+	Err   error
+}
+
+func (e *ConfigError) Error() string { return "member: config: " + e.Field + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
 // check checks t's fields (field names the TLS field in errors) and that its
 // files load.
 func (t TLS) check(field string, peer bool) error {
 	if t.CertFile == "" {
-		return fmt.Errorf("member: config: %s.CertFile: must not be empty", field)
+		return configError(field+".CertFile", "must not be empty")
 	}
 	if t.KeyFile == "" {
-		return fmt.Errorf("member: config: %s.KeyFile: must not be empty", field)
+		return configError(field+".KeyFile", "must not be empty")
 	}
 	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-		return fmt.Errorf("member: config: %s.CertFile: loading it with %s.KeyFile: %w", field, field, err)
+		return configError(field+".CertFile", "loading it with %s.KeyFile: %w", field, err)
 	}
 	if t.TrustedCAFile == "" {
 		if peer {
-			return fmt.Errorf("member: config: %s.TrustedCAFile: must not be empty: a member verifies its peers against it", field)
+			return configError(field+".TrustedCAFile", "must not be empty: a member verifies its peers against it")
 		}
 		if t.ClientCertAuth {
-			return fmt.Errorf("member: config: %s.TrustedCAFile: must not be empty with ClientCertAuth", field)
+			return configError(field+".TrustedCAFile", "must not be empty with ClientCertAuth")
 		}
 		return nil
 	}
 	if _, err := loadPool(t.TrustedCAFile); err != nil {
-		return fmt.Errorf("member: config: %s.TrustedCAFile: %w", field, err)
+		return configError(field+".TrustedCAFile", "%w", err)
 	}
 	return nil
 }
@@ -204,27 +219,27 @@ func loadPool(file string) (*x509.CertPool, error) {
 // withDefaults checks c and returns it with defaults filled.
 func (c Config) withDefaults() (Config, error) {
 	if c.Name == "" {
-		return c, errors.New("member: config: Name: must not be empty")
+		return c, configError("Name", "must not be empty")
 	}
 	if c.Dir == "" {
-		return c, errors.New("member: config: Dir: must not be empty")
+		return c, configError("Dir", "must not be empty")
 	}
 	if err := checkURL(c.ClientURL, c.ClientTLS != nil, "ClientTLS"); err != nil {
-		return c, fmt.Errorf("member: config: ClientURL: %w", err)
+		return c, configError("ClientURL", "%w", err)
 	}
 	if err := checkURL(c.PeerURL, c.PeerTLS != nil, "PeerTLS"); err != nil {
-		return c, fmt.Errorf("member: config: PeerURL: %w", err)
+		return c, configError("PeerURL", "%w", err)
 	}
 	if c.ClientURL == c.PeerURL {
-		return c, fmt.Errorf("member: config: PeerURL: must differ from ClientURL %q", c.ClientURL)
+		return c, configError("PeerURL", "must differ from ClientURL %q", c.ClientURL)
 	}
 	if c.ListenPeerURL == "" {
 		c.ListenPeerURL = c.PeerURL
 	} else if err := checkURL(c.ListenPeerURL, c.PeerTLS != nil, "PeerTLS"); err != nil {
-		return c, fmt.Errorf("member: config: ListenPeerURL: %w", err)
+		return c, configError("ListenPeerURL", "%w", err)
 	}
 	if err := checkClusterSchemes(c.InitialCluster, c.PeerTLS != nil); err != nil {
-		return c, fmt.Errorf("member: config: InitialCluster: %w", err)
+		return c, configError("InitialCluster", "%w", err)
 	}
 	if c.ClientTLS != nil {
 		t := *c.ClientTLS // a copy: the caller's struct is not ours
@@ -245,7 +260,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ClusterState = embed.ClusterStateFlagNew
 	case embed.ClusterStateFlagNew, embed.ClusterStateFlagExisting:
 	default:
-		return c, fmt.Errorf("member: config: ClusterState: must be %q or %q, got %q",
+		return c, configError("ClusterState", "must be %q or %q, got %q",
 			embed.ClusterStateFlagNew, embed.ClusterStateFlagExisting, c.ClusterState)
 	}
 	if c.InitialCluster == "" {
@@ -258,13 +273,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if c.HeartbeatInterval < time.Millisecond || c.HeartbeatInterval%time.Millisecond != 0 {
-		return c, fmt.Errorf("member: config: HeartbeatInterval: must be a positive whole number of milliseconds, got %v", c.HeartbeatInterval)
+		return c, configError("HeartbeatInterval", "must be a positive whole number of milliseconds, got %v", c.HeartbeatInterval)
 	}
 	if c.ElectionTimeout == 0 {
 		c.ElectionTimeout = DefaultElectionTimeout
 	}
 	if c.ElectionTimeout%time.Millisecond != 0 || c.ElectionTimeout < 5*c.HeartbeatInterval {
-		return c, fmt.Errorf("member: config: ElectionTimeout: must be a whole number of milliseconds and at least 5 × HeartbeatInterval (%v), got %v",
+		return c, configError("ElectionTimeout", "must be a whole number of milliseconds and at least 5 × HeartbeatInterval (%v), got %v",
 			c.HeartbeatInterval, c.ElectionTimeout)
 	}
 	if c.CompactionRetention == 0 {
@@ -274,7 +289,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.QuotaBackendBytes == 0:
 		c.QuotaBackendBytes = DefaultQuotaBackendBytes
 	case c.QuotaBackendBytes < 0:
-		return c, fmt.Errorf("member: config: QuotaBackendBytes: must be >= 0, got %d", c.QuotaBackendBytes)
+		return c, configError("QuotaBackendBytes", "must be >= 0, got %d", c.QuotaBackendBytes)
 	}
 	return c, nil
 }

@@ -244,19 +244,36 @@ func memberTLS(t *config.MemberTLS) *member.TLS {
 	return &member.TLS{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile, ClientCertAuth: t.ClientCertAuth}
 }
 
+// memberFieldKeys maps the member.Config fields that come straight from
+// one config key to that key.
+var memberFieldKeys = map[string]string{
+	"Name":                    "etcd.embed.name",
+	"Dir":                     "etcd.embed.data-dir",
+	"ClientURL":               "etcd.embed.client-url",
+	"PeerURL":                 "etcd.embed.peer-url",
+	"ListenPeerURL":           "etcd.embed.listen-peer-url",
+	"ClusterState":            "etcd.embed.initial-cluster-state",
+	"HeartbeatInterval":       "etcd.embed.heartbeat-interval",
+	"ElectionTimeout":         "etcd.embed.election-timeout",
+	"QuotaBackendBytes":       "etcd.embed.quota-backend-bytes",
+	"ClientTLS.CertFile":      "etcd.embed.client-tls.cert-file",
+	"ClientTLS.KeyFile":       "etcd.embed.client-tls.key-file",
+	"ClientTLS.TrustedCAFile": "etcd.embed.client-tls.ca-file",
+	"PeerTLS.CertFile":        "etcd.embed.peer-tls.cert-file",
+	"PeerTLS.KeyFile":         "etcd.embed.peer-tls.key-file",
+	"PeerTLS.TrustedCAFile":   "etcd.embed.peer-tls.ca-file",
+}
+
 // memberErrorKey is the config key an embedded member's start error is
-// about: the URL whose address could not be bound (taken by another
-// process, say), else etcd.embed.
+// about: the setting the member refused (memberFieldKeys), the URL whose
+// address could not be bound (taken by another process, say), else
+// etcd.embed.
 func memberErrorKey(e *config.Embed, err error) string {
-	// The member names its TLS settings by their Go fields: the keys they
-	// come from.
-	for field, key := range map[string]string{
-		"ClientTLS.CertFile": "etcd.embed.client-tls.cert-file", "ClientTLS.KeyFile": "etcd.embed.client-tls.key-file",
-		"ClientTLS.TrustedCAFile": "etcd.embed.client-tls.ca-file",
-		"PeerTLS.CertFile":        "etcd.embed.peer-tls.cert-file", "PeerTLS.KeyFile": "etcd.embed.peer-tls.key-file",
-		"PeerTLS.TrustedCAFile": "etcd.embed.peer-tls.ca-file",
-	} {
-		if strings.Contains(err.Error(), "member: config: "+field+":") {
+	// The member names its settings by their Go fields: the keys they
+	// come from (the others, such as InitialCluster, which a join
+	// computes, stay etcd.embed).
+	if ce := (*member.ConfigError)(nil); errors.As(err, &ce) {
+		if key, ok := memberFieldKeys[ce.Field]; ok {
 			return key
 		}
 	}
