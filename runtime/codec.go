@@ -105,10 +105,13 @@ func EncodeSnapshot[S any](state *S, code func(*Codec, *S)) ([]byte, error) {
 // (encodeMapSplit) if split.
 func encodeSnapshot[S any](state *S, code func(*Codec, *S), split bool) ([]byte, error) {
 	c := &Codec{split: split}
+	c.memo.list = takeList()
 	c.memo.meet(refKey{typeWord(state), uintptr(unsafe.Pointer(state))})
-	c.w.buf = append(make([]byte, 0, 1024), SnapshotVersion)
+	c.w.buf = append(takeBuf(&spares.out, 1024), SnapshotVersion)
 	code(c, state)
+	c.memo.release()
 	if c.r.err != nil {
+		keepBuf(&spares.out, c.w.buf)
 		return nil, fmt.Errorf("snapshot %s: %w", reflect.TypeFor[S]().Name(), c.r.err)
 	}
 	return c.w.buf, nil
@@ -711,17 +714,20 @@ func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec
 		sample = append(sample, string(k))
 	}
 	depth := commonPrefix(sample)
-	items := make([]sortItem[K, V], n)
+	scratch := takeSort[K, V](n)
+	items := scratch.items
 	lo, ok := splitByWord(m, items, sample, depth)
 	if !ok {
 		depth = 0
 		lo, _ = splitByWord(m, items, sample, depth)
 	}
-	tmp := make([]sortItem[K, V], n)
+	tmp := scratch.tmp
 	low, high := items[:lo], items[lo:]
 	upper := &Codec{depth: c.depth}
+	upper.w.buf = takeBuf(&spares.upper, 0)
+	upper.memo.list = takeList()
 	if k := reflect.TypeFor[V]().Kind(); k == reflect.Pointer || k == reflect.Map {
-		upper.memo.list = make([]refKey, 0, len(high))
+		upper.memo.list = slices.Grow(upper.memo.list, len(high))
 	}
 	done := make(chan struct{})
 	var panicked any
@@ -734,6 +740,13 @@ func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec
 			sortWords(high, tmp[lo:], depth)
 			encodeItems(upper, high, len(high), val)
 		}
+	}()
+	// The scratch goes back once the upper half is done with it, also when
+	// the lower half panics.
+	defer func() {
+		<-done
+		keepBuf(&spares.upper, upper.w.buf)
+		keepSort(scratch)
 	}()
 	if len(low) > 0 {
 		sortWords(low, tmp[:lo], depth)
@@ -751,6 +764,7 @@ func encodeMapSplit[M ~map[K]V, K ~string, V any](c *Codec, m M, val func(*Codec
 		// Encode the upper half again, in order: its error, or its
 		// references, as one pass writes them.
 		splitRedos.Add(1)
+		upper.memo.release()
 		encodeItems(c, high, len(high), val)
 		return
 	}
@@ -1092,8 +1106,10 @@ func (m *memo) overlaps(o *memo) bool {
 }
 
 // adopt adds the values o met, which m has not, after m's, numbering them
-// on from m's.
+// on from m's. o is empty afterwards: its bitmaps are m's, or merged into
+// m's and given back to the spares with its list.
 func (m *memo) adopt(o *memo) {
+	rest := memo{list: o.list}
 	for k, och := range o.chunks {
 		ch := m.chunks[k]
 		if ch == nil {
@@ -1106,6 +1122,10 @@ func (m *memo) adopt(o *memo) {
 		for i := range ch {
 			ch[i] |= och[i]
 		}
+		if rest.chunks == nil {
+			rest.chunks = map[uintptr]*memoChunk{}
+		}
+		rest.chunks[k] = och
 	}
 	if m.exact != nil {
 		for i, k := range o.list {
@@ -1113,6 +1133,8 @@ func (m *memo) adopt(o *memo) {
 		}
 	}
 	m.list = append(m.list, o.list...)
+	*o = memo{}
+	rest.release()
 }
 
 func (m *memo) chunk(addr uintptr) *memoChunk {
@@ -1122,7 +1144,7 @@ func (m *memo) chunk(addr uintptr) *memoChunk {
 		if m.chunks == nil {
 			m.chunks = map[uintptr]*memoChunk{}
 		}
-		ch = new(memoChunk)
+		ch = takeChunk()
 		m.chunks[k] = ch
 	}
 	m.lastKey, m.last = k, ch

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/br2k/br2k/internal/pagecache"
 )
 
 // File is the "file" storage: a directory with one subdirectory per
@@ -211,6 +213,9 @@ func writeStream(ctx context.Context, stream, path string, r io.Reader, buf []by
 	if err := file.Sync(); err != nil {
 		return 0, "", nil, err
 	}
+	// A backup is read again only by a restore: its pages need not stay
+	// cached (see internal/pagecache).
+	pagecache.Drop(file, 0, 0)
 	if err := file.Close(); err != nil {
 		return 0, "", nil, err
 	}

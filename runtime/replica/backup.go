@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/br2k/br2k/internal/pagecache"
 	"github.com/br2k/br2k/runtime/backup"
 	"github.com/br2k/br2k/runtime/registry"
 )
@@ -175,6 +176,7 @@ func (r *Replica) uploadVersion(ctx context.Context, av agreedVersion) (backup.M
 		return backup.Meta{}, fmt.Errorf("this replica has no file of version %d (pruned, or not written yet): %w", av.index, err)
 	}
 	defer f.Close()
+	defer pagecache.Drop(f, 0, 0) // read through once (see internal/pagecache)
 	// A file this replica wrote has its sum noted; the storage checks the
 	// stream against it as it goes in (a file damaged on this disk since is
 	// refused, ErrMismatch). Another (installed from a peer, or written

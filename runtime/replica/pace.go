@@ -2,7 +2,10 @@ package replica
 
 import (
 	"io"
+	"os"
 	"time"
+
+	"github.com/br2k/br2k/internal/pagecache"
 )
 
 // Writing a state version, and uploading it, moves the whole state through
@@ -59,9 +62,14 @@ type syncer interface {
 }
 
 // writePaced writes bufs to f in paceChunk pieces, syncing after each, at
-// most at rate unless hurry says not to pace (another version waits).
+// most at rate unless hurry says not to pace (another version waits). The
+// pages of a synced piece of a file are dropped from the page cache
+// (internal/pagecache): a version is read again only by an upload, a peer's
+// install or a restart.
 func writePaced(f syncer, bufs [][]byte, rate int64, hurry func() bool) error {
 	p := newPacer(rate)
+	file, _ := f.(*os.File)
+	var off int64
 	for _, b := range bufs {
 		for len(b) > 0 {
 			n := min(len(b), paceChunk)
@@ -73,7 +81,12 @@ func writePaced(f syncer, bufs [][]byte, rate int64, hurry func() bool) error {
 				if err := f.Sync(); err != nil {
 					return err
 				}
+				if file != nil {
+					// Synced: the next chunk may reuse its pages.
+					pagecache.Drop(file, off, int64(n))
+				}
 			}
+			off += int64(n)
 			if hurry() {
 				p = newPacer(rate) // and start again when it no longer does
 				continue

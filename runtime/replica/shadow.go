@@ -132,7 +132,9 @@ func stateDigestOf(m *apply.Machine, svc runtime.Service) (string, uint64, error
 	if err != nil {
 		return "", 0, fmt.Errorf("snapshot: %w", err)
 	}
-	return stateSum(snap), m.Applied(), nil
+	sum := stateSum(snap)
+	runtime.ReuseSnapshot(snap)
+	return sum, m.Applied(), nil
 }
 
 // stateSum is the status digest of a state snapshot: its SHA-256 (hex).

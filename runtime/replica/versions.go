@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/br2k/br2k/internal/pagecache"
+	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/apply"
 )
 
@@ -91,25 +93,35 @@ func (r *Replica) writeVersions(vs <-chan *version) {
 		if v == nil {
 			return // closed
 		}
-		if v.epoch != r.epoch.Load() {
-			continue // of a state a peer's version replaced
-		}
-		start := time.Now()
-		digest, err := r.writeVersion(v)
-		if err != nil {
-			r.logger.Error("write state version", "index", v.index, "err", err)
-			continue
-		}
-		r.mu.Lock()
-		r.lastVersion = v.index
-		r.mu.Unlock()
-		r.versionDigest(v.index, v.epoch, v.state)
-		r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
-			"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
-		r.pruneVersions()
-		r.agree(v.index, digest)
-		r.kickCompactor()
+		r.writeCaptured(v)
+		// Nothing holds v's state bytes now (the file, the digests and
+		// the upload have what they need): the next capture encodes
+		// into them rather than into a new buffer the size of the state.
+		runtime.ReuseSnapshot(v.state)
 	}
+}
+
+// writeCaptured writes v, a version the apply loop or the shadow captured,
+// and settles it with the other replicas.
+func (r *Replica) writeCaptured(v *version) {
+	if v.epoch != r.epoch.Load() {
+		return // of a state a peer's version replaced
+	}
+	start := time.Now()
+	digest, err := r.writeVersion(v)
+	if err != nil {
+		r.logger.Error("write state version", "index", v.index, "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.lastVersion = v.index
+	r.mu.Unlock()
+	r.versionDigest(v.index, v.epoch, v.state)
+	r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
+		"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
+	r.pruneVersions()
+	r.agree(v.index, digest)
+	r.kickCompactor()
 }
 
 // writeVersion writes v's file and returns its digest (the header's
@@ -154,6 +166,7 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 		tmp.Close()
 		return "", err
 	}
+	pagecache.Drop(tmp, 0, 0) // the rest that writePaced did not drop
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package pagecache
+
+import "os"
+
+func drop(*os.File, int64, int64) {}
