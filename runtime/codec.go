@@ -1250,10 +1250,17 @@ type writer struct{ buf []byte }
 
 // reserve grows buf, once done of total entries of a map have been written
 // from start on, to hold the rest if they are about as large: a million
-// entries then cost one copy of the buffer rather than a dozen.
+// entries then cost one copy of the buffer rather than a dozen. It grows
+// by an eighth more than the estimate, and only when the room left is
+// below the estimate itself: the estimate, from the first entries, varies
+// from one pass to the next, and a buffer kept from the last pass (see
+// spares) must not be dropped for a new one because of that noise.
 func (w *writer) reserve(done, total, start int) {
 	if done == 1024 && total > 2*done {
-		w.buf = slices.Grow(w.buf, (len(w.buf)-start)/done*(total-done)*9/8)
+		need := (len(w.buf) - start) / done * (total - done)
+		if cap(w.buf)-len(w.buf) < need {
+			w.buf = slices.Grow(w.buf, need*9/8)
+		}
 	}
 }
 
