@@ -19,8 +19,14 @@ func TestCompactDeletesTheBatchesBelowAndEtcdHistory(t *testing.T) {
 	ctx, cli := testContext(t), sharedClient(t)
 	l := New(cli, testPrefix(t))
 	l.historySlack = 0
+	if first, err := l.First(ctx); err != nil || first != 0 {
+		t.Fatalf("First of an empty log = %d, %v; want 0, nil", first, err)
+	}
 	_, ld := lead(ctx, t, cli, l, "r1")
 	appendAll(ctx, t, l, ld, 1, 10, 4)
+	if first, err := l.First(ctx); err != nil || first != 1 {
+		t.Fatalf("First before compaction = %d, %v; want 1, nil", first, err)
+	}
 	_, before, err := l.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +40,9 @@ func TestCompactDeletesTheBatchesBelowAndEtcdHistory(t *testing.T) {
 	first, err := l.Compact(ctx, 6)
 	if err != nil || first != 5 {
 		t.Fatalf("Compact(6) = %d, %v; want 5 (the batch holding 6 stays), nil", first, err)
+	}
+	if got, err := l.First(ctx); err != nil || got != first {
+		t.Fatalf("First after Compact(6) = %d, %v; want %d, nil", got, err, first)
 	}
 	for _, from := range []uint64{1, 4} {
 		if _, _, err := l.Read(ctx, from, 0); !errors.Is(err, ErrCompacted) {

@@ -158,6 +158,22 @@ func (l *Log) Head(ctx context.Context) (index uint64, rev int64, err error) {
 	return h, resp.Header.Revision, err
 }
 
+// First returns the index of the first entry the log still holds: entries
+// below it were compacted away (Compact). It is 0 for an empty log. The
+// read takes one key; etcd counts the log's batch keys to answer it (a few
+// thousand between compactions).
+func (l *Log) First(ctx context.Context) (uint64, error) {
+	resp, err := l.cli.Get(ctx, l.logPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(l.logPrefix)),
+		clientv3.WithLimit(1), clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, fmt.Errorf("log: read the first entry: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, nil
+	}
+	return l.parseKey(resp.Kvs[0].Key)
+}
+
 // Fence is what an append is conditioned on.
 type Fence struct {
 	// ElectionKey is the leader's election key (Leadership.Key).

@@ -57,6 +57,10 @@ func TestAReplicaBelowTheCompactedLogInstallsAPeersVersion(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Status shows where the log now starts: past 11, which is gone.
+	if st := c.status(r2); st.LogFirst <= 11 || st.LogFirst > st.Head {
+		t.Errorf("status log_first %d with entry 11 compacted and the head at %d", st.LogFirst, st.Head)
+	}
 
 	c.restart(r3)
 	want := c.waitConverged()

@@ -60,10 +60,17 @@ type Status struct {
 	// HeadError is set when the head could not be read from etcd; Head is
 	// then the applied index.
 	HeadError string `json:"head_error,omitempty"`
-	// Digest is the SHA-256 (hex) of the state snapshot at DigestIndex:
-	// taken at each state version, and in the background when the replica
-	// is at rest (see DigestInterval). A caller that needs the digest of
-	// the applied index polls until DigestIndex is Applied.
+	// LogFirst is the index of the first entry the log still holds in
+	// etcd: the entries below it were compacted away once a state version
+	// after them was agreed (and stored, with backups). Omitted when the
+	// log is empty or could not be read.
+	LogFirst uint64 `json:"log_first,omitempty"`
+	// Digest is the digest (SHA-256, hex) of the state at DigestIndex: of
+	// the apply machine's records followed by the state snapshot, as a
+	// state version's header has it; taken at each state version, and in
+	// the background when the replica is at rest (see DigestInterval). A
+	// caller that needs the digest of the applied index polls until
+	// DigestIndex is Applied.
 	Digest      string `json:"digest"`
 	DigestIndex uint64 `json:"digest_index"`
 	// Version is the index of the newest state version this replica wrote
@@ -251,7 +258,13 @@ func (r *Replica) Status(ctx context.Context) (Status, error) {
 	} else {
 		st.Head = view.head
 	}
+	st.LogFirst = view.first
 	return st, nil
+}
+
+// logFirster is a Log that tells its first entry (*log.Log does).
+type logFirster interface {
+	First(ctx context.Context) (uint64, error)
 }
 
 // readView reads what Status needs from the cluster (through r.views).
@@ -259,6 +272,9 @@ func (r *Replica) readView(ctx context.Context) clusterView {
 	var v clusterView
 	v.leaderValue, v.leaderTerm, v.leaderErr = r.elect.Leader(ctx)
 	v.head, _, v.headErr = r.log.Head(ctx)
+	if l, ok := r.log.(logFirster); ok {
+		v.first, _ = l.First(ctx) // 0, left out, when it cannot be read
+	}
 	return v
 }
 

@@ -14,10 +14,11 @@ type clusterView struct {
 	leaderErr   error
 	head        uint64
 	headErr     error
+	first       uint64 // the log's first entry (0: unknown)
 }
 
 // viewReads coalesces the cluster reads of concurrent status calls:
-// GET /br2k/status is public, and each call would otherwise cost two
+// GET /br2k/status is public, and each call would otherwise cost three
 // linearizable etcd reads. At most one round of reads runs at a time; a
 // call that comes while one runs joins the next round, which starts when
 // the running one ends. So every call gets reads that started after it
