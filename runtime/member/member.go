@@ -350,7 +350,10 @@ func checkClusterSchemes(cluster string, secure bool) error {
 }
 
 // embedConfig turns a checked Config into etcd's.
-func (c Config) embedConfig(muted *atomic.Bool, gate *rpcGate) (*embed.Config, error) {
+// embedConfig is c as etcd's embed.Config. etcd's log goes through a core
+// that drops it once muted is set and sets refused when etcd says that its
+// peers refuse this member as removed.
+func (c Config) embedConfig(muted, refused *atomic.Bool, gate *rpcGate) (*embed.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = c.Name
 	ec.Dir = c.Dir
@@ -412,7 +415,7 @@ func (c Config) embedConfig(muted *atomic.Bool, gate *rpcGate) (*embed.Config, e
 	// A harmless error of etcd's start-up is dropped always (see
 	// isStorageVersionNoise).
 	lg = lg.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core {
-		return &mutableCore{Core: core, muted: muted}
+		return &mutableCore{Core: core, muted: muted, refused: refused}
 	}))
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	ec.GRPCAdditionalServerOptions = gate.serverOptions()
@@ -423,15 +426,37 @@ func (c Config) embedConfig(muted *atomic.Bool, gate *rpcGate) (*embed.Config, e
 // noise of etcd's start-up always.
 type mutableCore struct {
 	zapcore.Core
-	muted *atomic.Bool
+	muted   *atomic.Bool
+	refused *atomic.Bool // set on etcdRefusedMessage; may be nil
 }
 
+// etcdRefusedMessage is what etcd logs when it stops because a peer
+// answered that this member was removed from the cluster: a member removed
+// while it was down, started again with its old data directory. Its own
+// data does not say so (it never applied the removal); only this does.
+const etcdRefusedMessage = "data-dir used by this member must be removed"
+
 func (c *mutableCore) With(fields []zapcore.Field) zapcore.Core {
-	return &mutableCore{Core: c.Core.With(fields), muted: c.muted}
+	return &mutableCore{Core: c.Core.With(fields), muted: c.muted, refused: c.refused}
+}
+
+// Enabled lets etcd's warnings reach Check when the log shows only errors,
+// so that etcdRefusedMessage is seen.
+func (c *mutableCore) Enabled(l zapcore.Level) bool {
+	return (c.refused != nil && l >= zapcore.WarnLevel) || c.Core.Enabled(l)
 }
 
 func (c *mutableCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.muted.Load() {
+		return ce
+	}
+	if c.refused != nil && (ent.Message == etcdRefusedMessage || c.refused.Load()) {
+		// What etcd logs from here on is its stopping ("server is
+		// stopping"); the member's error says why, and what to do.
+		c.refused.Store(true)
+		return ce
+	}
+	if !c.Core.Enabled(ent.Level) {
 		return ce
 	}
 	if isStorageVersionMessage(ent.Message) {
@@ -511,6 +536,7 @@ type Member struct {
 	closeOnce sync.Once
 	closing   chan struct{} // closed when Close starts
 	muted     *atomic.Bool  // set when Close starts: etcd's logs are dropped
+	refused   *atomic.Bool  // set when etcd said its peers refuse it as removed
 	gate      *rpcGate      // shut when Close starts: client requests are refused
 }
 
@@ -524,8 +550,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	muted, gate := new(atomic.Bool), newRPCGate()
-	ec, err := c.embedConfig(muted, gate)
+	muted, refused, gate := new(atomic.Bool), new(atomic.Bool), newRPCGate()
+	ec, err := c.embedConfig(muted, refused, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -536,6 +562,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	m := &Member{
 		cfg:       c,
 		muted:     muted,
+		refused:   refused,
 		gate:      gate,
 		etcd:      e,
 		errc:      make(chan error, 1),
@@ -568,7 +595,11 @@ func (m *Member) forwardErrors() {
 			if !ok {
 				return
 			}
-			if err != nil {
+			if m.refused.Load() {
+				// etcd's serve loop ends with "server is stopping": the
+				// cause is the removal.
+				m.report(m.refusedError())
+			} else if err != nil {
 				m.report(fmt.Errorf("member %s: %w", m.cfg.Name, err))
 			}
 		case <-stopped:
@@ -578,6 +609,8 @@ func (m *Member) forwardErrors() {
 			default:
 				if m.removed() {
 					m.report(fmt.Errorf("member %s: %w", m.cfg.Name, ErrRemoved))
+				} else if m.refused.Load() {
+					m.report(m.refusedError())
 				} else {
 					m.report(fmt.Errorf("member %s: etcd server stopped", m.cfg.Name))
 				}
@@ -587,8 +620,16 @@ func (m *Member) forwardErrors() {
 }
 
 // ErrRemoved is reported on Err when the member stopped because the cluster
-// removed it (member remove): it will not come back with its data.
+// removed it (member remove): it will not come back with its data. Start
+// returns it too, for a member removed while it was down and started again
+// with its data directory.
 var ErrRemoved = errors.New("removed from the etcd cluster")
+
+// refusedError is the error of a member whose peers refused it as removed.
+func (m *Member) refusedError() error {
+	return fmt.Errorf("member %s: %w while it was down: the other members refuse its data directory %s. To add it again, empty etcd.embed.data-dir and state-config.state-path and start it with etcd.embed.join",
+		m.cfg.Name, ErrRemoved, m.cfg.Dir)
+}
 
 // removed reports whether the member's own view of the cluster has it
 // removed.

@@ -233,7 +233,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.QuotaBackendBytes != 2<<30 {
 		t.Errorf("QuotaBackendBytes %d, want 2 GiB", c.QuotaBackendBytes)
 	}
-	ec, err := c.embedConfig(new(atomic.Bool), newRPCGate())
+	ec, err := c.embedConfig(new(atomic.Bool), new(atomic.Bool), newRPCGate())
 	if err != nil {
 		t.Fatal(err)
 	}
