@@ -404,7 +404,7 @@ func (r *Replica) installLive(v *version, digest string) error {
 	r.progress = make(chan struct{})
 	r.mu.Unlock()
 	r.digest.invalidate()
-	r.versionDigest(v.index, epoch, digest)
+	go r.versionDigest(v.index, epoch, v.state) // the apply loop need not wait for the hash
 	go r.agree(v.index, digest)
 	return nil
 }

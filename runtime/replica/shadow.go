@@ -125,21 +125,22 @@ func (sh *shadow) digest() (string, uint64, error) {
 	return stateDigestOf(sh.machine, sh.svc)
 }
 
-// stateDigestOf encodes m and svc's state and returns its status digest
-// and the index m applied it to: the digest a state version of that index
-// has (versionSum). The caller holds the lock of that state.
+// stateDigestOf encodes svc's state and returns its status digest and the
+// index m applied it to. The caller holds the lock of that state.
 func stateDigestOf(m *apply.Machine, svc runtime.Service) (string, uint64, error) {
-	mb, err := m.Export()
-	if err != nil {
-		return "", 0, fmt.Errorf("export the apply machine: %w", err)
-	}
 	snap, err := svc.Snapshot()
 	if err != nil {
 		return "", 0, fmt.Errorf("snapshot: %w", err)
 	}
-	sum := versionSum(mb, snap)
+	sum := stateSum(snap)
 	runtime.ReuseSnapshot(snap)
 	return sum, m.Applied(), nil
+}
+
+// stateSum is the status digest of a state snapshot: its SHA-256 (hex).
+func stateSum(snap []byte) string {
+	sum := sha256.Sum256(snap)
+	return hex.EncodeToString(sum[:])
 }
 
 // versionSum is the SHA-256 (hex) of a version's machine bytes followed by

@@ -171,11 +171,11 @@ func (c *digestCache) keep(index uint64, digest string) bool {
 	return true
 }
 
-// versionDigest caches digest, the digest of the state version at index
-// (its header's), captured in epoch, as the status digest, unless the
-// cache holds a newer one or a peer's version replaced the state since.
-// The status digest is the version digest, so nothing is hashed again.
-func (r *Replica) versionDigest(index, epoch uint64, digest string) {
+// versionDigest hashes state, the snapshot of the state version at index,
+// captured in epoch, and caches it as the status digest, unless the cache
+// holds a newer one or a peer's version replaced the state since.
+func (r *Replica) versionDigest(index, epoch uint64, state []byte) {
+	digest := stateSum(state)
 	c := &r.digest
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -59,7 +59,6 @@ type version struct {
 	machine, state []byte
 	took           time.Duration // the apply loop's stall to capture it
 	epoch          uint64        // Replica.epoch when its state was captured
-	digest         string        // versionSum, once known (a version read from a file)
 }
 
 func versionName(index uint64) string { return fmt.Sprintf("%020d%s", index, versionSuffix) }
@@ -117,7 +116,7 @@ func (r *Replica) writeCaptured(v *version) {
 	r.mu.Lock()
 	r.lastVersion = v.index
 	r.mu.Unlock()
-	r.versionDigest(v.index, v.epoch, digest)
+	r.versionDigest(v.index, v.epoch, v.state)
 	r.logger.Info("state version written", "index", v.index, "bytes", len(v.machine)+len(v.state),
 		"capture", v.took.Round(time.Microsecond), "write", time.Since(start).Round(time.Millisecond))
 	r.pruneVersions()
@@ -285,7 +284,7 @@ func (r *Replica) readVersion(index uint64) (*version, error) {
 	if sum := sha256.Sum256(rest); hex.EncodeToString(sum[:]) != h.SHA256 {
 		return nil, fmt.Errorf("SHA-256 is %x, the header says %s", sum, h.SHA256)
 	}
-	return &version{index: index, machine: rest[:h.MachineBytes], state: rest[h.MachineBytes:], digest: h.SHA256}, nil
+	return &version{index: index, machine: rest[:h.MachineBytes], state: rest[h.MachineBytes:]}, nil
 }
 
 // loadVersion installs the newest local version that verifies, trying
@@ -332,7 +331,8 @@ func (r *Replica) loadVersion() uint64 {
 		r.mu.Lock()
 		r.applied, r.lastVersion = i, i
 		r.mu.Unlock()
-		r.versionDigest(i, r.epoch.Load(), v.digest)
+		// Hashed in the background: a restart need not wait for it.
+		go r.versionDigest(i, r.epoch.Load(), v.state)
 		r.logger.Info("state version loaded", "index", i, "bytes", len(v.machine)+len(v.state), "took", time.Since(start).Round(time.Millisecond))
 		return i
 	}

@@ -2,7 +2,6 @@ package replica_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -133,33 +132,6 @@ func testStateVersions(t *testing.T, shadowed bool) {
 	}
 	c.mustDo(nd, "POST", "/transfers", `{"from":"a0","to":"a1","amount":1}`)
 	c.waitConverged()
-
-	// At a version's index, the status digest is the version's digest
-	// (its header's), on every replica: one digest to compare, not two.
-	for c.waitConverged().Applied < 40 {
-		c.mustDo(nd, "POST", "/transfers", `{"from":"a1","to":"a2","amount":1}`)
-	}
-	st = c.waitConverged()
-	if st.Applied != 40 {
-		t.Fatalf("applied %d, want 40", st.Applied)
-	}
-	for _, nd := range c.nodes {
-		path := filepath.Join(dir(nd.id), "00000000000000000040.br2kstate")
-		var line []byte
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if data, err := os.ReadFile(path); err == nil {
-				line, _, _ = bytes.Cut(data, []byte{'\n'})
-				break
-			}
-		}
-		var h struct{ SHA256 string }
-		if err := json.Unmarshal(line, &h); err != nil || h.SHA256 == "" {
-			t.Fatalf("%s: header %q: %v", path, line, err)
-		}
-		if got := c.status(nd); got.DigestIndex != 40 || got.Digest != h.SHA256 {
-			t.Errorf("%s: status digest %s at %d, want version 40's %s", nd.id, got.Digest, got.DigestIndex, h.SHA256)
-		}
-	}
 }
 
 // gatedSnapshots blocks Snapshot, once armed, until its gate is closed.
