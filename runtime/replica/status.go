@@ -65,12 +65,12 @@ type Status struct {
 	// after them was agreed (and stored, with backups). Omitted when the
 	// log is empty or could not be read.
 	LogFirst uint64 `json:"log_first,omitempty"`
-	// Digest is the digest (SHA-256, hex) of the state at DigestIndex: of
-	// the apply machine's records followed by the state snapshot, as a
-	// state version's header has it; taken at each state version, and in
-	// the background when the replica is at rest (see DigestInterval). A
-	// caller that needs the digest of the applied index polls until
-	// DigestIndex is Applied.
+	// Digest is the SHA-256 (hex) of the state snapshot at DigestIndex:
+	// taken at each state version, and in the background when the replica
+	// is at rest (see DigestInterval). A caller that needs the digest of
+	// the applied index polls until DigestIndex is Applied. It hashes the
+	// service's state alone: calls that change only the apply machine's
+	// records (a refused call, an onlyonce outcome) leave it as it was.
 	Digest      string `json:"digest"`
 	DigestIndex uint64 `json:"digest_index"`
 	// Version is the index of the newest state version this replica wrote
