@@ -143,13 +143,12 @@ func takeSort[K ~string, V any](n int) *sortScratch[K, V] {
 // keepSort clears s, so that it holds nothing of the state, and keeps it
 // if it is worth it and larger than what is kept.
 func keepSort[K ~string, V any](s *sortScratch[K, V]) {
-	var item sortItem[K, V]
-	if uintptr(cap(s.items))*reflect.TypeOf(item).Size() < spareMin {
+	t := reflect.TypeFor[sortItem[K, V]]()
+	if uintptr(cap(s.items))*t.Size() < spareMin {
 		return
 	}
 	clear(s.items[:cap(s.items)])
 	clear(s.tmp[:cap(s.tmp)])
-	t := reflect.TypeFor[sortItem[K, V]]()
 	spares.mu.Lock()
 	defer spares.mu.Unlock()
 	if old, _ := spares.sorts[t].(*sortScratch[K, V]); old != nil && cap(old.items) >= cap(s.items) {

@@ -349,10 +349,9 @@ func checkClusterSchemes(cluster string, secure bool) error {
 	return nil
 }
 
-// embedConfig turns a checked Config into etcd's.
-// embedConfig is c as etcd's embed.Config. etcd's log goes through a core
-// that drops it once muted is set and sets refused when etcd says that its
-// peers refuse this member as removed.
+// embedConfig turns c, checked, into etcd's embed.Config. etcd's log goes
+// through a core that drops it once muted is set and sets refused when etcd
+// says that its peers refuse this member as removed.
 func (c Config) embedConfig(muted, refused *atomic.Bool, gate *rpcGate) (*embed.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = c.Name
@@ -462,9 +461,6 @@ func (c *mutableCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcor
 	if isStorageVersionMessage(ent.Message) {
 		// The cause is in a field, which only Write sees: route the
 		// entry through c.
-		if !c.Core.Enabled(ent.Level) {
-			return ce
-		}
 		return ce.AddCore(ent, c)
 	}
 	return c.Core.Check(ent, ce)
