@@ -132,7 +132,17 @@ func defragment(ctx context.Context, cli *clientv3.Client, minFree int64, anySha
 	if err != nil {
 		return nil, fmt.Errorf("log: defragment: list members: %w", err)
 	}
+	// Read every voter's status first, so that the member leading raft can
+	// go last: defragmenting it means moving the leadership off it, and a
+	// move makes the appends in flight fail or wait, so it is done once per
+	// round, to a member whose database is compact already.
+	type candidate struct {
+		id  uint64
+		rep DefragReport
+	}
 	var out []DefragReport
+	var todo []candidate
+	var leader *candidate
 	for _, m := range members.Members {
 		if len(m.ClientURLs) == 0 || m.IsLearner {
 			continue
@@ -145,35 +155,61 @@ func defragment(ctx context.Context, cli *clientv3.Client, minFree int64, anySha
 			out = append(out, DefragReport{Endpoint: ep, Skipped: true, Err: err})
 			continue
 		}
-		rep := DefragReport{Endpoint: ep, Before: st.DbSize, InUse: st.DbSizeInUse}
+		c := candidate{id: m.ID, rep: DefragReport{Endpoint: ep, Before: st.DbSize, InUse: st.DbSizeInUse}}
 		free := st.DbSize - st.DbSizeInUse
 		if free < minFree || free <= 0 || (!anyShare && 2*free < st.DbSize) {
-			rep.Skipped = true
-			out = append(out, rep)
+			c.rep.Skipped = true
+			out = append(out, c.rep)
 			continue
 		}
 		if st.Leader == st.Header.MemberId && len(members.Members) > 1 {
-			for _, o := range members.Members {
-				if o.ID != m.ID && !o.IsLearner {
-					// MoveLeader must reach the leader itself.
-					if err := MoveLeader(ctx, cli, ep, o.ID); err == nil {
-						rep.MovedLeadershipOff = true
-					}
-					break
+			leader = &c
+			continue
+		}
+		todo = append(todo, c)
+	}
+	if leader != nil {
+		todo = append(todo, *leader)
+	}
+	var done []uint64 // members defragmented in this round
+	for _, c := range todo {
+		if leader != nil && c.id == leader.id {
+			if to := leadershipTarget(members.Members, c.id, done); to != 0 {
+				// MoveLeader must reach the leader itself.
+				if err := MoveLeader(ctx, cli, c.rep.Endpoint, to); err == nil {
+					c.rep.MovedLeadershipOff = true
 				}
 			}
 		}
 		start := time.Now()
-		if _, err := cli.Defragment(ctx, ep); err != nil {
-			return out, fmt.Errorf("log: defragment %s: %w", ep, err)
+		if _, err := cli.Defragment(ctx, c.rep.Endpoint); err != nil {
+			return out, fmt.Errorf("log: defragment %s: %w", c.rep.Endpoint, err)
 		}
-		rep.Took = time.Since(start)
-		if st, err := cli.Status(ctx, ep); err == nil {
-			rep.After = st.DbSize
+		c.rep.Took = time.Since(start)
+		if st, err := cli.Status(ctx, c.rep.Endpoint); err == nil {
+			c.rep.After = st.DbSize
 		}
-		out = append(out, rep)
+		done = append(done, c.id)
+		out = append(out, c.rep)
 	}
 	return out, nil
+}
+
+// leadershipTarget picks the voter that raft leadership moves to from the
+// member from: the first one defragmented in this round, else the first
+// other voter; 0 if there is none.
+func leadershipTarget(members []*pb.Member, from uint64, done []uint64) uint64 {
+	for _, id := range done {
+		if id != from {
+			return id
+		}
+	}
+	for _, o := range members {
+		if o.ID != from && !o.IsLearner {
+			return o.ID
+		}
+	}
+	return 0
 }
 
 // MoveLeader asks the member at endpoint (etcd's raft leader) to hand its

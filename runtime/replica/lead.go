@@ -361,8 +361,11 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 	fence := rlog.Fence{ElectionKey: t.lead.Key, Term: t.lead.Term, Head: head}
 	backoff := 20 * time.Millisecond
 	ambiguous := false // an attempt's outcome was unknown
+	bound := appendAttemptTimeout
 	for {
-		err := r.log.Append(t.ctx, fence, entries)
+		actx, cancel := context.WithTimeout(t.ctx, bound)
+		err := r.log.Append(actx, fence, entries)
+		cancel()
 		switch {
 		case err == nil:
 			t.head.Store(entries[len(entries)-1].Index)
@@ -392,11 +395,30 @@ func (r *Replica) appendBatch(t *term, batch []*proposal) bool {
 		// committed. Sending the same entries with the same fence again is
 		// safe: at most one of the attempts can pass the fence.
 		ambiguous = true
-		r.logger.Warn("append failed; retrying the same batch", "first", entries[0].Index, "n", len(entries), "err", err)
+		r.logger.Warn("append failed; retrying the same batch", "first", entries[0].Index, "n", len(entries),
+			"attempt_bound", bound, "err", err)
 		sleep(t.ctx, backoff)
 		backoff = min(2*backoff, time.Second)
+		bound = min(2*bound, maxAppendAttemptTimeout)
 	}
 }
+
+// appendAttemptTimeout bounds the first attempt of an append. Appends are
+// serial (one batch in flight), so an attempt that hangs stops every write
+// of the service. etcd can lose a proposal while its raft leadership moves
+// (a defragmentation hands it off, the colocation check brings it back, an
+// election): the request then waits for etcd's own request timeout, 7 s on
+// the dev cluster, and the client learns nothing it could not learn from a
+// retry. A healthy append takes a few milliseconds, tens under load; after
+// the bound the attempt's outcome is unknown and the same batch goes again
+// under the same fence, which at most one attempt passes. Each retry of one
+// batch doubles the bound up to maxAppendAttemptTimeout, so that an etcd
+// that is slow rather than lossy (a member defragmenting a large database
+// blocks its writes meanwhile) is not sent a proposal per second.
+const (
+	appendAttemptTimeout    = time.Second
+	maxAppendAttemptTimeout = 8 * time.Second
+)
 
 // noSpaceFix is what the log says to do about a full etcd.
 const noSpaceFix = "the leader compacts the log below the newest state version most replicas hold, defragments and disarms the alarm by itself; if this lasts, raise etcd.embed.quota-backend-bytes (or the external cluster's --quota-backend-bytes) or lower state-config.version-up-size"

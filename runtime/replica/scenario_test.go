@@ -37,8 +37,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	                                hold the next append (starting at index I, holding an entry of kind K)
 //	                                before it reaches the log (request) or after, with its result (response)
 //	wait-held                       wait for the next held append and print it
-//	release pass|lose|nospace       let the oldest held append go on, or lose it (an ambiguous error;
+//	release pass|lose|hang|nospace  let the oldest held append go on, or lose it (an ambiguous error;
 //	                                a lost request writes nothing, a lost response was written), or
+//	                                let a held request hang, writing nothing, until the attempt's context
+//	                                ends (a proposal etcd lost), or
 //	                                answer it NOSPACE: a held request is refused (nothing written), a
 //	                                held response was written over the quota (etcd reports both alike)
 //	revoke r1 | depose r1           end r1's leadership: revoked (it notices), deposed (it is not told)

@@ -92,6 +92,12 @@ func newWorld(t *testing.T) *world {
 				return memlog.ErrInjected
 			case "nospace":
 				return rlog.ErrNoSpace
+			case "hang":
+				// What etcd does with a proposal lost while its raft
+				// leadership moves: nothing, until the request's
+				// context ends.
+				<-ctx.Done()
+				return ctx.Err()
 			}
 		}
 		return nil
