@@ -84,8 +84,9 @@ func kvCluster(t *testing.T, ctx context.Context, dir string, log io.Writer) (*p
 		Proxies: true, Log: log,
 		// Small, so that state versions are captured (from the shadow
 		// state), compared and loaded by restarted replicas under the
-		// nemesis.
-		VersionUpSize: 500,
+		// nemesis; every version stored, so that the log is compacted at
+		// each and replicas that fall behind install a peer's version.
+		VersionUpSize: 500, BackupEveryVersion: true,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -137,6 +137,10 @@ type Config struct {
 	// VersionUpSize overrides state-config.version-up-size (entries per
 	// state version); zero keeps the default (50000).
 	VersionUpSize int
+	// BackupEveryVersion sets state-config.backup-interval to 0s: the
+	// leader stores every version the replicas agree on, and the log is
+	// compacted at every version rather than once per default interval.
+	BackupEveryVersion bool
 	// Log receives every replica's stdout and stderr, each line prefixed
 	// with the replica's id. Nil writes replica i's output to Dir/r<i+1>.log.
 	Log io.Writer
@@ -452,6 +456,9 @@ func (n *Node) writeConfig(initialCluster string) error {
 	}
 	if cfg.VersionUpSize > 0 {
 		doc["state-config"].(map[string]any)["version-up-size"] = cfg.VersionUpSize
+	}
+	if cfg.BackupEveryVersion {
+		doc["state-config"].(map[string]any)["backup-interval"] = "0s"
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

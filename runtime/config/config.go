@@ -315,6 +315,11 @@ type StateConfig struct {
 	// BackupStorageAuth is the backup database; Host and Database are
 	// required when BackupStorageType is "mysql".
 	BackupStorageAuth BackupStorageAuth `json:"backup-storage-auth"`
+	// BackupInterval is the least time between two backups
+	// (replica.Options.BackupInterval): the versions agreed on meanwhile
+	// are kept by the replicas but not stored or recorded in the registry.
+	// Default 30s; "0s" stores every version; >= 0.
+	BackupInterval Duration `json:"backup-interval"`
 }
 
 // BackupStorageAuth is the backup MySQL database.
@@ -461,7 +466,15 @@ func (c *Config) fill(present map[string]bool) {
 	str("state-config.state-mode", &st.StateMode, StateModeRollback)
 	str("state-config.backup-storage-type", &st.BackupStorageType, BackupFile)
 	str("state-config.backup-storage-path", &st.BackupStoragePath, "backup")
+	dur("state-config.backup-interval", &st.BackupInterval, DefaultBackupInterval)
 }
+
+// DefaultBackupInterval is state-config.backup-interval's default. Versions
+// follow the call rate (one every few seconds at full load), and each
+// backup costs the whole state, an etcd snapshot and a registry
+// transaction; the log keeps the entries since the newest backup, so a
+// longer interval makes etcd's database larger (see the README).
+const DefaultBackupInterval = 30 * time.Second
 
 // DefaultQuotaBackendBytes is etcd.embed.quota-backend-bytes's default.
 const DefaultQuotaBackendBytes = 2 << 30

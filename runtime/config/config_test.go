@@ -64,7 +64,7 @@ func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default", TestPath: "registry.jsonl"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10, MaxLogHold: sec(2 * time.Minute),
-			StateMode: "rollback", BackupStorageType: "file", BackupStoragePath: "backup"},
+			StateMode: "rollback", BackupStorageType: "file", BackupStoragePath: "backup", BackupInterval: sec(30 * time.Second)},
 	}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -297,6 +297,7 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"state-path empty", func(c *Config) { c.StateConfig.StatePath = "" }, "state-config.state-path", "required"},
 		{"max-state-version zero", func(c *Config) { c.StateConfig.MaxStateVersion = 0 }, "state-config.max-state-version", ">= 1"},
 		{"max-log-hold zero", func(c *Config) { c.StateConfig.MaxLogHold = sec(0) }, "state-config.max-log-hold", "> 0"},
+		{"backup-interval negative", func(c *Config) { c.StateConfig.BackupInterval = sec(-time.Second) }, "state-config.backup-interval", ">= 0 (0s stores every version), got -1s"},
 		{"state-mode bad", func(c *Config) { c.StateConfig.StateMode = "replay" }, "state-config.state-mode", "default, rollback"},
 		{"backup type bad", func(c *Config) { c.StateConfig.BackupStorageType = "s3" }, "state-config.backup-storage-type", "file, mysql"},
 		{"file backup without a path", func(c *Config) {
@@ -423,6 +424,22 @@ func TestParseValidatesExplicitZeroInsteadOfDefaulting(t *testing.T) {
 				t.Errorf("got %v, want one error for %s", err, tt.key)
 			}
 		})
+	}
+}
+
+// TestAnExplicitZeroBackupIntervalStoresEveryVersion: 0s is a value of
+// its own (every version), not "use the default".
+func TestAnExplicitZeroBackupIntervalStoresEveryVersion(t *testing.T) {
+	data := strings.Replace(minimal, `"database": "br2k"}`, `"database": "br2k"}, "backup-interval": "0s"`, 1)
+	c, err := ParseEnv([]byte(data), "f.json", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.StateConfig.BackupInterval.Duration; got != 0 {
+		t.Errorf("backup-interval \"0s\" gave %v, want 0", got)
+	}
+	if got := mustParse(t, minimal).StateConfig.BackupInterval.Duration; got != DefaultBackupInterval {
+		t.Errorf("no backup-interval gave %v, want the default %v", got, DefaultBackupInterval)
 	}
 }
 

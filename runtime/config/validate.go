@@ -188,6 +188,9 @@ func (c *Config) Validate() error {
 		v.add("state-config.max-state-version", "must be >= 1, got %d", st.MaxStateVersion)
 	}
 	v.positive("state-config.max-log-hold", st.MaxLogHold)
+	if st.BackupInterval.Duration < 0 {
+		v.add("state-config.backup-interval", "must be >= 0 (0s stores every version), got %v", st.BackupInterval.Duration)
+	}
 	v.oneOf("state-config.state-mode", st.StateMode, StateModeDefault, StateModeRollback)
 	v.oneOf("state-config.backup-storage-type", st.BackupStorageType, BackupFile, BackupMySQL)
 	if st.BackupStorageType == BackupFile {

@@ -57,7 +57,8 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			r.storedIndex.Store(m.Index)
 		}
 	}
-	if stored := r.storedIndex.Load(); av.index > stored && !time.Now().Before(r.uploadRetryAt) {
+	if stored := r.storedIndex.Load(); av.index > stored && !time.Now().Before(r.uploadRetryAt) &&
+		(stored == 0 || time.Since(r.lastUpload) >= r.opts.BackupInterval) {
 		start := time.Now()
 		m, err := r.uploadVersion(ctx, av)
 		if err != nil && !errors.Is(err, backup.ErrExists) {
@@ -78,6 +79,7 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 		default:
 			r.storedMeta, r.storedEnd = m, time.Now()
 			r.storedIndex.Store(av.index)
+			r.lastUpload = start
 			r.lagWarned = false
 			r.logger.Info("state version backed up", "index", av.index, "version", m.Version, "state_bytes", m.StateSize,
 				"etcd_snapshot_bytes", m.EtcdSize, "access_key", m.AccessKey, "took", time.Since(start).Round(time.Millisecond))

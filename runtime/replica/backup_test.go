@@ -201,3 +201,77 @@ func TestAnotherHistorysStoredVersionIsNeitherCountedNorRecorded(t *testing.T) {
 		t.Errorf("the leader did not say why it passed the stored version %d over:\n%s", foreignIndex, leader.logs.String())
 	}
 }
+
+// TestBackupIntervalStoresOneVersionPerInterval: with an hour between
+// backups, the leader stores the first version the replicas agree on and
+// none of the later ones, whose entries the log then keeps (compaction
+// waits for a stored version), while every replica goes on writing its
+// own versions.
+func TestBackupIntervalStoresOneVersionPerInterval(t *testing.T) {
+	base := t.TempDir()
+	files, err := backup.OpenFile(filepath.Join(base, "backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath, o.MaxStateVersion = 10, filepath.Join(base, nd.id), 3
+			o.Backup, o.BackupInterval = files, time.Hour
+		},
+	})
+	setupAccounts(c, 4, 1000)
+	transfers := func(n int) {
+		for i := range n {
+			c.mustDo(c.nodes[i%3], "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4))
+		}
+	}
+	transfers(30)
+	c.waitConverged()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var first backup.Meta
+	for {
+		ms, err := files.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) > 0 {
+			first = ms[0]
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no version was stored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	transfers(60)
+	st := c.waitConverged()
+	time.Sleep(3 * time.Second) // the compactor looks after each version
+	ms, err := files.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].Index != first.Index {
+		t.Fatalf("stored %+v; want only the first version, %d, within the interval", ms, first.Index)
+	}
+	if st.Applied < first.Index+40 {
+		t.Fatalf("applied %d: want several versions after the stored one (%d)", st.Applied, first.Index)
+	}
+	// The log keeps everything after the stored version.
+	l := rlog.New(c.nodes[0].cli, c.prefix)
+	if _, _, err := l.Read(ctx, first.Index+1, 0); err != nil {
+		t.Errorf("the log after the stored version %d: %v", first.Index, err)
+	}
+	// The replicas wrote their versions all the same.
+	names, err := filepath.Glob(filepath.Join(base, c.nodes[0].id, "*.br2kstate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := filepath.Base(names[len(names)-1])
+	if want := fmt.Sprintf("%020d.br2kstate", st.Applied/10*10); newest != want {
+		t.Errorf("newest version of %s is %s, want %s", c.nodes[0].id, newest, want)
+	}
+	if st := c.status(c.waitLeader()); st.Backup != first.Index {
+		t.Errorf("leader status backup = %d, want %d", st.Backup, first.Index)
+	}
+}

@@ -123,6 +123,14 @@ type Options struct {
 	// compacts the log only below a stored one. The caller closes it after
 	// Run returns.
 	Backup backup.Storage
+	// BackupInterval is the least time between the starts of two uploads
+	// to Backup (and so between two registry records): versions agreed on
+	// meanwhile are not stored, and the log is compacted only below the
+	// newest stored one. Zero stores every agreed version. A backup costs
+	// the whole state (and an etcd snapshot) and a registry transaction,
+	// and versions follow the call rate: at full load one every few
+	// seconds.
+	BackupInterval time.Duration
 	// Registry, if set with Backup, is where the leader records each
 	// version it stored (and compaction waits for the record too), and
 	// where a replica whose log was compacted past its state finds the
@@ -293,6 +301,7 @@ type Replica struct {
 	// again (uploadBackoff).
 	uploadFailures int
 	uploadRetryAt  time.Time
+	lastUpload     time.Time // when the last upload that stored a version started
 	// The compactor's own: the Meta of the version at storedIndex, when
 	// its upload ended (zero when another leader stored it), and the
 	// newest index in Options.Registry once recordedKnown.

@@ -200,6 +200,7 @@ func StartWithShadow(ctx context.Context, cfg *config.Config, svc, shadow runtim
 		MaxStateVersion:   cfg.StateConfig.MaxStateVersion,
 		MaxLogHold:        cfg.StateConfig.MaxLogHold.Duration,
 		Backup:            n.backup,
+		BackupInterval:    cfg.StateConfig.BackupInterval.Duration,
 		Registry:          n.registry,
 		BackupLocation:    loc,
 		Logger:            logger,
