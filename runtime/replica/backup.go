@@ -57,8 +57,13 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			r.storedIndex.Store(m.Index)
 		}
 	}
-	if stored := r.storedIndex.Load(); av.index > stored && !time.Now().Before(r.uploadRetryAt) &&
-		(stored == 0 || time.Since(r.lastUpload) >= r.opts.BackupInterval) {
+	// Within BackupInterval of the last upload, versions are not stored.
+	// The writer kicks the compactor every 2 s between versions too, so
+	// the newest is stored once the interval is over even if no other
+	// version comes (the service went idle).
+	have := r.storedIndex.Load()
+	soon := have > 0 && time.Since(r.lastUpload) < r.opts.BackupInterval
+	if av.index > have && !soon && !time.Now().Before(r.uploadRetryAt) {
 		start := time.Now()
 		m, err := r.uploadVersion(ctx, av)
 		if err != nil && !errors.Is(err, backup.ErrExists) {

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -273,5 +275,76 @@ func TestBackupIntervalStoresOneVersionPerInterval(t *testing.T) {
 	}
 	if st := c.status(c.waitLeader()); st.Backup != first.Index {
 		t.Errorf("leader status backup = %d, want %d", st.Backup, first.Index)
+	}
+}
+
+// TestAVersionWithinTheIntervalIsStoredOnceItIsOver: a version the
+// replicas agree on just after a backup is stored when the interval ends,
+// though the service went idle and no later version comes to prompt it.
+func TestAVersionWithinTheIntervalIsStoredOnceItIsOver(t *testing.T) {
+	base := t.TempDir()
+	files, err := backup.OpenFile(filepath.Join(base, "backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const interval = 5 * time.Second
+	c := startClusterWith(t, 3, clusterConfig{
+		options: func(nd *testNode, o *replica.Options) {
+			o.VersionUpSize, o.StatePath, o.MaxStateVersion = 10, filepath.Join(base, nd.id), 3
+			o.Backup, o.BackupInterval = files, interval
+		},
+	})
+	setupAccounts(c, 4, 1000)
+	leader := c.waitLeader()
+	transfers := func(n int) {
+		var wg sync.WaitGroup
+		rs := make([]response, n)
+		for i := range n {
+			wg.Go(func() {
+				rs[i] = c.do(leader, "POST", "/transfers", fmt.Sprintf(`{"from":"a%d","to":"a%d","amount":1}`, i%4, (i+1)%4), "")
+			})
+		}
+		wg.Wait()
+		for _, r := range rs {
+			if r.status != http.StatusOK {
+				t.Fatalf("transfer: %d %s", r.status, r.body)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	newestStored := func() uint64 {
+		ms, err := files.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 {
+			return 0
+		}
+		return ms[0].Index
+	}
+	transfers(10)
+	var first uint64
+	for first = newestStored(); first == 0; first = newestStored() {
+		if ctx.Err() != nil {
+			t.Fatal("no version was stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	transfers(20) // at least one more version, then nothing
+	st := c.waitConverged()
+	last := st.Applied / 10 * 10
+	if time.Since(start) >= interval {
+		t.Skipf("the calls took %v, longer than the interval: nothing to show", time.Since(start))
+	}
+	if got := newestStored(); got != first {
+		t.Fatalf("version %d stored within the interval after %d", got, first)
+	}
+	for newestStored() != last {
+		if ctx.Err() != nil {
+			t.Fatalf("newest stored version %d after the interval; want the newest version, %d", newestStored(), last)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
