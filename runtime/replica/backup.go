@@ -62,7 +62,7 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 	// the newest is stored once the interval is over even if no other
 	// version comes (the service went idle).
 	have := r.storedIndex.Load()
-	soon := have > 0 && time.Since(r.lastUpload) < r.opts.BackupInterval
+	soon := have > 0 && r.uploadTooSoon(0)
 	if av.index > have && !soon && !time.Now().Before(r.uploadRetryAt) {
 		start := time.Now()
 		m, err := r.uploadVersion(ctx, av)
@@ -84,7 +84,7 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 		default:
 			r.storedMeta, r.storedEnd = m, time.Now()
 			r.storedIndex.Store(av.index)
-			r.lastUpload = start
+			r.lastUpload.Store(start.UnixNano())
 			r.lagWarned = false
 			r.logger.Info("state version backed up", "index", av.index, "version", m.Version, "state_bytes", m.StateSize,
 				"etcd_snapshot_bytes", m.EtcdSize, "access_key", m.AccessKey, "took", time.Since(start).Round(time.Millisecond))
@@ -94,6 +94,13 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 		}
 	}
 	return r.recordedVersion(ctx, avs, running), true
+}
+
+// uploadTooSoon reports whether, slack from now, less than BackupInterval
+// will have passed since the last upload that stored a version started.
+func (r *Replica) uploadTooSoon(slack time.Duration) bool {
+	last := r.lastUpload.Load()
+	return last != 0 && time.Since(time.Unix(0, last))+slack < r.opts.BackupInterval
 }
 
 // uploadBackoff is how long the compactor waits before uploading again

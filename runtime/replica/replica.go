@@ -301,7 +301,10 @@ type Replica struct {
 	// again (uploadBackoff).
 	uploadFailures int
 	uploadRetryAt  time.Time
-	lastUpload     time.Time // when the last upload that stored a version started
+	// lastUpload is when the last upload that stored a version started
+	// (Unix ns; 0: none yet), written by the compactor, read by the
+	// writer too.
+	lastUpload atomic.Int64
 	// The compactor's own: the Meta of the version at storedIndex, when
 	// its upload ended (zero when another leader stored it), and the
 	// newest index in Options.Registry once recordedKnown.

@@ -143,11 +143,13 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	// The whole file's size and SHA-256, for the backup upload, which
 	// then need not read the file through once more before it streams it.
-	// Only the leader uploads; a follower that leads later reads the file
-	// through (checkVersionFile) rather than hash every version it writes.
+	// Only the leader uploads, and within BackupInterval of the last
+	// upload (the slack: the next version comes before it ends) not this
+	// version; otherwise the upload reads the file through
+	// (checkVersionFile) rather than have every version hashed once more.
 	_, leading, _ := r.currentLeader()
 	var whole hash.Hash
-	if leading != nil {
+	if leading != nil && r.opts.Backup != nil && !r.uploadTooSoon(wholeSumSlack) {
 		whole = sha256.New()
 	}
 	var size int64
@@ -183,6 +185,12 @@ func (r *Replica) writeVersion(v *version) (string, error) {
 	}
 	return digest, nil
 }
+
+// wholeSumSlack is how long before BackupInterval ends the leader starts
+// hashing the version files it writes for the next upload: versions come
+// every few seconds under load, and one hashed in vain costs a pass over
+// the state while one not hashed costs the upload a read and a pass.
+const wholeSumSlack = 10 * time.Second
 
 // fileSum is a version file's size and SHA-256 as it was written.
 type fileSum struct {
