@@ -110,13 +110,16 @@ type DefragReport struct {
 // reaches whose database file holds more than minFree bytes that are not in
 // use (and more than half of the file): etcd rewrites the file and blocks
 // that member's reads and writes meanwhile, so members are done in turn,
-// and a member that leads etcd's raft first hands leadership to another,
-// so that writes never all stop. A member that does not answer its status
+// and the member that leads etcd's raft goes last, handing its leadership
+// first to a member already done, so that writes never all stop. A member that does not answer its status
 // within statusTimeout is skipped (down members are common: a replica that
 // crashed). It returns what it did, member by member, stopping at the first
 // failed defragmentation.
 func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]DefragReport, error) {
-	return defragment(ctx, cli, minFree, false)
+	return DefragmentWhere(ctx, cli, func(_ string, size, inUse int64) bool {
+		free := size - inUse
+		return free >= minFree && free > 0 && 2*free >= size
+	})
 }
 
 // DefragmentFull is Defragment for an etcd that reached its space quota:
@@ -124,10 +127,16 @@ func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]Def
 // whatever share of its file that is. etcd's quota counts the file's size,
 // free pages included, so only a defragmentation lets writes in again.
 func DefragmentFull(ctx context.Context, cli *clientv3.Client, minFree int64) ([]DefragReport, error) {
-	return defragment(ctx, cli, minFree, true)
+	return DefragmentWhere(ctx, cli, func(_ string, size, inUse int64) bool {
+		free := size - inUse
+		return free >= minFree && free > 0
+	})
 }
 
-func defragment(ctx context.Context, cli *clientv3.Client, minFree int64, anyShare bool) ([]DefragReport, error) {
+// DefragmentWhere is Defragment with the choice of members left to worth,
+// called once per reachable voter with its endpoint, its database file's
+// size and the bytes of it in use.
+func DefragmentWhere(ctx context.Context, cli *clientv3.Client, worth func(endpoint string, size, inUse int64) bool) ([]DefragReport, error) {
 	members, err := cli.MemberList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("log: defragment: list members: %w", err)
@@ -156,8 +165,7 @@ func defragment(ctx context.Context, cli *clientv3.Client, minFree int64, anySha
 			continue
 		}
 		c := candidate{id: m.ID, rep: DefragReport{Endpoint: ep, Before: st.DbSize, InUse: st.DbSizeInUse}}
-		free := st.DbSize - st.DbSizeInUse
-		if free < minFree || free <= 0 || (!anyShare && 2*free < st.DbSize) {
+		if !worth(ep, st.DbSize, st.DbSizeInUse) {
 			c.rep.Skipped = true
 			out = append(out, c.rep)
 			continue

@@ -20,15 +20,53 @@ import (
 // the space back to the file system.
 
 // defragLookEvery is how often, at most, the leader reads the members'
-// database sizes (a status call each), and defragEvery how often, at most,
-// it defragments them: often enough to give back a bulk load's space soon
-// after its batches are compacted, rarely enough that a log whose entries
-// fill half of etcd's file between compactions is not rewritten at every
-// version.
+// database sizes (a status call each, which also samples their bytes in
+// use for inUsePeaks), and defragEvery how often, at most, it defragments
+// them: a defragmentation blocks each member in turn for about a second
+// per 100 MB.
 const (
 	defragLookEvery = 10 * time.Second
 	defragEvery     = time.Minute
 )
+
+// inUsePeaks keeps, per etcd member, the bytes in use that the leader's
+// looks saw within a window, so that a member is defragmented only for
+// space that even its peak did not use. Between two compactions the log
+// fills the space the last one freed (a sawtooth whose period is the
+// backup interval, or the version interval without backups): rewriting the
+// file at each trough gives back space that is taken again within the
+// period, and blocks the member (the leader's own too: its appends wait)
+// each time. A bulk load's space, never used again once compacted, is
+// given back once its peak leaves the window. Only the compactor uses it.
+type inUsePeaks map[string][]inUseSample
+
+type inUseSample struct {
+	at    time.Time
+	inUse int64
+}
+
+// worthDefragmenting records a member's look and reports whether the bytes
+// its file holds beyond the peak in use within window are at least minFree
+// and at least half of the file.
+func (p inUsePeaks) worthDefragmenting(endpoint string, size, inUse int64, now time.Time, minFree int64, window time.Duration) bool {
+	kept := p[endpoint][:0]
+	peak := inUse
+	for _, s := range p[endpoint] {
+		if now.Sub(s.at) <= window {
+			kept = append(kept, s)
+			peak = max(peak, s.inUse)
+		}
+	}
+	p[endpoint] = append(kept, inUseSample{at: now, inUse: inUse})
+	free := size - peak
+	return free >= minFree && free > 0 && 2*free >= size
+}
+
+// defragPeakWindow is how far back the peak in use counts: two periods of
+// the log's sawtooth (the backup interval, or a look's) and a look.
+func (r *Replica) defragPeakWindow() time.Duration {
+	return 2*max(r.opts.BackupInterval, defragLookEvery) + defragLookEvery
+}
 
 // fullDefragMinFree is the least a member of a full etcd (NOSPACE alarm)
 // must have to give back to be defragmented: below it a defragmentation
@@ -150,8 +188,9 @@ func (r *Replica) holdLimit(ctx context.Context) uint64 {
 }
 
 // maybeDefragment defragments the etcd members that have enough space to
-// give back (looking every defragLookEvery, defragmenting at most every
-// defragEvery), on etcd-backed replicas. When a
+// give back beyond their recent peak in use (inUsePeaks; looking every
+// defragLookEvery, defragmenting at most every defragEvery), on
+// etcd-backed replicas. When a
 // member raised the NOSPACE alarm (the database reached its quota: every
 // write is refused) it defragments at once whatever there is to give back,
 // and then disarms the alarm, so that the service writes again without an
@@ -164,11 +203,11 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 	if err != nil {
 		r.logger.Warn("etcd alarms", "err", err)
 	}
-	if !alarmed && (time.Since(r.lastDefragLook) < defragLookEvery || time.Since(r.lastDefrag) < defragEvery) {
+	if !alarmed && time.Since(r.lastDefragLook) < defragLookEvery {
 		return
 	}
 	r.lastDefragLook = time.Now()
-	defragment, minFree := rlog.Defragment, r.opts.DefragMinFree
+	var reps []rlog.DefragReport
 	if alarmed {
 		// The space of the batches just deleted is still held by the
 		// history Compact keeps: give it all up now, from every member
@@ -176,9 +215,16 @@ func (r *Replica) maybeDefragment(ctx context.Context) {
 		if err := rlog.CompactHistory(ctx, r.opts.Client); err != nil {
 			r.logger.Warn("etcd history compaction", "err", err)
 		}
-		defragment, minFree = rlog.DefragmentFull, fullDefragMinFree
+		reps, err = rlog.DefragmentFull(ctx, r.opts.Client, fullDefragMinFree)
+	} else {
+		// Every look samples the members' bytes in use; defragmentations
+		// are at most every defragEvery.
+		recent := time.Since(r.lastDefrag) < defragEvery
+		reps, err = rlog.DefragmentWhere(ctx, r.opts.Client, func(ep string, size, inUse int64) bool {
+			worth := r.inUsePeaks.worthDefragmenting(ep, size, inUse, time.Now(), r.opts.DefragMinFree, r.defragPeakWindow())
+			return worth && !recent
+		})
 	}
-	reps, err := defragment(ctx, r.opts.Client, minFree)
 	freed := false
 	for _, d := range reps {
 		if !d.Skipped {

@@ -305,6 +305,7 @@ type Replica struct {
 	// (Unix ns; 0: none yet), written by the compactor, read by the
 	// writer too.
 	lastUpload atomic.Int64
+	inUsePeaks inUsePeaks // etcd members' bytes in use, as the compactor's looks saw them
 	// The compactor's own: the Meta of the version at storedIndex, when
 	// its upload ended (zero when another leader stored it), and the
 	// newest index in Options.Registry once recordedKnown.
@@ -387,6 +388,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		inflight:    map[string]*onceCall{},
 		refuses:     refuses,
 		compactKick: make(chan struct{}, 1),
+		inUsePeaks:  inUsePeaks{},
 		serving:     make(chan struct{}),
 	}
 	if r.log == nil {
