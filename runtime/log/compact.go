@@ -111,15 +111,21 @@ type DefragReport struct {
 // use (and more than half of the file): etcd rewrites the file and blocks
 // that member's reads and writes meanwhile, so members are done in turn,
 // and the member that leads etcd's raft goes last, handing its leadership
-// first to a member already done, so that writes never all stop. A member that does not answer its status
-// within statusTimeout is skipped (down members are common: a replica that
-// crashed). It returns what it did, member by member, stopping at the first
-// failed defragmentation.
+// first to a member already done, so that writes never all stop. A member
+// that does not answer its status within statusTimeout is skipped (down
+// members are common: a replica that crashed). It returns what it did,
+// member by member, stopping at the first failed defragmentation.
 func Defragment(ctx context.Context, cli *clientv3.Client, minFree int64) ([]DefragReport, error) {
 	return DefragmentWhere(ctx, cli, func(_ string, size, inUse int64) bool {
-		free := size - inUse
-		return free >= minFree && free > 0 && 2*free >= size
+		return Reclaimable(size, size-inUse, minFree)
 	})
+}
+
+// Reclaimable is Defragment's rule: free bytes of a database file of size
+// bytes are worth a defragmentation if they are at least minFree and at
+// least half of the file.
+func Reclaimable(size, free, minFree int64) bool {
+	return free >= minFree && free > 0 && 2*free >= size
 }
 
 // DefragmentFull is Defragment for an etcd that reached its space quota:
@@ -151,7 +157,7 @@ func DefragmentWhere(ctx context.Context, cli *clientv3.Client, worth func(endpo
 	}
 	var out []DefragReport
 	var todo []candidate
-	var leader *candidate
+	var leader *candidate // the raft leader, done after the others
 	for _, m := range members.Members {
 		if len(m.ClientURLs) == 0 || m.IsLearner {
 			continue
@@ -179,10 +185,10 @@ func DefragmentWhere(ctx context.Context, cli *clientv3.Client, worth func(endpo
 	if leader != nil {
 		todo = append(todo, *leader)
 	}
-	var done []uint64 // members defragmented in this round
+	var first uint64 // the first member defragmented in this round
 	for _, c := range todo {
 		if leader != nil && c.id == leader.id {
-			if to := leadershipTarget(members.Members, c.id, done); to != 0 {
+			if to := leadershipTarget(members.Members, c.id, first); to != 0 {
 				// MoveLeader must reach the leader itself.
 				if err := MoveLeader(ctx, cli, c.rep.Endpoint, to); err == nil {
 					c.rep.MovedLeadershipOff = true
@@ -197,20 +203,20 @@ func DefragmentWhere(ctx context.Context, cli *clientv3.Client, worth func(endpo
 		if st, err := cli.Status(ctx, c.rep.Endpoint); err == nil {
 			c.rep.After = st.DbSize
 		}
-		done = append(done, c.id)
+		if first == 0 {
+			first = c.id
+		}
 		out = append(out, c.rep)
 	}
 	return out, nil
 }
 
 // leadershipTarget picks the voter that raft leadership moves to from the
-// member from: the first one defragmented in this round, else the first
-// other voter; 0 if there is none.
-func leadershipTarget(members []*pb.Member, from uint64, done []uint64) uint64 {
-	for _, id := range done {
-		if id != from {
-			return id
-		}
+// member from: first, the first one defragmented in this round, if any,
+// else the first other voter; 0 if there is none.
+func leadershipTarget(members []*pb.Member, from, first uint64) uint64 {
+	if first != 0 {
+		return first
 	}
 	for _, o := range members {
 		if o.ID != from && !o.IsLearner {

@@ -61,9 +61,7 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 	// The writer kicks the compactor every 2 s between versions too, so
 	// the newest is stored once the interval is over even if no other
 	// version comes (the service went idle).
-	have := r.storedIndex.Load()
-	soon := have > 0 && r.uploadTooSoon(0)
-	if av.index > have && !soon && !time.Now().Before(r.uploadRetryAt) {
+	if stored := r.storedIndex.Load(); av.index > stored && !r.uploadTooSoon(0) && !time.Now().Before(r.uploadRetryAt) {
 		start := time.Now()
 		m, err := r.uploadVersion(ctx, av)
 		if err != nil && !errors.Is(err, backup.ErrExists) {

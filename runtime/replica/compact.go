@@ -58,8 +58,7 @@ func (p inUsePeaks) worthDefragmenting(endpoint string, size, inUse int64, now t
 		}
 	}
 	p[endpoint] = append(kept, inUseSample{at: now, inUse: inUse})
-	free := size - peak
-	return free >= minFree && free > 0 && 2*free >= size
+	return rlog.Reclaimable(size, size-peak, minFree)
 }
 
 // defragPeakWindow is how far back the peak in use counts: two periods of
