@@ -69,8 +69,9 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 			// a storage that keeps failing is tried less and less often.
 			r.uploadFailures++
 			r.uploadRetryAt = time.Now().Add(uploadBackoff(r.uploadFailures))
+			r.uploadErr = err
 		} else {
-			r.uploadFailures, r.uploadRetryAt = 0, time.Time{}
+			r.uploadFailures, r.uploadRetryAt, r.uploadErr = 0, time.Time{}, nil
 		}
 		switch {
 		case errors.Is(err, backup.ErrExists):
@@ -90,6 +91,10 @@ func (r *Replica) storedVersion(ctx context.Context, avs []agreedVersion, runnin
 				r.warnBackup("remove old backups", err, av.index)
 			}
 		}
+	} else if av.index > r.storedIndex.Load() && r.uploadErr != nil {
+		// Waiting out a backoff (up to maxUploadBackoff): the warning that
+		// the log grows is due when the lag crosses, not at the next try.
+		r.warnBackupLag("upload a state version", r.uploadErr, av.index)
 	}
 	return r.recordedVersion(ctx, avs, running), true
 }
@@ -315,10 +320,23 @@ func checkVersionFile(f io.Reader, index uint64, digest string) (int64, string, 
 // and at once when the log first grows past backupLagWarn versions' worth
 // of entries above the newest stored version, saying so.
 func (r *Replica) warnBackup(what string, err error, index uint64) {
+	r.logBackupWarning(what, err, index, false)
+}
+
+// warnBackupLag is warnBackup for a step not tried this time: it logs only
+// the first time the log grows past backupLagWarn versions' worth.
+func (r *Replica) warnBackupLag(what string, err error, index uint64) {
+	r.logBackupWarning(what, err, index, true)
+}
+
+func (r *Replica) logBackupWarning(what string, err error, index uint64, lagOnly bool) {
 	stored := r.storedIndex.Load()
 	lagging := false
 	if v := uint64(r.opts.VersionUpSize); v > 0 && index > stored+backupLagWarn*v {
 		lagging = true
+	}
+	if lagOnly && (!lagging || r.lagWarned) {
+		return
 	}
 	ok, dropped := r.backupLog.allow()
 	if lagging && !r.lagWarned {

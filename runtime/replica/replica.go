@@ -301,6 +301,7 @@ type Replica struct {
 	// again (uploadBackoff).
 	uploadFailures int
 	uploadRetryAt  time.Time
+	uploadErr      error // the last upload's error while uploads fail
 	// lastUpload is when the last upload that stored a version started
 	// (Unix ns; 0: none yet), written by the compactor, read by the
 	// writer too.
