@@ -257,9 +257,11 @@ type Replica struct {
 	elect  Election
 	roster Roster
 	fwd    *peer.Client
-	public chi.Router
-	peers  chi.Router
-	logger *slog.Logger
+	// fwdBatch forwards small replicated calls in batches (peer.Batcher).
+	fwdBatch *peer.Batcher
+	public   chi.Router
+	peers    chi.Router
+	logger   *slog.Logger
 
 	// stateMu serialises the service state and the machine: applyBatch
 	// writes; onlyonce read sections, snapshots and lookups read.
@@ -383,6 +385,7 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		elect:       opts.Election,
 		roster:      opts.Roster,
 		fwd:         peer.NewClient(opts.PeerAuth, opts.PeerTLS),
+		fwdBatch:    peer.NewBatcher(opts.PeerAuth, opts.PeerTLS, opts.RequestTimeout+forwardGrace),
 		logger:      opts.Logger.With("replica", opts.ID),
 		progress:    make(chan struct{}),
 		waiters:     map[uint64]*proposal{},
@@ -558,6 +561,7 @@ func (r *Replica) Run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	r.fwd.Close()
+	r.fwdBatch.Close()
 	r.elect.Close()
 	member.Leave()
 	return err
