@@ -28,11 +28,6 @@ func TestCallsForwardedToALeaderThatStoppedAnsweringEndSoonAfterTheLeaderChanges
 
 	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(peer.HeaderID, "r8")
-		if r.URL.Path == peer.PathBatch { // one call per batch here
-			h := http.Header{}
-			w.Write(peer.AppendAnswerFrame(nil, 0, 200, h.Get, []byte(`{"value":"1","found":true}`)))
-			return
-		}
 		w.Write([]byte(`{"value":"1","found":true}`))
 	}))
 	defer next.Close()
@@ -41,21 +36,16 @@ func TestCallsForwardedToALeaderThatStoppedAnsweringEndSoonAfterTheLeaderChanges
 	if err != nil {
 		t.Fatal(err)
 	}
-	single := &Replica{opts: Options{ID: "r1", RequestTimeout: time.Minute}, fwd: peer.NewClient(auth, nil), logger: slog.New(slog.DiscardHandler)}
-	batched := &Replica{opts: single.opts, fwd: single.fwd, fwdBatch: peer.NewBatcher(auth, nil, time.Minute), logger: single.logger}
+	r := &Replica{opts: Options{ID: "r1", RequestTimeout: time.Minute}, fwd: peer.NewClient(auth, nil), logger: slog.New(slog.DiscardHandler)}
+	r.leaderEpoch, r.endEpoch = context.WithCancel(context.Background())
 	call := runtime.Call{Kind: runtime.KindReplicate, Op: "Write", Payload: []byte(`{"key":"a","value":"1"}`)}
 	for _, tc := range []struct {
-		r    *Replica
 		key  string
 		next peerInfo
 	}{
-		{single, "", peerInfo{ID: "r8"}},                    // elected, not reachable yet
-		{single, "k1", peerInfo{ID: "r8", Peer: next.URL}},  // elected and answering
-		{batched, "", peerInfo{ID: "r8"}},                   // the same, forwarded in batches
-		{batched, "k1", peerInfo{ID: "r8", Peer: next.URL}}, // (a batch to the old leader holds its slot)
+		{"", peerInfo{ID: "r8"}},                   // elected, not reachable yet
+		{"k1", peerInfo{ID: "r8", Peer: next.URL}}, // elected and answering
 	} {
-		r := tc.r
-		r.leaderEpoch, r.endEpoch = context.WithCancel(context.Background())
 		r.setLeader(peerInfo{ID: "r9", Peer: paused.URL})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		done := make(chan httpx.Answer, 1)

@@ -136,46 +136,10 @@ func TestPeerListenerRefusesStrangersAndTheLeaderChecksForwardedCallsLikeTheRout
 		{"over the route's maxbody", "POST", "/accounts/alice/mints", `{"amount":1,"x":"` + strings.Repeat("a", 5000) + `"}`, c.secret, 413, runtime.CodeBodyTooLarge},
 		{"over one log entry", "POST", "/accounts", `{"id":"` + strings.Repeat("a", 2<<20) + `"}`, c.secret, 413, runtime.CodeBodyTooLarge},
 		{"no such route", "POST", "/internal/propose", `{}`, c.secret, 404, runtime.CodeNotFound},
-		{"no credentials, batch", "POST", peer.PathBatch, string(peer.AppendCall(nil, peer.Call{Method: "POST", URI: "/accounts", Body: []byte(`{"id":"mallory"}`)})), nil, 401, runtime.CodeUnauthorized},
-		{"another secret, batch", "POST", peer.PathBatch, string(peer.AppendCall(nil, peer.Call{Method: "POST", URI: "/accounts", Body: []byte(`{"id":"mallory"}`)})), wrong, 401, runtime.CodeUnauthorized},
-		{"malformed batch", "POST", peer.PathBatch, "\x7fP", c.secret, 400, runtime.CodeBadRequest},
 	} {
 		r := c.peerDo(leader, tt.method, tt.path, tt.body, tt.secret)
 		if r.status != tt.status || r.code() != tt.code {
 			t.Errorf("%s: %d %.200s, want %d %s", tt.name, r.status, r.body, tt.status, tt.code)
-		}
-	}
-	// In a batch, each call goes through its route as a single forward
-	// does.
-	auth, err := peer.NewAuth("tester", c.secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	batcher := peer.NewBatcher(auth, nil, time.Minute)
-	defer batcher.Close()
-	batched := func(nd *testNode, method, path, body string) httpx.Answer {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		a, err := batcher.Forward(ctx, nd.peerURL, peer.Call{Method: method, URI: path, Body: []byte(body)})
-		if err != nil {
-			t.Fatalf("batched %s %s: %v", method, path, err)
-		}
-		return a
-	}
-	for _, tt := range []struct {
-		name, method, path, body string
-		status                   int
-		code                     string
-	}{
-		{"batched: unknown field", "POST", "/accounts", `{"id":"mallory","balance":1000}`, 400, runtime.CodeUnknownField},
-		{"batched: bad path parameter", "POST", "/mints/abc/approve", ``, 400, runtime.CodeBadPathParam},
-		{"batched: over the route's maxbody", "POST", "/accounts/alice/mints", `{"amount":1,"x":"` + strings.Repeat("a", 5000) + `"}`, 413, runtime.CodeBodyTooLarge},
-		{"batched: no such route", "POST", "/internal/propose", `{}`, 404, runtime.CodeNotFound},
-	} {
-		a := batched(leader, tt.method, tt.path, tt.body)
-		if code, _, _ := a.Outcome.DecodeError(); a.Outcome.Status != tt.status || code != tt.code {
-			t.Errorf("%s: %+v, want %d %s", tt.name, a, tt.status, tt.code)
 		}
 	}
 	if a, d := c.snapshotOf(leader); a != applied || d != digest {
@@ -189,12 +153,6 @@ func TestPeerListenerRefusesStrangersAndTheLeaderChecksForwardedCallsLikeTheRout
 	}
 	if r := c.peerDo(follower, "POST", "/accounts", `{"id":"carol"}`, c.secret); r.status != 503 || r.signal != "not-leader" {
 		t.Fatalf("signed call to a follower: %d %s signal %q, want 503 with signal not-leader", r.status, r.body, r.signal)
-	}
-	if a := batched(leader, "POST", "/accounts", `{"id":"dave"}`); a.Outcome.Status != 200 || a.Index == 0 {
-		t.Fatalf("batched call to the leader: %+v", a)
-	}
-	if a := batched(follower, "POST", "/accounts", `{"id":"erin"}`); a.Signal != httpx.SignalNotLeader {
-		t.Fatalf("batched call to a follower: %+v, want signal not-leader", a)
 	}
 }
 

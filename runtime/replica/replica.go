@@ -257,11 +257,9 @@ type Replica struct {
 	elect  Election
 	roster Roster
 	fwd    *peer.Client
-	// fwdBatch forwards small replicated calls in batches (peer.Batcher).
-	fwdBatch *peer.Batcher
-	public   chi.Router
-	peers    chi.Router
-	logger   *slog.Logger
+	public chi.Router
+	peers  chi.Router
+	logger *slog.Logger
 
 	// stateMu serialises the service state and the machine: applyBatch
 	// writes; onlyonce read sections, snapshots and lookups read.
@@ -385,7 +383,6 @@ func New(svc runtime.Service, opts Options) (*Replica, error) {
 		elect:       opts.Election,
 		roster:      opts.Roster,
 		fwd:         peer.NewClient(opts.PeerAuth, opts.PeerTLS),
-		fwdBatch:    peer.NewBatcher(opts.PeerAuth, opts.PeerTLS, opts.RequestTimeout+forwardGrace),
 		logger:      opts.Logger.With("replica", opts.ID),
 		progress:    make(chan struct{}),
 		waiters:     map[uint64]*proposal{},
@@ -561,7 +558,6 @@ func (r *Replica) Run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	r.fwd.Close()
-	r.fwdBatch.Close()
 	r.elect.Close()
 	member.Leave()
 	return err

@@ -91,14 +91,9 @@ func (r *Replica) order(ctx context.Context, req *http.Request, call runtime.Cal
 			a = httpx.SignalAnswer(httpx.SignalNoLeader)
 		default:
 			fctx, cancel := forwardContext(ctx, epoch)
-			fc := peer.Call{Method: req.Method, URI: req.URL.RequestURI(), Body: capturedBody(req), IdempotencyKey: key}
-			forward := r.fwd.Forward
-			if call.Kind == runtime.KindReplicate && len(fc.Body) <= peer.MaxBatchedBody && r.fwdBatch != nil {
-				// Onlyonce calls go alone: one that waits on a chain
-				// must not hold up a batch's connection.
-				forward = r.fwdBatch.Forward
-			}
-			resp, err := forward(fctx, leader.Peer, fc)
+			resp, err := r.fwd.Forward(fctx, leader.Peer, peer.Call{
+				Method: req.Method, URI: req.URL.RequestURI(), Body: capturedBody(req), IdempotencyKey: key,
+			})
 			cancel()
 			switch {
 			case err == nil:
