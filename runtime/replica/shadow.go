@@ -54,14 +54,26 @@ const shadowDepth = 4096
 var shadowMaxBytes int64 = 256 << 20
 
 // send hands an applied chunk to the shadow, waiting while the shadow lags
-// by shadowDepth chunks or shadowMaxBytes.
-func (sh *shadow) send(c shadowChunk) {
+// by shadowDepth chunks or shadowMaxBytes, and returns how long it waited
+// for that (zero when it did not have to).
+func (sh *shadow) send(c shadowChunk) (blocked time.Duration) {
 	for _, e := range c.es {
 		c.bytes += int64(rlog.EntrySize(e))
 	}
 	c.bytes = min(c.bytes, sh.maxBytes) // a chunk larger than the bound waits for an empty queue
-	sh.room.Acquire(context.Background(), c.bytes)
-	sh.in <- c
+	if !sh.room.TryAcquire(c.bytes) {
+		start := time.Now()
+		sh.room.Acquire(context.Background(), c.bytes)
+		blocked += time.Since(start)
+	}
+	select {
+	case sh.in <- c:
+	default:
+		start := time.Now()
+		sh.in <- c
+		blocked += time.Since(start)
+	}
+	return blocked
 }
 
 func newShadow(svc runtime.Service, opts apply.Options) *shadow {

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,10 @@ func TestTheEntriesWaitingForALaggingShadowAreBoundedInBytes(t *testing.T) {
 		return shadowChunk{es: []*runtime.Entry{e}}
 	}
 	sent := make(chan uint64, 100)
+	blocked := make([]time.Duration, 31) // what each send says it waited (the version stall)
 	go func() {
 		for i := uint64(1); i <= 30; i++ {
-			sh.send(chunk(i))
+			blocked[i] = sh.send(chunk(i))
 			sent <- i
 		}
 		close(sh.in)
@@ -47,5 +49,13 @@ func TestTheEntriesWaitingForALaggingShadowAreBoundedInBytes(t *testing.T) {
 	}
 	if got := sh.machine.Applied(); got != 30 {
 		t.Fatalf("the shadow applied up to %d, want 30", got)
+	}
+	// A send with room says it waited for nothing; the one held until
+	// the shadow started applying says it waited about that long.
+	if blocked[1] != 0 || blocked[2] != 0 {
+		t.Errorf("sends with room said they waited %v, %v", blocked[1], blocked[2])
+	}
+	if m := slices.Max(blocked); m < 150*time.Millisecond {
+		t.Errorf("the longest wait reported was %v; the sender was held about 200 ms", m)
 	}
 }
