@@ -320,24 +320,8 @@ func checkVersionFile(f io.Reader, index uint64, digest string) (int64, string, 
 // and at once when the log first grows past backupLagWarn versions' worth
 // of entries above the newest stored version, saying so.
 func (r *Replica) warnBackup(what string, err error, index uint64) {
-	r.logBackupWarning(what, err, index, false)
-}
-
-// warnBackupLag is warnBackup for a step not tried this time: it logs only
-// the first time the log grows past backupLagWarn versions' worth.
-func (r *Replica) warnBackupLag(what string, err error, index uint64) {
-	r.logBackupWarning(what, err, index, true)
-}
-
-func (r *Replica) logBackupWarning(what string, err error, index uint64, lagOnly bool) {
 	stored := r.storedIndex.Load()
-	lagging := false
-	if v := uint64(r.opts.VersionUpSize); v > 0 && index > stored+backupLagWarn*v {
-		lagging = true
-	}
-	if lagOnly && (!lagging || r.lagWarned) {
-		return
-	}
+	lagging := r.backupLagging(index)
 	ok, dropped := r.backupLog.allow()
 	if lagging && !r.lagWarned {
 		ok, r.lagWarned = true, true
@@ -350,4 +334,20 @@ func (r *Replica) logBackupWarning(what string, err error, index uint64, lagOnly
 		args = append(args, "log", fmt.Sprintf("compaction waits for a stored version: the log keeps %d entries it could have deleted", index-stored))
 	}
 	r.logger.Warn("backup: "+what+"; serving goes on, retrying", args...)
+}
+
+// warnBackupLag is warnBackup for a step not tried this time (an upload
+// waiting out its backoff): it logs only the first time the log grows past
+// backupLagWarn versions' worth.
+func (r *Replica) warnBackupLag(what string, err error, index uint64) {
+	if r.backupLagging(index) && !r.lagWarned {
+		r.warnBackup(what, err, index)
+	}
+}
+
+// backupLagging reports whether the log at index holds more than
+// backupLagWarn versions' worth of entries above the newest stored version.
+func (r *Replica) backupLagging(index uint64) bool {
+	v := uint64(r.opts.VersionUpSize)
+	return v > 0 && index > r.storedIndex.Load()+backupLagWarn*v
 }
