@@ -460,22 +460,9 @@ func RemoveByName(ctx context.Context, cli *clientv3.Client, name string) (id ui
 	if err != nil {
 		return 0, fmt.Errorf("member: remove %s: listing the members: %w", name, err)
 	}
-	var target *pb.Member
-	for _, m := range list.Members {
-		if m.Name == name {
-			target = m
-		}
-	}
-	if id, err := strconv.ParseUint(name, 16, 64); target == nil && err == nil {
-		// A member by its id, as the errors name one that has not
-		// started (and so has no name): a learner added for a replica
-		// that never came up blocks every other join until removed.
-		for _, m := range list.Members {
-			if m.ID == id {
-				target = m
-			}
-		}
-	}
+	list, target := lookupMember(ctx, list, name, func(ctx context.Context) (*clientv3.MemberListResponse, error) {
+		return cli.MemberList(ctx)
+	})
 	if name == "" || target == nil {
 		return 0, fmt.Errorf("member: remove %q: no such member; the members are %s", name, memberNames(list.Members))
 	}
@@ -610,6 +597,46 @@ func downMembers(voters []*pb.Member, down map[uint64]string) string {
 
 // memberNames lists the members for an error: their names, sorted, with the IDs
 // of those that have not started.
+// lookupMember finds name in list, a serializable member list. The member
+// that answered it may lag behind a change just committed (a member added or
+// removed a moment ago), so before concluding there is no such member it asks
+// fresh, a linearizable list, once within StatusTimeout, and returns that list
+// for the error to name the members the cluster has now. A cluster without a
+// quorum cannot answer fresh; the serializable list is then kept.
+func lookupMember(ctx context.Context, list *clientv3.MemberListResponse, name string,
+	fresh func(context.Context) (*clientv3.MemberListResponse, error)) (*clientv3.MemberListResponse, *pb.Member) {
+	if m := findMember(list.Members, name); m != nil || name == "" {
+		return list, m
+	}
+	fctx, cancel := context.WithTimeout(ctx, StatusTimeout)
+	defer cancel()
+	now, err := fresh(fctx)
+	if err != nil {
+		return list, nil
+	}
+	return now, findMember(now.Members, name)
+}
+
+// findMember returns the member named name, or, when name is a hex member
+// id as the errors give for a member that has not started (and so has no
+// name), the member with that id: a learner added for a replica that never
+// came up blocks every other join until removed.
+func findMember(ms []*pb.Member, name string) *pb.Member {
+	for _, m := range ms {
+		if m.Name == name {
+			return m
+		}
+	}
+	if id, err := strconv.ParseUint(name, 16, 64); err == nil {
+		for _, m := range ms {
+			if m.ID == id {
+				return m
+			}
+		}
+	}
+	return nil
+}
+
 func memberNames(ms []*pb.Member) string {
 	var s []string
 	for _, m := range ms {
