@@ -76,6 +76,42 @@ type BigResult struct {
 	StateFileBytes int64          `json:"state_file_bytes"`
 	StateFileIndex uint64         `json:"state_file_index"`
 	Restart        *RestartResult `json:"restart,omitempty"`
+	// Memory is each replica's resident memory at the end of the N-account
+	// load (Linux: /proc/PID/smaps_rollup; empty elsewhere).
+	Memory []ReplicaMemory `json:"memory,omitempty"`
+}
+
+// ReplicaMemory is one replica process's resident memory, and the part
+// of it in transparent huge pages.
+type ReplicaMemory struct {
+	Replica       string  `json:"replica"`
+	RSSMB         float64 `json:"rss_mb"`
+	AnonHugePages float64 `json:"anon_huge_pages_mb"`
+}
+
+// processMemory reads pid's Rss and AnonHugePages from smaps_rollup.
+func processMemory(pid int) (rss, huge float64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "Rss:":
+			rss = kb * 1000 / 1e6
+		case "AnonHugePages:":
+			huge = kb * 1000 / 1e6
+		}
+	}
+	return rss, huge, rss > 0
 }
 
 // CodecResult is the generated snapshot codec of a ledger of N accounts,
@@ -215,6 +251,11 @@ func (b *bench) big(ctx context.Context, rep *Report, codec *CodecResult, progre
 		return nil, err
 	}
 	res.LoadS = window.Seconds()
+	for _, n := range b.c.Nodes {
+		if rss, huge, ok := processMemory(n.Pid()); ok {
+			res.Memory = append(res.Memory, ReplicaMemory{Replica: n.ID, RSSMB: rss, AnonHugePages: huge})
+		}
+	}
 	if st, err = b.c.Status(ctx, leader); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,7 @@ type options struct {
 	// follower restart (0: no restart).
 	Accounts, History int
 	VersionUpSize     int           // the replicas' state-config.version-up-size; 0: the default
+	HeapHugePages     string        // the replicas' replica.heap-huge-pages; "": the default
 	Soak              time.Duration // 0: no soak
 	JSON, Keep        bool
 	Verbose           bool
@@ -75,6 +76,11 @@ type Report struct {
 	EntryBytes int       `json:"entry_bytes"` // an encoded transfer entry
 	// VersionUpSize is the replicas' state-config.version-up-size.
 	VersionUpSize int `json:"version_up_size"`
+	// HeapHugePages is the replicas' replica.heap-huge-pages.
+	HeapHugePages string `json:"heap_huge_pages"`
+	// THPMode is the kernel's transparent huge page mode (Linux), "?" if
+	// unknown.
+	THPMode string `json:"thp_mode"`
 
 	Load      []LoadPoint      `json:"load"`
 	RawPut    []RawPoint       `json:"etcd_put"`
@@ -227,7 +233,7 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 	}
 	progress("starting %d replicas", replicas)
 	c, err := proccluster.Start(ctx, proccluster.Config{Binary: bin, Replicas: replicas, Dir: filepath.Join(dir, "cluster"), Name: "ledger",
-		VersionUpSize: o.VersionUpSize})
+		VersionUpSize: o.VersionUpSize, HeapHugePages: o.HeapHugePages})
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +243,8 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 		return nil, err
 	}
 	rep.VersionUpSize = cfg.StateConfig.VersionUpSize
+	rep.HeapHugePages = cfg.Replica.HeapHugePages
+	rep.THPMode = thpMode()
 	b := &bench{c: c, o: o, http: &http.Client{Timeout: requestLimit, Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 2048, IdleConnTimeout: time.Minute, DisableCompression: true,
 	}}}
@@ -948,6 +956,21 @@ func timeGenerate(ctx context.Context, root, mod string, runs int) (*GenerateRes
 	res.SameAsInGit = err == nil && string(got) == string(want)
 	res.Summary = lat(loadgen.Summarize(times))
 	return res, nil
+}
+
+// thpMode is the kernel's transparent huge page mode (the bracketed word
+// of /sys/kernel/mm/transparent_hugepage/enabled), or "?".
+func thpMode() string {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil {
+		return "?"
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		return "?"
+	}
+	return s[i+1 : j]
 }
 
 // loadAverage is /proc/loadavg's first three fields, or "?".

@@ -48,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/br2k/br2k/runtime/config"
 )
 
 func main() {
@@ -69,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Accounts, "accounts", 0, "preload this many accounts and measure the large state (0 skips)")
 	fs.IntVar(&o.History, "history", 200_000, "with -accounts: the log head to write up to before a follower's restart is timed (0 skips the restart)")
 	fs.IntVar(&o.VersionUpSize, "version-up-size", 0, "the replicas' state-config.version-up-size, entries per state version (0 keeps the default)")
+	fs.StringVar(&o.HeapHugePages, "heap-huge-pages", "", "the replicas' replica.heap-huge-pages: auto, on or off (empty keeps the default, auto)")
 	fs.DurationVar(&o.Soak, "soak", 0, "run full load for this long, sampling etcd's database size (0 skips)")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (binaries, configs, data, logs)")
@@ -91,6 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.Accounts < 0 || o.History < 0 || o.VersionUpSize < 0 || o.Soak < 0 {
 		fmt.Fprintln(stderr, "br2kbench: -accounts, -history, -version-up-size and -soak must be >= 0")
+		return 2
+	}
+	switch o.HeapHugePages {
+	case "", config.HeapHugePagesAuto, config.HeapHugePagesOn, config.HeapHugePagesOff:
+	default:
+		fmt.Fprintf(stderr, "br2kbench: -heap-huge-pages must be auto, on or off, got %q\n", o.HeapHugePages)
 		return 2
 	}
 	o.Stderr = stderr

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +110,7 @@ func TestAccountsAndSoak(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	args := []string{"-phase", "300ms", "-clients", "64", "-lag-clients", "4", "-failovers", "0", "-terminations", "0", "-generate-runs", "0",
-		"-accounts", "3000", "-history", "15000", "-version-up-size", "1000", "-soak", "2s", "-json"}
+		"-accounts", "3000", "-history", "15000", "-version-up-size", "1000", "-soak", "2s", "-heap-huge-pages", "on", "-json"}
 	if code := run(context.Background(), args, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
 	}
@@ -117,12 +118,28 @@ func TestAccountsAndSoak(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("-json output: %v\n%s", err, out.String())
 	}
-	if rep.VersionUpSize != 1000 || rep.Failover != nil || rep.Generate != nil {
-		t.Errorf("report: version-up-size %d, failover %v, generate %v", rep.VersionUpSize, rep.Failover, rep.Generate)
+	if rep.VersionUpSize != 1000 || rep.HeapHugePages != "on" || rep.Failover != nil || rep.Generate != nil {
+		t.Errorf("report: version-up-size %d, heap-huge-pages %q, failover %v, generate %v", rep.VersionUpSize, rep.HeapHugePages, rep.Failover, rep.Generate)
 	}
 	bg := rep.Big
 	if bg == nil {
 		t.Fatal("no large-state phase in the report")
+	}
+	if goruntime.GOOS == "linux" {
+		if len(bg.Memory) != 3 {
+			t.Errorf("resident memory of %d replicas, want 3: %+v", len(bg.Memory), bg.Memory)
+		}
+		for _, m := range bg.Memory {
+			if m.RSSMB <= 0 || m.AnonHugePages < 0 || m.AnonHugePages > m.RSSMB {
+				t.Errorf("resident memory %+v", m)
+			}
+			// With "on" the advisor works from the start; in THP mode
+			// madvise the heap then has huge pages (a live heap of a
+			// few MB spans at least one 2 MB page).
+			if rep.THPMode == "madvise" && m.AnonHugePages == 0 {
+				t.Errorf("heap-huge-pages on, THP madvise: %s has no huge pages", m.Replica)
+			}
+		}
 	}
 	if bg.Accounts != 3000 || bg.PreloadCalls != 1 || bg.Funded != 1024 || bg.Load.OpsPerS <= 0 || bg.Load.Latency.N == 0 || bg.Load.Errors != 0 ||
 		bg.SmallRate <= 0 || bg.Ratio <= 0 {
@@ -155,7 +172,7 @@ func TestAccountsAndSoak(t *testing.T) {
 	var table bytes.Buffer
 	writeTable(&table, &rep)
 	for _, want := range []string{"br2k transfers, 3000 accounts", "follower restart → applied head", "br2k transfers, soak 2s",
-		"version-up-size 1000", "version intervals at the warm-up's rate", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
+		"version-up-size 1000", "heap-huge-pages on", "resident memory at the end of the load", "version intervals at the warm-up's rate", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
 		"≥ 0.8", "≥ 200 MB/s", "≤ 50 ms", "≤ 5 s", "NOSPACE errors = 0"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())

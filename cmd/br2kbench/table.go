@@ -87,7 +87,8 @@ func writeTable(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "go generate: go run ./cmd/br2kgen on a copy of example/ledger; warm-up (builds br2kgen) %.0f ms; output same as committed: %v\n",
 			g.FirstMS, g.SameAsInGit)
 	}
-	fmt.Fprintf(w, "state versions: state-config.version-up-size %d (entries per version)\n", rep.VersionUpSize)
+	fmt.Fprintf(w, "state versions: state-config.version-up-size %d (entries per version); replica.heap-huge-pages %s (kernel THP mode %s)\n",
+		rep.VersionUpSize, rep.HeapHugePages, rep.THPMode)
 	if bg := rep.Big; bg != nil {
 		bigNotes(w, rep, bg)
 	}
@@ -121,6 +122,13 @@ func bigNotes(w io.Writer, rep *Report, bg *BigResult) {
 		fmt.Fprintf(w, "          snapshot codec (generated Snapshot/Restore, in this process, a ledger of %d accounts like the preloaded ones): %.1f MB;\n",
 			c.Accounts, mb(float64(c.Bytes)))
 		fmt.Fprintf(w, "          encode %.0f ms = %.0f MB/s, decode %.0f ms = %.0f MB/s (median of %d)\n", c.EncodeMS, c.EncodeMBs, c.DecodeMS, c.DecodeMBs, c.Runs)
+	}
+	if len(bg.Memory) > 0 {
+		var each []string
+		for _, m := range bg.Memory {
+			each = append(each, fmt.Sprintf("%s %.0f MB (%.0f MB in huge pages)", m.Replica, m.RSSMB, m.AnonHugePages))
+		}
+		fmt.Fprintf(w, "          resident memory at the end of the load: %s\n", strings.Join(each, ", "))
 	}
 	if bg.StateFileBytes > 0 {
 		fmt.Fprintf(w, "          state size: newest state version file of a follower %.1f MB (index %d)\n", mb(float64(bg.StateFileBytes)), bg.StateFileIndex)

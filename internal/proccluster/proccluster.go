@@ -137,6 +137,8 @@ type Config struct {
 	// VersionUpSize overrides state-config.version-up-size (entries per
 	// state version); zero keeps the default (50000).
 	VersionUpSize int
+	// HeapHugePages sets replica.heap-huge-pages; "" keeps the default.
+	HeapHugePages string
 	// BackupEveryVersion sets state-config.backup-interval to 0s: the
 	// leader stores every version the replicas agree on, and the log is
 	// compacted at every version rather than once per default interval.
@@ -456,6 +458,9 @@ func (n *Node) writeConfig(initialCluster string) error {
 	}
 	if cfg.VersionUpSize > 0 {
 		doc["state-config"].(map[string]any)["version-up-size"] = cfg.VersionUpSize
+	}
+	if cfg.HeapHugePages != "" {
+		doc["replica"].(map[string]any)["heap-huge-pages"] = cfg.HeapHugePages
 	}
 	if cfg.BackupEveryVersion {
 		doc["state-config"].(map[string]any)["backup-interval"] = "0s"

@@ -107,7 +107,20 @@ type Replica struct {
 	// connections from taking the file descriptors the process's etcd
 	// member and state files need. Default 4096; 16..1000000.
 	MaxConnections int `json:"max-connections"`
+	// HeapHugePages says whether the replica keeps its Go heap in
+	// transparent huge pages on a Linux kernel whose THP mode is "madvise"
+	// (where the Go runtime's heap gets none): "auto" (default) once the
+	// live heap passes 256 MiB, "on" from the start, "off" never. Other
+	// kernels and THP modes are left alone. See the README, "Large states".
+	HeapHugePages string `json:"heap-huge-pages"`
 }
+
+// Values of replica.heap-huge-pages.
+const (
+	HeapHugePagesAuto = "auto"
+	HeapHugePagesOn   = "on"
+	HeapHugePagesOff  = "off"
+)
 
 // Etcd says how to reach the etcd cluster that orders requests. Exactly one of
 // Endpoints (an external cluster) and Embed (run an etcd member in-process)
@@ -433,6 +446,7 @@ func (c *Config) fill(present map[string]bool) {
 	num("replica.max-batch", &r.MaxBatch, 256)
 	num("replica.max-onlyonce", &r.MaxOnlyOnce, 256)
 	num("replica.max-connections", &r.MaxConnections, 4096)
+	str("replica.heap-huge-pages", &r.HeapHugePages, HeapHugePagesAuto)
 
 	s := &c.ServiceRegistry
 	str("service-registry.type", &s.Type, RegistryTest)

@@ -60,7 +60,7 @@ func sec(d time.Duration) Duration { return Duration{d} }
 func TestDefaultIsWhatAnEmptyObjectGives(t *testing.T) {
 	want := &Config{
 		Replica: Replica{RequestTimeout: sec(10 * time.Second), ReadTimeout: sec(10 * time.Second), WriteTimeout: sec(15 * time.Second),
-			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256, MaxOnlyOnce: 256, MaxConnections: 4096},
+			IdleTimeout: sec(2 * time.Minute), LeaderProbe: sec(100 * time.Millisecond), StallTimeout: sec(3 * time.Second), MaxBatch: 256, MaxOnlyOnce: 256, MaxConnections: 4096, HeapHugePages: "auto"},
 		Etcd:            Etcd{Prefix: "/br2k/default/", SessionTTL: sec(2 * time.Second), DialTimeout: sec(5 * time.Second)},
 		ServiceRegistry: ServiceRegistry{Type: "test", ID: "default", TestPath: "registry.jsonl"},
 		StateConfig: StateConfig{VersionUpSize: 50000, StatePath: "state", MaxStateVersion: 10, MaxLogHold: sec(2 * time.Minute),
@@ -245,6 +245,7 @@ func TestValidateReportsEachProblemWithItsKey(t *testing.T) {
 		{"max-onlyonce zero", func(c *Config) { c.Replica.MaxOnlyOnce = 0 }, "replica.max-onlyonce", "1..65536"},
 		{"max-onlyonce too big", func(c *Config) { c.Replica.MaxOnlyOnce = 65537 }, "replica.max-onlyonce", "1..65536"},
 		{"max-connections too few", func(c *Config) { c.Replica.MaxConnections = 15 }, "replica.max-connections", "16..1000000"},
+		{"heap-huge-pages unknown", func(c *Config) { c.Replica.HeapHugePages = "always" }, "replica.heap-huge-pages", `one of auto, on, off, got "always"`},
 		{"listen-peer-url not a URL", func(c *Config) {
 			c.Etcd.Endpoints = nil
 			c.Etcd.Embed = &Embed{Name: "r1", DataDir: "d", ClientURL: "http://127.0.0.1:2379", PeerURL: "http://127.0.0.1:2380",

@@ -113,6 +113,7 @@ func (c *Config) Validate() error {
 	if r.MaxConnections < 16 || r.MaxConnections > 1000000 {
 		v.add("replica.max-connections", "must be 16..1000000, got %d", r.MaxConnections)
 	}
+	v.oneOf("replica.heap-huge-pages", r.HeapHugePages, HeapHugePagesAuto, HeapHugePagesOn, HeapHugePagesOff)
 
 	e := c.Etcd
 	switch {

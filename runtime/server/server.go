@@ -334,6 +334,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	go keepHeapHugePages(rctx, n.cfg.Replica.HeapHugePages, time.Second, n.logger)
 	replicaDone := make(chan error, 1)
 	go func() { replicaDone <- n.Replica.Run(rctx) }()
 	if n.member != nil {
