@@ -55,6 +55,26 @@ func TestBadFlagsExitTwo(t *testing.T) {
 	}
 }
 
+// When the preload already took the log past -history, the restart line
+// says so instead of a 0-second write at 0 transfers/s.
+func TestRestartLineWhenNothingWasWritten(t *testing.T) {
+	rep := Report{Phase: "5s", Big: &BigResult{Accounts: 10, Restart: &RestartResult{Head: 256180, Follower: "r2", Version: 250000}}}
+	for _, c := range []struct {
+		historyS float64
+		want     string
+	}{
+		{0, "log head 256180 (the preload and the load had already passed -history; nothing more written)"},
+		{2.5, "log head 256180, written up to with"},
+	} {
+		rep.Big.Restart.HistoryS = c.historyS
+		var table bytes.Buffer
+		writeTable(&table, &rep)
+		if !strings.Contains(table.String(), c.want) {
+			t.Errorf("history %.1f s: table lacks %q:\n%s", c.historyS, c.want, table.String())
+		}
+	}
+}
+
 // TestSmoke runs the whole command with tiny phases and checks that every
 // measurement is in its JSON and its table.
 func TestSmoke(t *testing.T) {

@@ -142,8 +142,12 @@ func bigNotes(w io.Writer, rep *Report, bg *BigResult) {
 	fmt.Fprintf(w, "          longest version-up stall of the apply loop (GET /br2k/status version_stall_max_ms): %.3f ms (%s);\n", bg.StallMaxMS, strings.Join(each, ", "))
 	fmt.Fprintf(w, "          %d state versions taken with the accounts in the state\n", bg.Versions)
 	if r := bg.Restart; r != nil {
-		fmt.Fprintf(w, "          follower restart: log head %d, written up to with %d clients in %.1f s (%.0f transfers/s, %d errors);\n",
-			r.Head, historyClients, r.HistoryS, r.HistoryRate, r.HistoryErrs)
+		if r.HistoryS > 0 {
+			fmt.Fprintf(w, "          follower restart: log head %d, written up to with %d clients in %.1f s (%.0f transfers/s, %d errors);\n",
+				r.Head, historyClients, r.HistoryS, r.HistoryRate, r.HistoryErrs)
+		} else {
+			fmt.Fprintf(w, "          follower restart: log head %d (the preload and the load had already passed -history; nothing more written);\n", r.Head)
+		}
 		fmt.Fprintf(w, "          %s SIGKILLed (newest local version %d) and restarted: serving after %.0f ms, applied %d after %.0f ms\n",
 			r.Follower, r.Version, r.ServingMS, r.Head, r.AppliedMS)
 	}
