@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/br2k/br2k/internal/etcdbench"
+	"github.com/br2k/br2k/internal/hugepages"
 	"github.com/br2k/br2k/internal/loadgen"
 	"github.com/br2k/br2k/internal/proccluster"
 	"github.com/br2k/br2k/runtime"
@@ -244,7 +245,9 @@ func runBench(ctx context.Context, o options) (rep *Report, err error) {
 	}
 	rep.VersionUpSize = cfg.StateConfig.VersionUpSize
 	rep.HeapHugePages = cfg.Replica.HeapHugePages
-	rep.THPMode = thpMode()
+	if rep.THPMode = hugepages.Mode(); rep.THPMode == "" {
+		rep.THPMode = "?"
+	}
 	b := &bench{c: c, o: o, http: &http.Client{Timeout: requestLimit, Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 2048, IdleConnTimeout: time.Minute, DisableCompression: true,
 	}}}
@@ -956,21 +959,6 @@ func timeGenerate(ctx context.Context, root, mod string, runs int) (*GenerateRes
 	res.SameAsInGit = err == nil && string(got) == string(want)
 	res.Summary = lat(loadgen.Summarize(times))
 	return res, nil
-}
-
-// thpMode is the kernel's transparent huge page mode (the bracketed word
-// of /sys/kernel/mm/transparent_hugepage/enabled), or "?".
-func thpMode() string {
-	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	if err != nil {
-		return "?"
-	}
-	s := string(b)
-	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
-	if i < 0 || j < i {
-		return "?"
-	}
-	return s[i+1 : j]
 }
 
 // loadAverage is /proc/loadavg's first three fields, or "?".

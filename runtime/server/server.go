@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/br2k/br2k/internal/hugepages"
 	"github.com/br2k/br2k/runtime"
 	"github.com/br2k/br2k/runtime/backup"
 	"github.com/br2k/br2k/runtime/config"
@@ -334,7 +335,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	go keepHeapHugePages(rctx, n.cfg.Replica.HeapHugePages, time.Second, n.logger)
+	go hugepages.Keep(rctx, n.cfg.Replica.HeapHugePages, time.Second, n.logger)
 	replicaDone := make(chan error, 1)
 	go func() { replicaDone <- n.Replica.Run(rctx) }()
 	if n.member != nil {

@@ -1,4 +1,4 @@
-package server
+package hugepages
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func anonHugePages(t *testing.T) int {
 // On a kernel in THP madvise mode the Go heap gets no huge pages; after a
 // tick, a heap region faulted in small pages is in huge ones.
 func TestTheAdvisorPutsTheHeapInHugePages(t *testing.T) {
-	if mode := thpMode(); mode != "madvise" && mode != "always" {
+	if mode := Mode(); mode != "madvise" && mode != "always" {
 		t.Skipf("transparent huge pages are %q here", mode)
 	}
 	maps, err := heapMappings()
@@ -117,15 +117,15 @@ func TestAdviseHeapFollowsTheSetting(t *testing.T) {
 func TestKeepHeapHugePagesOffDoesNothing(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
-		keepHeapHugePages(t.Context(), "off", time.Millisecond, slog.New(slog.DiscardHandler))
+		Keep(t.Context(), "off", time.Millisecond, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal(`keepHeapHugePages("off") is still running`)
+		t.Fatal(`Keep("off") is still running`)
 	}
 	if advisorRunning.Load() {
-		t.Fatal(`keepHeapHugePages("off") left the advisor marked running`)
+		t.Fatal(`Keep("off") left the advisor marked running`)
 	}
 }

@@ -1,4 +1,6 @@
-package server
+// Package hugepages keeps a replica's Go heap in transparent huge pages
+// (replica.heap-huge-pages): see Keep.
+package hugepages
 
 import (
 	"bufio"
@@ -74,8 +76,8 @@ func heapMappings() ([]memRange, error) {
 		return nil, err
 	}
 	anchor := uintptr(unsafe.Pointer(heapAnchor()))
-	var run, writable []memRange
-	var found bool
+	var writable []memRange
+	var found, inRun bool // inRun: the previous mapping was anonymous
 	var prevEnd uintptr
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -95,17 +97,16 @@ func heapMappings() ([]memRange, error) {
 		}
 		r := memRange{uintptr(start), uintptr(end)}
 		anonymous := len(f) == 5 && string(f[4]) == "0"
-		if !anonymous || (len(run) > 0 && r.start != prevEnd) {
+		if !anonymous || (inRun && r.start != prevEnd) {
 			if found {
 				break
 			}
-			run, writable = run[:0], writable[:0]
+			writable = writable[:0]
 		}
-		prevEnd = r.end
+		prevEnd, inRun = r.end, anonymous
 		if !anonymous {
 			continue
 		}
-		run = append(run, r)
 		if bytes.HasPrefix(f[1], []byte("rw")) {
 			writable = append(writable, r)
 		}
@@ -194,9 +195,9 @@ func madvise(addr, n uintptr, advice int) error {
 	return nil
 }
 
-// thpMode returns the kernel's transparent huge page mode: always,
-// madvise or never ("" if it cannot tell).
-func thpMode() string {
+// Mode returns the kernel's transparent huge page mode: always, madvise
+// or never ("" if it cannot tell).
+func Mode() string {
 	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	if err != nil {
 		return ""
@@ -234,16 +235,17 @@ func liveHeapBytes() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// keepHeapHugePages runs the advisor every interval until ctx ends, as
-// replica.heap-huge-pages says, when the kernel's THP mode is madvise
-// (with always the heap gets huge pages without it; with never the
-// operator said no). Once started it goes on even if the heap shrinks: the pages it
-// keeps huge are the state's, which a service rarely gives back.
-func keepHeapHugePages(ctx context.Context, setting string, interval time.Duration, logger *slog.Logger) {
+// Keep runs the advisor every interval until ctx ends, as setting (a
+// value of replica.heap-huge-pages) says, when the kernel's THP mode is
+// madvise (with always the heap gets huge pages without it; with never
+// the operator said no). Once started it goes on even if the heap
+// shrinks: the pages it keeps huge are the state's, which a service
+// rarely gives back. One runs per process; a second call returns.
+func Keep(ctx context.Context, setting string, interval time.Duration, logger *slog.Logger) {
 	if setting == config.HeapHugePagesOff {
 		return
 	}
-	if mode := thpMode(); mode != "madvise" {
+	if mode := Mode(); mode != "madvise" {
 		logger.Debug("heap huge pages: left to the kernel", "thp_mode", mode)
 		return
 	}
@@ -257,11 +259,11 @@ func keepHeapHugePages(ctx context.Context, setting string, interval time.Durati
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if started || adviseHeap(setting, liveHeapBytes()) {
+		if live := liveHeapBytes(); started || adviseHeap(setting, live) {
 			if !started {
 				started = true
 				logger.Info("heap huge pages: advising the Go heap (replica.heap-huge-pages)",
-					"setting", setting, "live_heap_mb", liveHeapBytes()>>20)
+					"setting", setting, "live_heap_mb", live>>20)
 			}
 			if time.Since(lastAll) >= recollapseEvery {
 				a.collapsed, lastAll = nil, time.Now()
