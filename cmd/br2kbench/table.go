@@ -121,7 +121,10 @@ func bigNotes(w io.Writer, rep *Report, bg *BigResult) {
 	if c := bg.Codec; c != nil {
 		fmt.Fprintf(w, "          snapshot codec (generated Snapshot/Restore, in this process, a ledger of %d accounts like the preloaded ones): %.1f MB;\n",
 			c.Accounts, mb(float64(c.Bytes)))
-		fmt.Fprintf(w, "          encode %.0f ms = %.0f MB/s, decode %.0f ms = %.0f MB/s (median of %d)\n", c.EncodeMS, c.EncodeMBs, c.DecodeMS, c.DecodeMBs, c.Runs)
+		fmt.Fprintf(w, "          encode %.0f ms = %.0f MB/s, decode %.0f ms = %.0f MB/s (median of %d, as a replica's versions run: encoded into the last snapshot's bytes, decoded where the last decode's state was freed);\n",
+			c.EncodeMS, c.EncodeMBs, c.DecodeMS, c.DecodeMBs, c.Runs)
+		fmt.Fprintf(w, "          the first of each, into memory new to the process (page faults included): encode %.0f MB/s, decode %.0f MB/s\n",
+			c.FirstEncodeMBs, c.FirstDecodeMBs)
 	}
 	if len(bg.Memory) > 0 {
 		var each []string
