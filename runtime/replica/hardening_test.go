@@ -281,6 +281,37 @@ func TestStatusAnswersFromTheCacheWhileANewDigestIsComputed(t *testing.T) {
 	c.waitConverged() // the new digest arrives, of the applied index
 }
 
+// TestStatusDigestAtRestIsAtMostTenSecondsStale makes the state slow to
+// encode (1.5 s, as a million accounts encoded into new memory on a busy
+// machine), so that the pacing of 20 times the last encode would hold the
+// digest of a state at rest 30 s behind its applied index: it must arrive
+// within digestMaxSpacing (10 s) and an encode.
+func TestStatusDigestAtRestIsAtMostTenSecondsStale(t *testing.T) {
+	c, fs := startFaulty(t, 1, clusterConfig{})
+	nd := c.waitLeader()
+	const slow = 1500 * time.Millisecond
+	fs[nd.id].slowSnapshot.Store(int64(slow))
+	c.mustDo(nd, "POST", "/accounts", `{"id":"alice"}`)
+	c.snapshotOf(nd) // a digest of the applied index, after a slow encode
+	c.mustDo(nd, "POST", "/accounts", `{"id":"bob"}`)
+	start := time.Now()
+	for {
+		var st replica.Status
+		r := c.do(nd, "GET", "/br2k/status", "", "")
+		if r.status != 200 || json.Unmarshal(r.body, &st) != nil {
+			t.Fatalf("status: %d %s", r.status, r.body)
+		}
+		if st.DigestIndex == st.Applied {
+			break
+		}
+		if took := time.Since(start); took > 20*time.Second {
+			t.Fatalf("status still gave the digest of %d, applied %d, %v after the write", st.DigestIndex, st.Applied, took)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("the digest of the applied index came %v after the write", time.Since(start))
+}
+
 // TestStatusUnderLoadTakesItsDigestFromVersions polls status while writes
 // keep the replica busy: the state is encoded only for its versions (each
 // of which gives status its digest), never for status, until the replica

@@ -30,7 +30,14 @@ import (
 //   - and at most once per DigestInterval, or, for a state that takes
 //     longer than DigestInterval/digestShare to encode, every digestShare
 //     times as long as the last encode took, so status polled without pause
-//     costs at most 1/digestShare of a core however large the state.
+//     costs at most 1/digestShare of a core; but at least once per
+//     digestMaxSpacing: an encode that took long because it was the first
+//     into new memory, or ran while the replicas took versions of a state
+//     that had just grown, must not keep the digest of a state at rest
+//     stale for minutes (one did, 100 s, after a million accounts were
+//     opened). Only a state that takes longer than
+//     digestMaxSpacing/digestShare to encode, half a second, costs more
+//     than 1/digestShare of a core that way.
 //
 // Status answers from the cached digest, with its index, meanwhile: a
 // request never waits for the state to be encoded, except the very first
@@ -41,6 +48,8 @@ const (
 	digestShare  = 20                     // see DigestInterval
 	digestQuiet  = 100 * time.Millisecond // see DigestInterval
 	digestMaxAge = time.Minute            // see DigestInterval
+	// digestMaxSpacing bounds the wait digestShare sets (see DigestInterval).
+	digestMaxSpacing = 10 * time.Second
 )
 
 // Status is what GET /br2k/status reports.
@@ -131,7 +140,7 @@ func (r *Replica) stateDigest(ctx context.Context) (string, uint64, error) {
 		applied, quietFor := r.appliedSince()
 		c.mu.Lock()
 		age := time.Since(c.at)
-		due := !c.valid || (c.index != applied && age >= max(DigestInterval, digestShare*c.took) &&
+		due := !c.valid || (c.index != applied && age >= max(DigestInterval, min(digestShare*c.took, digestMaxSpacing)) &&
 			(quietFor >= digestQuiet || age >= digestMaxAge))
 		if due && c.done == nil {
 			c.done = make(chan struct{})
