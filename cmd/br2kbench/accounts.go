@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/br2k/br2k/example/ledger"
+	"github.com/br2k/br2k/internal/hugepages"
 	"github.com/br2k/br2k/internal/loadgen"
 	"github.com/br2k/br2k/internal/proccluster"
 	br2kruntime "github.com/br2k/br2k/runtime"
@@ -90,29 +91,14 @@ type ReplicaMemory struct {
 	AnonHugePages float64 `json:"anon_huge_pages_mb"`
 }
 
-// processMemory reads pid's Rss and AnonHugePages from smaps_rollup.
+// processMemory reads pid's resident memory and the part of it in huge
+// pages, in MB.
 func processMemory(pid int) (rss, huge float64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	r, h, err := hugepages.Resident(pid)
 	if err != nil {
 		return 0, 0, false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, err := strconv.ParseFloat(f[1], 64)
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "Rss:":
-			rss = kb * 1000 / 1e6
-		case "AnonHugePages:":
-			huge = kb * 1000 / 1e6
-		}
-	}
-	return rss, huge, rss > 0
+	return float64(r) * 1024 / 1e6, float64(h) * 1024 / 1e6, true
 }
 
 // CodecResult is the generated snapshot codec of a ledger of N accounts,

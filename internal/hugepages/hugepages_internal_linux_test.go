@@ -1,10 +1,8 @@
 package hugepages
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 	"unsafe"
@@ -38,19 +36,12 @@ func TestUncollapsedAndMarkCollapsedKeepDisjointSortedRanges(t *testing.T) {
 }
 
 // anonHugePages returns the process's AnonHugePages in kB.
-func anonHugePages(t *testing.T) int {
-	b, err := os.ReadFile("/proc/self/smaps_rollup")
+func anonHugePages(t *testing.T) int64 {
+	_, huge, err := Resident(os.Getpid())
 	if err != nil {
-		t.Skipf("no smaps_rollup: %v", err)
+		t.Skip(err)
 	}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		if f := bytes.Fields(line); len(f) >= 2 && string(f[0]) == "AnonHugePages:" {
-			n, _ := strconv.Atoi(string(f[1]))
-			return n
-		}
-	}
-	t.Skip("smaps_rollup has no AnonHugePages")
-	return 0
+	return huge
 }
 
 // On a kernel in THP madvise mode the Go heap gets no huge pages; after a
@@ -127,5 +118,18 @@ func TestKeepHeapHugePagesOffDoesNothing(t *testing.T) {
 	}
 	if advisorRunning.Load() {
 		t.Fatal(`Keep("off") left the advisor marked running`)
+	}
+}
+
+func TestResidentReadsThisProcess(t *testing.T) {
+	rss, huge, err := Resident(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss <= 0 || huge < 0 || huge > rss {
+		t.Fatalf("Rss %d KiB, AnonHugePages %d KiB", rss, huge)
+	}
+	if _, _, err := Resident(-1); err == nil {
+		t.Fatal("no error for pid -1")
 	}
 }

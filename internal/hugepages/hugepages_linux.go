@@ -280,3 +280,35 @@ func Keep(ctx context.Context, setting string, interval time.Duration, logger *s
 		}
 	}
 }
+
+// Resident reads process pid's resident memory and the part of it in
+// transparent huge pages (smaps_rollup's Rss and AnonHugePages), in KiB.
+func Resident(pid int) (rssKiB, hugeKiB int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	var haveRSS, haveHuge bool
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		var dst *int64
+		switch string(f[0]) {
+		case "Rss:":
+			dst, haveRSS = &rssKiB, true
+		case "AnonHugePages:":
+			dst, haveHuge = &hugeKiB, true
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseInt(string(f[1]), 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("smaps_rollup of %d: %s: %w", pid, f[0], err)
+		}
+	}
+	if !haveRSS || !haveHuge {
+		return 0, 0, fmt.Errorf("smaps_rollup of %d has no Rss or no AnonHugePages", pid)
+	}
+	return rssKiB, hugeKiB, nil
+}

@@ -4,6 +4,7 @@ package hugepages
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -14,3 +15,8 @@ func Keep(context.Context, string, time.Duration, *slog.Logger) {}
 
 // Mode is "": no transparent huge pages outside Linux.
 func Mode() string { return "" }
+
+// Resident fails: it reads Linux's /proc (see hugepages_linux.go).
+func Resident(int) (rssKiB, hugeKiB int64, err error) {
+	return 0, 0, errors.New("resident memory is read on Linux only")
+}
