@@ -476,8 +476,25 @@ func (r *Replica) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The local version loads while the replica joins the roster: after
+	// a crash, joining waits for the last run's lease on the id to expire
+	// (up to SessionTTL), and a large state takes seconds to read, verify
+	// and decode; the two overlap rather than add up. Loading touches only
+	// this replica's own state and reads its files, so it is safe before
+	// the id is held (a running replica with this id and state path keeps
+	// its files: the temporary files of a killed run are removed only
+	// once joined); if joining fails, Run waits for the load and returns.
+	versioned := r.nextVersion(0) != 0
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		if versioned {
+			r.loadVersion()
+		}
+	}()
 	self, _ := json.Marshal(r.self())
 	member, err := r.roster.Join(ctx, r.opts.ID, string(self))
+	<-loaded
 	if err != nil {
 		return fmt.Errorf("replica %s: %w", r.opts.ID, err)
 	}
@@ -487,8 +504,8 @@ func (r *Replica) Run(ctx context.Context) error {
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
-	if r.nextVersion(0) != 0 {
-		r.loadVersion()
+	if versioned {
+		r.removeTempFiles()
 		r.versions = make(chan *version, 1)
 		wg.Add(1)
 		go func() { defer wg.Done(); r.writeVersions(r.versions) }()

@@ -302,7 +302,6 @@ func (r *Replica) loadVersion() uint64 {
 	if r.opts.StatePath == "" {
 		return 0
 	}
-	r.removeTempFiles()
 	idx, err := r.versionFiles()
 	if err != nil {
 		r.logger.Error("list state versions; replaying the whole log", "state_path", r.opts.StatePath, "err", err)
@@ -318,18 +317,27 @@ func (r *Replica) loadVersion() uint64 {
 			err = apply.New(r.svc, apply.Options{}).Import(v.machine)
 		}
 		if err == nil {
+			// The shadow decodes the same bytes at the same time, on the
+			// other core: a large state's restart waits for one decode,
+			// not two.
+			var shadowErr chan error
+			if r.shadow != nil {
+				shadowErr = make(chan error, 1)
+				go func() {
+					r.shadow.mu.Lock()
+					defer r.shadow.mu.Unlock()
+					shadowErr <- installVersion(r.shadow.machine, r.shadow.svc, v)
+				}()
+			}
 			r.stateMu.Lock()
 			err = installVersion(r.machine, r.svc, v)
 			r.stateMu.Unlock()
-		}
-		if err == nil && r.shadow != nil {
-			r.shadow.mu.Lock()
-			err = installVersion(r.shadow.machine, r.shadow.svc, v)
-			r.shadow.mu.Unlock()
-			if err != nil {
-				// The live state has the version and the shadow refused
-				// the same bytes: a bug, not a bad file.
-				panic(fmt.Sprintf("replica: the shadow state refused version %d that the live state took: %v", i, err))
+			if shadowErr != nil {
+				if serr := <-shadowErr; (serr == nil) != (err == nil) {
+					// One state took the version and the other refused
+					// the same bytes: a bug, not a bad file.
+					panic(fmt.Sprintf("replica: of the live state and its shadow, one took version %d and the other refused it (live: %v, shadow: %v)", i, err, serr))
+				}
 			}
 		}
 		if err != nil {

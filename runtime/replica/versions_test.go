@@ -110,6 +110,16 @@ func testStateVersions(t *testing.T, shadowed bool) {
 	if !logged(nd, `msg="state version loaded"`, "index=30") {
 		t.Errorf("restarted replica did not log loading version 30:\n%s", nd.logs.String())
 	}
+	// The version loads while the replica joins the roster (where a
+	// crashed run's lease on its id is waited for): before the temporary
+	// files are removed, which is done once joined.
+	restarted := nd.logs.String() // of the new run only
+	loaded := strings.Index(restarted, `msg="state version loaded"`)
+	removed := strings.Index(restarted, `msg="removed a temporary file left by an earlier process"`)
+	if loaded < 0 || removed < 0 || loaded > removed {
+		t.Errorf("want the version loaded before the replica had joined and removed the temporary files (log offsets: loaded %d, removed %d):\n%s",
+			loaded, removed, restarted)
+	}
 	if got := files(nd.id); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after a restart %s keeps %v, want %v (no temporary files left by the crashed process)", nd.id, got, want)
 	}
