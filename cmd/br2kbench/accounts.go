@@ -45,6 +45,13 @@ const (
 	settleMax      = 2 * time.Minute // replicas agreeing on a large state after load
 	bigVersions    = 2               // version intervals the N-account point spans at least
 	bigLoadMax     = time.Minute     // ... but it lasts no longer than this
+	// The warm-up lasts until every replica's resident memory grew by
+	// less than warmGrowth in each of warmCalmSteps steps of -phase in a
+	// row, and at most warmMaxSteps steps (2 minutes with the default
+	// phase).
+	warmGrowth    = 0.02
+	warmCalmSteps = 2
+	warmMaxSteps  = 24
 )
 
 // BigResult is what the large-state phases measured.
@@ -60,7 +67,9 @@ type BigResult struct {
 	// intervals at the warm-up's rate (at most bigLoadMax), so that it
 	// holds the versions' cost in proportion whatever the phase's
 	// alignment with them. LoadVersions is how many versions fell in it.
-	Load         LoadPoint    `json:"load"`
+	Load LoadPoint `json:"load"`
+	// Warmup is the load before it, until the heaps settled.
+	Warmup       WarmupResult `json:"warmup"`
 	LoadS        float64      `json:"load_s"`
 	LoadVersions int          `json:"load_versions"`
 	SmallRate    float64      `json:"small_state_ops_per_s"`          // the small-state point of the same clients and mode
@@ -81,6 +90,17 @@ type BigResult struct {
 	// Memory is each replica's resident memory at the end of the N-account
 	// load (Linux: /proc/PID/smaps_rollup; empty elsewhere).
 	Memory []ReplicaMemory `json:"memory,omitempty"`
+}
+
+// WarmupResult is the unmeasured load between the preload and the
+// N-account point: S seconds at OpsPerS transfers/s in all, LastOpsPerS in
+// its last step. Settled reports that the replicas' resident memory held
+// still within warmMaxSteps steps (false also where it cannot be read).
+type WarmupResult struct {
+	S           float64 `json:"s"`
+	OpsPerS     float64 `json:"ops_per_s"`
+	LastOpsPerS float64 `json:"last_step_ops_per_s"`
+	Settled     bool    `json:"settled"`
 }
 
 // ReplicaMemory is one replica process's resident memory, and the part
@@ -235,16 +255,11 @@ func (b *bench) big(ctx context.Context, rep *Report, codec *CodecResult, progre
 	}
 	loaded := st.Applied // the last index of the preload and funding
 
-	// The first seconds after the preload are the replicas' garbage
-	// collector catching up with a heap that just grew by the accounts:
-	// a transient of the bulk import, not the steady state measured.
-	progress("accounts: warm-up: %v of the load, not measured", b.o.Phase)
 	body := randomTransfers(n, funded, bigClients)
-	warm, err := b.transfers(ctx, bigMode, bigClients, b.o.Phase, body, nil)
-	if err != nil {
+	if res.Warmup, err = b.warmUp(ctx, body, progress); err != nil {
 		return nil, err
 	}
-	window := bigWindow(b.o.Phase, rep.VersionUpSize, warm.OpsPerS)
+	window := bigWindow(b.o.Phase, rep.VersionUpSize, res.Warmup.LastOpsPerS)
 	progress("accounts: load: %d clients to %s for %v, transfers between random accounts", bigClients, bigMode, window)
 	if st, err = b.c.Status(ctx, leader); err != nil {
 		return nil, err
@@ -317,6 +332,81 @@ func (b *bench) big(ctx context.Context, rep *Report, codec *CodecResult, progre
 		return nil, err
 	}
 	return res, nil
+}
+
+// warmUp runs the N-account load, unmeasured, until the replicas' heaps
+// have settled. After the preload each replica's heap grows for tens of
+// seconds to the size its garbage collector keeps for the accounts (about
+// twice what they hold), and on this kind of VM each first touch of a 4 KiB
+// page costs the kernel about 12 µs: thousands of page faults a second, a
+// cost of the bulk import that a service pays once, not the steady state
+// measured. So the warm-up goes on, in steps of -phase, until no replica's
+// resident memory grew by warmGrowth or more in warmCalmSteps steps in a
+// row, or for warmMaxSteps steps.
+func (b *bench) warmUp(ctx context.Context, body func(client int, seq uint64) []byte, progress func(string, ...any)) (WarmupResult, error) {
+	var res WarmupResult
+	progress("accounts: warm-up: the load, not measured, until the replicas' resident memory holds still (steps of %v, at most %d)", b.o.Phase, warmMaxSteps)
+	before, readable := b.residentMemory()
+	var ops float64
+	calm := 0
+	for step := 0; step < warmMaxSteps; step++ {
+		p, err := b.transfers(ctx, bigMode, bigClients, b.o.Phase, body, nil)
+		if err != nil {
+			return res, err
+		}
+		res.S += b.o.Phase.Seconds()
+		ops += p.OpsPerS * b.o.Phase.Seconds()
+		res.LastOpsPerS = p.OpsPerS
+		if !readable {
+			break // nothing to wait for: one step, as before
+		}
+		after, ok := b.residentMemory()
+		if !ok {
+			break
+		}
+		grew := maxGrowth(before, after)
+		progress("  %.0f transfers/s; resident memory grew by up to %.1f%%", p.OpsPerS, 100*grew)
+		before = after
+		if grew < warmGrowth {
+			calm++
+		} else {
+			calm = 0
+		}
+		if calm >= warmCalmSteps {
+			res.Settled = true
+			break
+		}
+	}
+	if res.S > 0 {
+		res.OpsPerS = ops / res.S
+	}
+	return res, nil
+}
+
+// residentMemory is each replica's resident memory in MB, by id; ok is
+// false where it cannot be read.
+func (b *bench) residentMemory() (map[string]float64, bool) {
+	m := make(map[string]float64, len(b.c.Nodes))
+	for _, n := range b.c.Nodes {
+		rss, _, ok := processMemory(n.Pid())
+		if !ok {
+			return nil, false
+		}
+		m[n.ID] = rss
+	}
+	return m, true
+}
+
+// maxGrowth is the largest relative growth from before to after over the
+// replicas of both (one that restarted in between is not compared).
+func maxGrowth(before, after map[string]float64) float64 {
+	var most float64
+	for id, a := range after {
+		if b, ok := before[id]; ok && b > 0 {
+			most = max(most, a/b-1)
+		}
+	}
+	return most
 }
 
 // bigWindow is how long the N-account point lasts: phase, or bigVersions

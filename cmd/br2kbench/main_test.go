@@ -48,6 +48,17 @@ func TestTheLargeStatePointSpansVersionIntervals(t *testing.T) {
 	}
 }
 
+func TestMaxGrowth(t *testing.T) {
+	before := map[string]float64{"r1": 1000, "r2": 500, "r3": 800}
+	after := map[string]float64{"r1": 1010, "r2": 530, "r4": 5000} // r3 gone, r4 new: neither compared
+	if got := maxGrowth(before, after); got < 0.0599 || got > 0.0601 {
+		t.Errorf("maxGrowth = %v, want 0.06 (r2's 500 → 530)", got)
+	}
+	if got := maxGrowth(after, before); got != 0 {
+		t.Errorf("maxGrowth of memory that shrank = %v, want 0", got)
+	}
+}
+
 func TestBadFlagsExitTwo(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"-clients", "0"}, &out, &errOut); code != 2 {
@@ -165,6 +176,9 @@ func TestAccountsAndSoak(t *testing.T) {
 		bg.SmallRate <= 0 || bg.Ratio <= 0 {
 		t.Errorf("large-state load: %+v", bg)
 	}
+	if w := bg.Warmup; w.S < 0.3 || w.OpsPerS <= 0 || w.LastOpsPerS <= 0 || (w.Settled && w.S < warmCalmSteps*0.3) || w.S > warmMaxSteps*0.3+0.01 {
+		t.Errorf("warm-up: %+v, want one to %d steps of the phase, and at least %d if it settled", w, warmMaxSteps, warmCalmSteps)
+	}
 	if bg.LoadS < 0.3 || bg.LoadS > bigLoadMax.Seconds() {
 		t.Errorf("large-state load measured for %.1f s, want at least the phase and at most %v", bg.LoadS, bigLoadMax)
 	}
@@ -192,7 +206,7 @@ func TestAccountsAndSoak(t *testing.T) {
 	var table bytes.Buffer
 	writeTable(&table, &rep)
 	for _, want := range []string{"br2k transfers, 3000 accounts", "follower restart → applied head", "br2k transfers, soak 2s",
-		"version-up-size 1000", "heap-huge-pages on", "resident memory at the end of the load", "version intervals at the warm-up's rate", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
+		"version-up-size 1000", "heap-huge-pages on", "resident memory at the end of the load", "after a warm-up of", "version intervals at the warm-up's rate", "snapshot codec", "longest version-up stall", "SIGKILLed", "a third of the run", "targets (issue 9)",
 		"≥ 0.8", "≥ 200 MB/s", "≤ 50 ms", "≤ 5 s", "NOSPACE errors = 0"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())

@@ -107,7 +107,13 @@ func bigNotes(w io.Writer, rep *Report, bg *BigResult) {
 		bg.FundS, bg.Accounts)
 	fmt.Fprintf(w, "          measured for %.1f s (at least %d state version intervals at the warm-up's rate; %d versions fell in it),\n",
 		bg.LoadS, bigVersions, bg.LoadVersions)
-	fmt.Fprintf(w, "          after a warm-up of %s of the same load (the replicas' GC catching up with the preload)\n", rep.Phase)
+	settled := fmt.Sprintf("until every replica's resident memory grew by less than %.0f%% in %d steps of %s in a row", 100*warmGrowth, warmCalmSteps, rep.Phase)
+	if !bg.Warmup.Settled {
+		settled = "(resident memory had not held still, or could not be read)"
+	}
+	fmt.Fprintf(w, "          after a warm-up of %.0f s of the same load at %.0f transfers/s (%.0f/s in its last step), %s:\n",
+		bg.Warmup.S, bg.Warmup.OpsPerS, bg.Warmup.LastOpsPerS, settled)
+	fmt.Fprintf(w, "          the replicas' heaps growing to the size their GC keeps for the accounts, each new page a fault, paid once after a bulk import\n")
 	if bg.SmallRate > 0 {
 		fmt.Fprintf(w, "          %d clients → %s: %.0f transfers/s, p50 %.2f ms, p99 %.2f ms; small state (%d accounts) at the same clients and mode: %.0f/s, ratio %.2f\n",
 			bg.Load.Clients, bg.Load.Mode, bg.Load.OpsPerS, bg.Load.Latency.P50, bg.Load.Latency.P99, rep.Accounts, bg.SmallRate, bg.Ratio)
